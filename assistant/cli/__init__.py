@@ -1,0 +1,57 @@
+"""The `foreman` command line.
+
+Each command lives in the module of the tier it drives and is imported only when it is
+invoked, so deterministic commands never pay for pydantic-ai or the chat libraries.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from assistant import __version__
+
+# command name -> "module:attribute"; one line per command, grouped by tier.
+COMMANDS: dict[str, str] = {
+    # project list (tools/projectlist)
+    "projects": "assistant.cli.projects:projects",
+    "project": "assistant.cli.projects:project",
+    "status": "assistant.cli.projects:status",
+    "check": "assistant.cli.projects:check",
+    "doctor": "assistant.cli.doctor:doctor",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attribute = target.split(":")
+        return getattr(importlib.import_module(module_name), attribute)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="foreman")
+def cli() -> None:
+    """Foreman: steer your AI coding builders from chat.
+
+    \b
+    Start here:
+      foreman demo            build a demo workspace and watch a scripted session
+      foreman projects        list the projects of the current workspace
+      foreman doctor          show what Foreman found and what is missing
+
+    The workspace is --workspace DIR, else $FOREMAN_WORKSPACE, else the current
+    directory or the nearest parent holding .ai/projectlist.md or codev/projectlist.md.
+    """
+
+
+def main() -> None:
+    cli(prog_name="foreman")

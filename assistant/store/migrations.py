@@ -1,0 +1,150 @@
+"""Schema changes, each a small named function applied once, in order, and recorded.
+
+Add a change by appending a new function decorated with ``@migration``; never edit one that
+has shipped.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+Migration = Callable[[sqlite3.Connection], None]
+MIGRATIONS: list[Migration] = []
+
+
+def migration(fn: Migration) -> Migration:
+    MIGRATIONS.append(fn)
+    return fn
+
+
+def migrate(conn: sqlite3.Connection) -> list[str]:
+    """Apply every migration not yet recorded in `_migrations`; return the names applied."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
+    done = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+    applied = []
+    for fn in MIGRATIONS:
+        if fn.__name__ in done:
+            continue
+        fn(conn)
+        conn.execute(
+            "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
+            (fn.__name__, datetime.now(UTC).isoformat()),
+        )
+        applied.append(fn.__name__)
+    return applied
+
+
+@migration
+def m001_conversations(conn: sqlite3.Connection) -> None:
+    # One row per chat: the pydantic-ai message history as JSON, plus running usage.
+    conn.execute(
+        """CREATE TABLE conversations (
+            chat_key TEXT PRIMARY KEY,
+            messages_json TEXT NOT NULL DEFAULT '[]',
+            requests INTEGER NOT NULL DEFAULT 0,
+            input_tokens INTEGER NOT NULL DEFAULT 0,
+            output_tokens INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT NOT NULL
+        )"""
+    )
+
+
+@migration
+def m002_approvals_and_audit(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        """CREATE TABLE approvals (
+            id TEXT PRIMARY KEY,
+            chat_key TEXT NOT NULL,
+            principal TEXT NOT NULL,
+            tool_name TEXT NOT NULL,
+            tool_call_id TEXT,
+            args_json TEXT NOT NULL,
+            card TEXT NOT NULL,
+            precondition_json TEXT NOT NULL DEFAULT '{}',
+            state TEXT NOT NULL DEFAULT 'pending',
+            created_at TEXT NOT NULL,
+            expires_at TEXT,
+            resolved_at TEXT,
+            resolved_by TEXT,
+            result_json TEXT
+        )"""
+    )
+    conn.execute("CREATE INDEX approvals_chat_state ON approvals (chat_key, state)")
+    conn.execute(
+        """CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            chat_key TEXT,
+            message_id TEXT,
+            action TEXT NOT NULL,
+            approval_id TEXT,
+            details_json TEXT NOT NULL DEFAULT '{}'
+        )"""
+    )
+
+
+@migration
+def m003_relay(conn: sqlite3.Connection) -> None:
+    # Bindings created from chat (`/bind`); those declared in the project list stay there.
+    conn.execute(
+        """CREATE TABLE bindings (
+            platform TEXT NOT NULL,
+            chat_id TEXT NOT NULL,
+            thread_id TEXT NOT NULL DEFAULT '',
+            builder TEXT NOT NULL,
+            trigger_json TEXT NOT NULL DEFAULT '{}',
+            created_by TEXT,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (platform, chat_id, thread_id)
+        )"""
+    )
+    # A notification is keyed by what caused it, so a restart never sends it twice.
+    conn.execute(
+        """CREATE TABLE deliveries (
+            notification_key TEXT PRIMARY KEY,
+            session_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            state TEXT NOT NULL,
+            error TEXT,
+            at TEXT NOT NULL
+        )"""
+    )
+    conn.execute(
+        """CREATE TABLE builder_events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            builder TEXT NOT NULL,
+            session_id TEXT NOT NULL,
+            at TEXT NOT NULL,
+            type TEXT NOT NULL,
+            event_json TEXT NOT NULL
+        )"""
+    )
+    conn.execute("CREATE INDEX builder_events_builder ON builder_events (builder, id)")
+
+
+@migration
+def m004_pairing(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        """CREATE TABLE pairing_codes (
+            code TEXT PRIMARY KEY,
+            platform TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            display_name TEXT,
+            state TEXT NOT NULL DEFAULT 'pending',
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        )"""
+    )
+    conn.execute(
+        """CREATE TABLE paired_users (
+            platform TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            approved_at TEXT NOT NULL,
+            PRIMARY KEY (platform, user_id)
+        )"""
+    )

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from pydantic_ai import models
+
+# No test may reach a paid model; scripted models (FunctionModel, TestModel) still work.
+models.ALLOW_MODEL_REQUESTS = False
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CORPUS = Path(os.environ.get("FOREMAN_CORPUS", REPO_ROOT.parent / "shared" / "corpus"))
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    """The shared real-world corpus, read in place (never copied into the project)."""
+    if not CORPUS.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"corpus not found at {CORPUS}; CI must have ../shared/corpus")
+        pytest.skip(f"corpus not found at {CORPUS} (set FOREMAN_CORPUS)")
+    return CORPUS
+
+
+@pytest.fixture(autouse=True)
+def _isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Nothing a test does may touch the user's own state or workspace.
+    monkeypatch.setenv("FOREMAN_STATE_DIR", str(tmp_path / "state"))
+    for name in ("FOREMAN_WORKSPACE", "FOREMAN_CONFIG", "FOREMAN_MODEL", "ANTHROPIC_API_KEY"):
+        monkeypatch.delenv(name, raising=False)

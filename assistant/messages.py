@@ -1,0 +1,70 @@
+"""The one message type every channel translates to and from.
+
+Channels hold no business rules: they turn a platform update into an `Inbound`, and render
+an `Outbound` (text plus optional choices) as buttons where the platform has them, or as
+numbered replies where it does not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Platform = Literal["telegram", "whatsapp", "terminal", "mcp", "a2a"]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is speaking, authenticated by the channel (never by message content)."""
+
+    platform: Platform
+    user_id: str
+    display_name: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.platform}:{self.user_id}"
+
+
+@dataclass(frozen=True)
+class ChatRef:
+    """Where a message was said: a DM, a group, or a topic inside a group."""
+
+    platform: Platform
+    chat_id: str
+    thread_id: str | None = None
+    is_direct: bool = True
+
+    @property
+    def key(self) -> str:
+        thread = f"#{self.thread_id}" if self.thread_id else ""
+        return f"{self.platform}:{self.chat_id}{thread}"
+
+
+@dataclass(frozen=True)
+class Inbound:
+    chat: ChatRef
+    sender: Principal
+    text: str = ""
+    message_id: str | None = None
+    # a button press carries the button's data instead of (or beside) text
+    callback_data: str | None = None
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One button (or numbered reply): `data` is what comes back when it is chosen (≤ 64 bytes)."""
+
+    label: str
+    data: str
+
+
+@dataclass(frozen=True)
+class Outbound:
+    chat: ChatRef
+    text: str
+    choices: tuple[Choice, ...] = ()
+    # set when this message replaces an earlier one (e.g. a card edited to "approved")
+    replaces_message_id: str | None = None
+    kind: str = "text"  # text | approval_card | notification | error
+    extra: dict[str, str] = field(default_factory=dict)

@@ -102,7 +102,14 @@ def plan_status_change(
     warnings = transition_warnings(project.status, status)
     if status == project.status:
         return StatusChange(
-            plist.path, project_id, project.status, status, [], warnings, plist.digest
+            plist.path,
+            project_id,
+            project.status,
+            status,
+            [],
+            warnings,
+            plist.digest,
+            _data=plist.to_bytes(),
         )
     lines = plist._document.lines
     replacements: dict[int, str] = {}
@@ -156,7 +163,8 @@ def set_status(
         raw = _read(path)
         if expected_digest is not None and digest(raw) != expected_digest:
             raise StaleFileError(path, 0, _stale(expected_digest, digest(raw)))
-        change = plan_status_change(parse(raw, path), project_id, status, timestamp=timestamp)
+        plist = parse(raw, path, strict=False)
+        change = plan_status_change(plist, project_id, status, timestamp=timestamp)
         if not change.diff:
             return replace(change, digest_after=change.digest_before)
         _commit(change)

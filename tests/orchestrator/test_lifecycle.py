@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.orchestrator import Orchestrator, OrchestratorError
+from tools.orchestrator import Orchestrator, OrchestratorError, find_taskfile, make_demo_workspace
 
 from .gitcheck import branches, git, worktree_paths
 
@@ -125,3 +125,20 @@ async def test_unknown_builder_is_an_error(orch: Orchestrator):
         await orch.terminate_builder("0099-x")
     with pytest.raises(OrchestratorError, match="no builder named 0099-x"):
         await orch.builder_status("0099-x")
+
+
+def test_demo_workspace_is_a_real_workspace(tmp_path: Path):
+    workspace = make_demo_workspace(tmp_path / "demo")
+    root = Path(workspace.root)
+    assert workspace.projectlist_path == root / ".ai" / "projectlist.md"
+    assert git(root, "status", "--porcelain") == ""
+    assert find_taskfile(root) == root / "Taskfile.yaml"
+    for name in ("ai-dev", "domain-apis"):
+        repo = root / "repos" / name
+        assert git(repo, "status", "-sb").startswith("## main...origin/main")
+        assert git(repo, "rev-parse", "HEAD") == git(
+            root / "remotes" / f"{name}.git", "rev-parse", "main"
+        )
+    assert find_taskfile(Path(make_demo_workspace(tmp_path / "plain", taskfile=False).root)) is None
+    with pytest.raises(OrchestratorError, match="is not empty"):
+        make_demo_workspace(tmp_path / "demo")

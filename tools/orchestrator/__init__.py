@@ -16,6 +16,7 @@ from tools.orchestrator._orchestrator import (
 from tools.orchestrator._results import (
     Builder,
     BuilderOnProject,
+    BuilderPlan,
     BuilderStatus,
     Commit,
     DirtyReport,
@@ -37,6 +38,7 @@ __all__ = [
     "DEFAULT_SESSION_PERMISSION",
     "Builder",
     "BuilderOnProject",
+    "BuilderPlan",
     "BuilderStatus",
     "Commit",
     "DirtyReport",

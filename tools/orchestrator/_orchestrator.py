@@ -28,6 +28,7 @@ from tools.orchestrator._results import (
     Backend,
     Builder,
     BuilderOnProject,
+    BuilderPlan,
     BuilderStatus,
     DirtyReport,
     Orphan,
@@ -113,13 +114,18 @@ class Orchestrator:
 
     # -- create ---------------------------------------------------------------------------------
 
-    async def create_builder(
+    async def plan_builder(
         self, project_id: str, extra_repos: Iterable[str] = (), name: str | None = None
-    ) -> Builder:
-        """Create the builder's worktrees (and its OpenCode session when a server is configured)."""
+    ) -> BuilderPlan:
+        """What create_builder would make, checked against the disk; nothing is written."""
+        plan, _ = await self._plan(project_id, tuple(extra_repos), name)
+        return plan
+
+    async def _plan(
+        self, project_id: str, extra: tuple[str, ...], name: str | None
+    ) -> tuple[BuilderPlan, dict[str, str]]:
         # validate every name before touching the filesystem
         check_safe(project_id, "project id")
-        extra = tuple(extra_repos)
         for repo in extra:
             check_safe(repo, "repo name")
         if name is not None:
@@ -138,22 +144,33 @@ class Orchestrator:
         branch = branch_for(builder)
         plan = [(WORKSPACE_ROOT, self.root), *((r, self.source(r)) for r in repos)]
         heads = await asyncio.to_thread(self._preflight, builder, path, branch, plan)
+        worktrees = tuple(Worktree(key, path / key, branch, source) for key, source in plan)
+        found = BuilderPlan(builder, project.id, project.title, path, branch, worktrees)
+        return found, heads
+
+    async def create_builder(
+        self, project_id: str, extra_repos: Iterable[str] = (), name: str | None = None
+    ) -> Builder:
+        """Create the builder's worktrees (and its OpenCode session when a server is configured)."""
+        found, heads = await self._plan(project_id, tuple(extra_repos), name)
+        builder, path, branch = found.name, found.path, found.branch
+        plan = [(w.repo, w.source) for w in found.worktrees]
+        repos = tuple(w.repo for w in found.worktrees[1:])
         backend = self.resolved_backend()
 
-        await asyncio.to_thread(self._claim, builders, path)
+        await asyncio.to_thread(self._claim, path.parent, path)
         try:
             output = await self._make_worktrees(backend, builder, path, branch, plan, repos)
         except BaseException:
             await asyncio.to_thread(self._rollback, path, branch, plan, heads)
             raise
-        worktrees = tuple(Worktree(key, path / key, branch, source) for key, source in plan)
         session, note = await self._start_session(builder, path)
         return Builder(
             name=builder,
-            project_id=project.id,
+            project_id=found.project_id,
             path=path,
             branch=branch,
-            worktrees=worktrees,
+            worktrees=found.worktrees,
             backend=backend,
             session=session,
             session_note=note,
@@ -411,10 +428,10 @@ class Orchestrator:
             project_id = _match_project(entry.name, by_id)
             if not entry.is_dir() or entry.is_symlink():
                 orphans.append(Orphan(entry, "not a directory"))
-            elif not any(_git.is_worktree(p) for p in entry.iterdir()):
-                orphans.append(Orphan(entry, "holds no git worktree"))
             elif project_id is None:
-                orphans.append(Orphan(entry, "matches no project in the project list"))
+                holds = any(_git.is_worktree(p) for p in entry.iterdir())
+                reason = "matches no project in the project list"
+                orphans.append(Orphan(entry, reason + ("" if holds else " and holds no worktree")))
             else:
                 on_disk.setdefault(project_id, []).append(entry.name)
                 status = by_id[project_id].status
@@ -446,17 +463,13 @@ class Orchestrator:
                     continue
                 if entry.prunable or not entry.path.exists():
                     stale.append(
-                        StaleWorktree(repo, entry.path, "directory is gone; git still lists it")
+                        StaleWorktree(repo, entry.path, "directory gone, git still lists it")
                     )
         # worktree directories whose git entry was pruned away
         for builder in sorted(builders.iterdir()) if builders.is_dir() else []:
             for sub in sorted(builder.iterdir()) if builder.is_dir() else []:
                 if _git.is_worktree(sub) and _source_of(sub) is None:
-                    stale.append(
-                        StaleWorktree(
-                            sub.name, sub, "its git entry is gone; git no longer knows it"
-                        )
-                    )
+                    stale.append(StaleWorktree(sub.name, sub, "git no longer lists this worktree"))
         return stale
 
     # -- sync -----------------------------------------------------------------------------------

@@ -22,6 +22,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _short(path: Path) -> str:
+    """`.builders/...`: the part of a path a chat reader needs."""
+    parts = path.parts
+    return str(Path(*parts[parts.index(".builders") :])) if ".builders" in parts else str(path)
+
+
 class _Result:
     def to_dict(self) -> dict[str, Any]:
         """The result as JSON-ready data (paths as strings, tuples as lists)."""
@@ -54,6 +60,22 @@ class Session(_Result):
 
     id: str
     status: str = "idle"  # idle | busy | retry
+
+
+@dataclass(frozen=True)
+class BuilderPlan(_Result):
+    """A builder that can be created now: checked, not yet made."""
+
+    name: str
+    project_id: str
+    title: str
+    path: Path
+    branch: str
+    worktrees: tuple[Worktree, ...]
+
+    def render(self) -> str:
+        repos = ", ".join(w.repo for w in self.worktrees)
+        return f"create builder {self.name} for {self.project_id} {self.title!r}: {repos}"
 
 
 @dataclass(frozen=True)
@@ -251,8 +273,8 @@ class ReconcileReport(_Result):
             f"project {p} is implementing but has no builder"
             for p in self.implementing_without_builder
         ]
-        lines += [f"orphan {o.path}: {o.reason}" for o in self.orphan_directories]
-        lines += [f"stale worktree {s.path} in {s.repo}: {s.reason}" for s in self.stale_worktrees]
+        lines += [f"orphan {_short(o.path)}: {o.reason}" for o in self.orphan_directories]
+        lines += [f"stale worktree {_short(s.path)}: {s.reason}" for s in self.stale_worktrees]
         return "\n".join(lines)
 
 

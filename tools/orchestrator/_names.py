@@ -20,16 +20,11 @@ _SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 
 def check_safe(value: object, what: str) -> str:
     """Refuse an id, name or repo that could escape a directory or be read as an option."""
-    if (
-        not isinstance(value, str)
-        or not value
-        or len(value) > MAX_NAME
-        or ".." in value
-        or not _SAFE.match(value)
-    ):
+    if isinstance(value, str) and len(value) > MAX_NAME:
+        raise OrchestratorError(f"unsafe {what}: longer than {MAX_NAME} characters")
+    if not isinstance(value, str) or ".." in value or not _SAFE.match(value):
         raise OrchestratorError(
-            f"unsafe {what} {value!r}: use letters, digits, '.', '_' and '-' only, "
-            f"starting with a letter or digit, without '..' (at most {MAX_NAME} characters)"
+            f"unsafe {what} {value!r}: use letters, digits and . _ - (not first), without '..'"
         )
     return value
 

@@ -166,7 +166,9 @@ class TerminateResult(_Result):
         lines = [f"builder {self.name} terminated" + (" (forced)" if self.forced else "")]
         lines += [f"  removed {p}" for p in self.removed]
         if self.branches_kept:
-            lines.append(f"  branches kept: {', '.join(self.branches_kept)}")
+            branch = self.branches_kept[0].split(": ", 1)[1]
+            repos = ", ".join(kept.split(": ", 1)[0] for kept in self.branches_kept)
+            lines.append(f"  branch {branch} kept in {repos}")
         if self.session:
             verb = "aborted; history kept" if self.session_aborted else "history kept"
             lines.append(f"  OpenCode session {self.session.id} {verb}")
@@ -204,7 +206,8 @@ class BuilderStatus(_Result):
 
     def render(self) -> str:
         session = f", session {self.session.id} {self.session.status}" if self.session else ""
-        lines = [f"{self.name} ({'clean' if self.clean else 'dirty'}{session})"]
+        branch = f"builder/{self.name}"
+        lines = [f"{self.name} on {branch} ({'clean' if self.clean else 'dirty'}{session})"]
         for w in self.worktrees:
             if w.problem:
                 lines.append(f"  {w.repo}: {w.problem}")
@@ -220,7 +223,8 @@ class BuilderStatus(_Result):
                 else ", no upstream"
             )
             last = f", last {w.last_commit}" if w.last_commit else ""
-            lines.append(f"  {w.repo} [{w.branch}]: {state}{track}{last}")
+            other = f" [on {w.branch or 'no branch'}]" if w.branch != branch else ""
+            lines.append(f"  {w.repo}{other}: {state}{track}{last}")
         return "\n".join(lines)
 
 

@@ -117,6 +117,10 @@ tasks:
 """
 
 
+# a fixed date gives the demo the same commit ids on every machine, so its output can be pinned
+DEMO_DATE = "2026-01-05T09:00:00 +0000"
+
+
 def init_repo(path: Path, files: dict[str, str], message: str = "Initial commit") -> Repo:
     """A git repository on `main` with one commit holding `files`, and a local identity."""
     path.mkdir(parents=True, exist_ok=True)
@@ -130,7 +134,7 @@ def init_repo(path: Path, files: dict[str, str], message: str = "Initial commit"
         (path / name).parent.mkdir(parents=True, exist_ok=True)
         (path / name).write_text(text)
     repo.index.add(list(files))
-    repo.index.commit(message)
+    repo.index.commit(message, author_date=DEMO_DATE, commit_date=DEMO_DATE)
     return repo
 
 

@@ -10,7 +10,6 @@ from typing import Literal
 from tools.projectlist._errors import (
     InvalidStatus,
     ProjectListError,
-    ProjectNotFound,
     StaleFileError,
 )
 from tools.projectlist._lifecycle import ALIASES, transition_warnings
@@ -200,19 +199,8 @@ def _stale(expected: str, found: str) -> str:
 
 
 def _resolve_id(plist: ProjectList, project_id: str) -> str:
-    """The id as written in the file; "4" finds "0004" when exactly one project matches."""
-    candidates = [project_id]
-    if project_id not in plist._sources and project_id.isdigit():
-        candidates = [
-            known for known in plist._sources if known.isdigit() and int(known) == int(project_id)
-        ]
-    if len(candidates) != 1 or candidates[0] not in plist._sources:
-        known = ", ".join(p.id for p in plist.projects[:20])
-        more = "…" if len(plist.projects) > 20 else ""
-        raise ProjectNotFound(
-            plist.path, 0, f"no project {project_id!r} in this file (ids: {known}{more})"
-        )
-    resolved = candidates[0]
+    """The id as written in the file, refusing ids written more than once."""
+    resolved = plist.find(project_id).id
     if resolved in plist._duplicates:
         lines = ", ".join(str(p.line) for p in plist.projects if p.id == resolved)
         raise ProjectListError(

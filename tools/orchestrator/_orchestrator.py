@@ -299,7 +299,7 @@ class Orchestrator:
             found = next((s for s in sessions if s.parent_id is None), None)
             if found is None:
                 return None, "no OpenCode session for this builder"
-            statuses = await self.opencode.session_status()
+            statuses = await self.opencode.session_status(directory=str(path))
         except (OpenCodeError, OSError) as e:
             return None, f"OpenCode server unreachable: {e}"
         state = statuses.get(found.id)
@@ -337,7 +337,8 @@ class Orchestrator:
         session, _ = await self._find_session(path)
         aborted = False
         if session is not None and session.status != "idle":
-            await self.opencode.abort(session.id)  # type: ignore[union-attr]
+            # abort, never delete: the session's history stays readable
+            await self.opencode.abort(session.id, directory=str(path))  # type: ignore[union-attr]
             aborted = True
         # the Taskfile's cleanup refuses dirty worktrees by design, so a forced removal is native
         backend = "native" if force else self.resolved_backend()

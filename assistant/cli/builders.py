@@ -52,7 +52,7 @@ def _run(
     action: Callable[[Orchestrator], Awaitable[T]],
 ) -> T:
     """Find the workspace, open the OpenCode client when configured, run `action`."""
-    from tools.orchestrator import Orchestrator, OrchestratorError
+    from tools.orchestrator import Orchestrator, OrchestratorError, session_permission_from_env
     from tools.workspace import find_workspace
 
     try:
@@ -65,7 +65,13 @@ def _run(
             client = _opencode_client()
             if client is not None:
                 client = await stack.enter_async_context(client)
-            return await action(Orchestrator(found, opencode=client, backend=backend))  # type: ignore[arg-type]
+            orch = Orchestrator(
+                found,
+                opencode=client,
+                backend=backend,  # type: ignore[arg-type]
+                session_permission=session_permission_from_env(),
+            )
+            return await action(orch)
 
     try:
         return asyncio.run(main())

@@ -381,7 +381,8 @@ class Orchestrator:
                     for w in worktrees
                 )
             )
-        sources = _unique_paths(w.source for w in worktrees)
+        # every repo the builder touched, including one whose worktree folder vanished by hand
+        sources = _unique_paths([*(w.source for w in worktrees), *self._repos_pointing_into(path)])
         await asyncio.gather(*(asyncio.to_thread(_git.prune, s) for s in sources))
         await asyncio.to_thread(self._remove_directory, path, force or backend == "native", output)
         kept = tuple(f"{w.repo}: {w.branch}" for w in worktrees if w.branch)
@@ -396,6 +397,24 @@ class Orchestrator:
             session_aborted=aborted,
             output=output,
         )
+
+    def _repos_pointing_into(self, path: Path) -> list[Path]:
+        """Repos (workspace, repos/*) with a worktree entry inside `path`, read from their files."""
+        candidates = [self.root]
+        repos_dir = self.root / "repos"
+        if repos_dir.is_dir():
+            candidates += sorted(p for p in repos_dir.iterdir() if (p / ".git").is_dir())
+        found = []
+        for repo in candidates:
+            for gitdir in (repo / ".git" / "worktrees").glob("*/gitdir"):
+                try:
+                    target = Path(gitdir.read_text().strip())
+                except OSError:
+                    continue
+                if target.is_relative_to(path):
+                    found.append(repo)
+                    break
+        return found
 
     def _remove_directory(self, path: Path, everything: bool, output: str) -> None:
         if not path.exists():

@@ -204,16 +204,20 @@ class Orchestrator:
             output=output,
         )
 
-    def _project(self, project_id: str) -> Project:
-        from tools.projectlist import load
+    def _projects(self) -> tuple[Project, ...]:
+        from tools.projectlist import ProjectListError, load
 
-        listing = self.workspace.projectlist_path
+        listing = Path(self.workspace.projectlist_path)
         try:
-            project = load(Path(listing)).get(project_id)
-        except OrchestratorError:
-            raise
-        except Exception as e:  # ProjectListError and I/O errors, named with file and line
+            return load(listing).projects
+        except ProjectListError as e:  # names the file and line
+            raise OrchestratorError(f"cannot read the project list: {e}", path=listing) from None
+        except OSError as e:
             raise OrchestratorError(f"cannot read the project list {listing}: {e}") from None
+
+    def _project(self, project_id: str) -> Project:
+        listing = self.workspace.projectlist_path
+        project = next((p for p in self._projects() if p.id == project_id), None)
         if project is None:
             raise OrchestratorError(f"project {project_id} not found in {listing}", path=listing)
         return project
@@ -458,14 +462,7 @@ class Orchestrator:
         return await asyncio.to_thread(self._reconcile)
 
     def _reconcile(self) -> ReconcileReport:
-        from tools.projectlist import load
-
-        try:
-            projects = load(Path(self.workspace.projectlist_path)).projects
-        except Exception as e:
-            raise OrchestratorError(
-                f"cannot read the project list {self.workspace.projectlist_path}: {e}"
-            ) from None
+        projects = self._projects()
         by_id = {p.id: p for p in projects}
         builders = builders_root(self.root)
         on_disk: dict[str, list[str]] = {}

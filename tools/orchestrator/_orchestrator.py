@@ -453,8 +453,8 @@ class Orchestrator:
         )
 
     async def list_builders(self) -> list[BuilderStatus]:
-        """Every builder on disk, by name."""
-        names = await asyncio.to_thread(builder_directories, self.root)
+        """Every builder on disk (a folder under .builders/ holding a worktree), by name."""
+        names = await asyncio.to_thread(builder_directories, self.root, with_worktree=True)
         return list(await asyncio.gather(*(self.builder_status(n) for n in names)))
 
     async def reconcile(self) -> ReconcileReport:
@@ -597,8 +597,8 @@ def _exclude_builders(root: Path) -> None:
             f.write(("" if text.endswith("\n") or not text else "\n") + line + "\n")
 
 
-def builder_directories(workspace_root: Path) -> list[str]:
-    """Names of the directories under `.builders/` that are safe builder names (disk only)."""
+def builder_directories(workspace_root: Path, *, with_worktree: bool = False) -> list[str]:
+    """Names of the folders under `.builders/` with safe names (and a worktree inside, if asked)."""
     builders = Path(workspace_root) / ".builders"
     if not builders.is_dir():
         return []
@@ -609,6 +609,8 @@ def builder_directories(workspace_root: Path) -> list[str]:
         except OrchestratorError:
             continue
         if entry.is_dir() and not entry.is_symlink():
+            if with_worktree and not any(_git.is_worktree(p) for p in entry.iterdir()):
+                continue
             names.append(entry.name)
     return names
 

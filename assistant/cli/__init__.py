@@ -20,6 +20,9 @@ COMMANDS: dict[str, str] = {
     "status": "assistant.cli.projects:status",
     "check": "assistant.cli.projects:check",
     "doctor": "assistant.cli.doctor:doctor",
+    # relay (assistant/relay)
+    "relay": "assistant.cli.relay:relay",
+    "history": "assistant.cli.relay:history",
 }
 
 

@@ -43,7 +43,11 @@ def render(notification: Notification, chat: ChatRef) -> list[Outbound]:
     limit = MESSAGE_LIMITS.get(chat.platform, DEFAULT_LIMIT)
     pieces = split_text(render_text(notification, buttons), limit)
     choices = tuple(Choice(label, data) for label, data in notification.choices)
-    extra = {"notification_key": notification.key, "session_id": notification.session_id}
+    extra = {
+        "notification_key": notification.key,
+        "notification_kind": notification.kind,
+        "session_id": notification.session_id,
+    }
     messages = [
         Outbound(chat=chat, text=piece, kind="notification", extra=dict(extra)) for piece in pieces
     ]

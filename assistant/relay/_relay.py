@@ -77,7 +77,7 @@ class Relay:
         self.store = store
         self.opencode = opencode
         # a tools.workspace.Workspace (its `.root`) or a plain path
-        self.root = Path(getattr(workspace, "root", workspace))
+        self.root = Path(workspace) if isinstance(workspace, str | Path) else Path(workspace.root)
         self.workspace = workspace
         self.principals = set(principals)
         self.retry_limit = retry_limit if retry_limit is not None else retry_limit_from_env()
@@ -374,7 +374,11 @@ class Relay:
     async def run(self, send: Send) -> None:
         """Consume OpenCode events forever and send the notifications they call for."""
         async for event in self.opencode.events(resync_directories=_BuilderDirectories(self)):
-            await self.process(event, send)
+            try:
+                await self.process(event, send)
+            except OpenCodeError as exc:
+                # a failed call must not stop the relay; the next resync repairs the state
+                log.warning("relay: %s while handling %s", exc, getattr(event, "type", event))
 
     async def process(self, event: Event | Resync, send: Send) -> list[Notification]:
         """One event (or reconnect snapshot): update state, deliver notifications."""
@@ -450,7 +454,11 @@ class Relay:
     async def _ended_while_away(self, session_id: str) -> Notification:
         """A turn that ended while the stream was down: done if it finished, else interrupted."""
         last = None
-        for entry in reversed(await self.opencode.messages(session_id, limit=6)):
+        try:
+            recent = await self.opencode.messages(session_id, limit=6)
+        except OpenCodeError:
+            recent = []
+        for entry in reversed(recent):
             if (entry.get("info") or {}).get("role") == "assistant":
                 last = entry
                 break

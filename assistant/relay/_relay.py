@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import replace
@@ -88,6 +89,7 @@ class Relay:
         self._context: dict[str, deque[str]] = {}  # chat key -> unaddressed messages
         self._permissions: dict[str, Permission] = {}  # session id -> pending permission
         self._questions: dict[str, Question] = {}  # session id -> pending question
+        self._bindings_cache: tuple[float, list[Binding]] | None = None
 
     # -- bindings ---------------------------------------------------------------------------
 
@@ -105,13 +107,22 @@ class Relay:
             return ()
 
     def bindings(self) -> list[Binding]:
-        """Project-list bindings, then `/bind` ones (which win for the same chat)."""
+        """Project-list bindings, then `/bind` ones (which win for the same chat).
+
+        Re-read at most once a second: a project-list edit or a /bind elsewhere shows up
+        within a second, and a chat message does not pay for a file parse.
+        """
+        now = time.monotonic()
+        if self._bindings_cache is not None and now - self._bindings_cache[0] < 1.0:
+            return self._bindings_cache[1]
         by_chat: dict[str, Binding] = {}
         for binding in bindings_from_projects(self._declared_projects(), self.root):
             by_chat[binding.chat_key] = binding
         for binding in stored_bindings(self.store):
             by_chat[binding.chat_key] = binding
-        return list(by_chat.values())
+        found = list(by_chat.values())
+        self._bindings_cache = (now, found)
+        return found
 
     def binding_for(self, chat: ChatRef) -> Binding | None:
         for binding in self.bindings():
@@ -227,6 +238,7 @@ class Relay:
         if not Path(self.directory(binding.builder)).is_dir():
             return [self._reply(chat, f"No builder {binding.builder!r} under .builders/.")]
         save_binding(self.store, binding, created_by=message.sender.key)
+        self._bindings_cache = None
         self._current.pop(binding.builder, None)
         return [self._reply(chat, f"🔗 This chat now talks to builder {binding.builder}.")]
 

@@ -386,7 +386,7 @@ class AssistantService:
                     Choice("Keep", f"keep:{approval.id}"),
                     Choice("Force terminate", f"force:{approval.id}"),
                 ),
-                kind="text",
+                kind="error",
                 extra={"approval_id": approval.id},
             )
         return self._say(

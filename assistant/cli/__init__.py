@@ -20,6 +20,10 @@ COMMANDS: dict[str, str] = {
     "status": "assistant.cli.projects:status",
     "check": "assistant.cli.projects:check",
     "doctor": "assistant.cli.doctor:doctor",
+    # assistant (assistant/agent, assistant/approvals)
+    "chat": "assistant.cli.chat:chat",
+    "demo": "assistant.cli.demo:demo",
+    "approvals": "assistant.cli.approvals:approvals",
 }
 
 

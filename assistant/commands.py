@@ -6,9 +6,10 @@ import shlex
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from assistant.approvals import ActionInvalid, builder_report, card_message
+from assistant.agent import builder_summary
+from assistant.approvals import ActionInvalid, card_message
 from assistant.messages import Inbound, Outbound
-from tools.orchestrator import OrchestratorError
+from tools.orchestrator import BuilderStatus, OrchestratorError, builders_by_project
 from tools.projectlist import ProjectListError, load
 
 if TYPE_CHECKING:
@@ -38,9 +39,7 @@ async def _projects(svc: AssistantService, message: Inbound, args: list[str]) ->
     except ProjectListError as exc:
         return _say(message, f"Cannot read the project list: {exc}", "error")
     wanted = args[0] if args else None
-    builders: dict[str, list[str]] = {}
-    for status in await svc.orchestrator.list_builders():
-        builders.setdefault(status.project_id, []).append(status.name)
+    builders = builders_by_project(svc.workspace.root, [p.id for p in plist.projects])
     lines = []
     for project in plist.projects:
         if wanted and project.status != wanted:
@@ -79,14 +78,11 @@ async def _project(svc: AssistantService, message: Inbound, args: list[str]) -> 
     return _say(message, "\n".join(lines))
 
 
-def _builder_line(status: object) -> str:
-    report = builder_report(status)
-    state = (
-        "clean"
-        if not report["dirty"]
-        else "unsaved work in " + ", ".join(str(t["repo"]) for t in report["dirty"])
-    )
-    return f"{status.name} ({state})"  # type: ignore[attr-defined]
+def _builder_line(status: BuilderStatus) -> str:
+    summary = builder_summary(status)
+    state = "clean" if summary["clean"] else "unsaved: " + "; ".join(summary["unsaved"])
+    session = f", session {summary['session']}" if "session" in summary else ""
+    return f"{status.name} ({state}{session})"
 
 
 async def _builders(svc: AssistantService, message: Inbound, args: list[str]) -> list[Outbound]:

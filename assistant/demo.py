@@ -59,11 +59,7 @@ def _summarise(returns: list[ToolReturnPart]) -> str:
         else:
             lines.append("Builders:")
             for b in json.loads(raw):
-                state = (
-                    "clean"
-                    if b["clean"]
-                    else "unsaved work in " + ", ".join(str(d["repo"]) for d in b["dirty"])
-                )
+                state = "clean" if b["clean"] else "unsaved: " + "; ".join(b["unsaved"])
                 lines.append(f"• {b['name']} ({state})")
     return "\n".join(lines) or "Done."
 

@@ -1,6 +1,6 @@
 """The assistant's agent: typed tools over the project list and the orchestrator."""
 
-from assistant.agent._agent import agent
+from assistant.agent._agent import agent, builder_summary
 from assistant.agent._deps import AssistantDeps
 from assistant.agent._model import (
     DEFAULT_MODEL,
@@ -17,6 +17,7 @@ __all__ = [
     "AssistantDeps",
     "ModelNotConfigured",
     "agent",
+    "builder_summary",
     "configured_model_name",
     "missing_key",
     "open_calls",

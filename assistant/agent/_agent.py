@@ -9,8 +9,13 @@ from pydantic_ai import Agent, DeferredToolRequests, RunContext
 
 import prompts
 from assistant.agent._deps import AssistantDeps
-from assistant.approvals import builder_report, carry_out
-from tools.orchestrator import OrchestratorError
+from assistant.approvals import carry_out
+from tools.orchestrator import (
+    BuilderStatus,
+    OrchestratorError,
+    WorktreeStatus,
+    builders_by_project,
+)
 from tools.projectlist import ProjectListError
 
 agent: Agent[AssistantDeps, str | DeferredToolRequests] = Agent(
@@ -25,25 +30,21 @@ def _compact(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
-async def _builders_by_project(deps: AssistantDeps) -> dict[str, list[str]]:
-    grouped: dict[str, list[str]] = {}
-    for status in await deps.orchestrator.list_builders():
-        grouped.setdefault(status.project_id, []).append(status.name)
-    return grouped
+def _counts(tree: WorktreeStatus) -> str:
+    counts = {"modified": tree.modified, "staged": tree.staged, "untracked": tree.untracked}
+    return ", ".join(f"{n} {label}" for label, n in counts.items() if n) or "dirty"
 
 
-def _builder_summary(status: Any) -> dict[str, Any]:
-    report = builder_report(status)
-    data = status.to_dict()
-    summary = {
-        "name": status.name,
-        "project": status.project_id,
-        "clean": not report["dirty"],
-        "dirty": report["dirty"],
-    }
-    for key in ("session_id", "session_status"):
-        if data.get(key):
-            summary[key] = data[key]
+def builder_summary(status: BuilderStatus) -> dict[str, Any]:
+    """A builder in a few fields: name, project, clean or where the unsaved work is, session."""
+    summary: dict[str, Any] = {"name": status.name, "project": status.project_id}
+    dirty = [f"{w.repo}: {w.problem or _counts(w)}" for w in status.worktrees if not w.clean]
+    unpushed = [f"{w.repo}: {w.ahead} unpushed" for w in status.worktrees if w.ahead]
+    summary["clean"] = not dirty and not unpushed
+    if dirty or unpushed:
+        summary["unsaved"] = dirty + unpushed
+    if status.session:
+        summary["session"] = f"{status.session.id} {status.session.status}"
     return summary
 
 
@@ -54,7 +55,7 @@ async def list_projects(ctx: RunContext[AssistantDeps], status: str | None = Non
         plist = ctx.deps.projectlist()
     except ProjectListError as exc:
         return f"error: {exc}"
-    builders = await _builders_by_project(ctx.deps)
+    builders = builders_by_project(ctx.deps.workspace.root, [p.id for p in plist.projects])
     lines = []
     for project in plist.projects:
         if status and project.status != status:
@@ -83,7 +84,7 @@ async def get_project(ctx: RunContext[AssistantDeps], id: str) -> str:
         binding = project.chat_binding
         data["chat"] = f"{binding.platform}:{binding.group_name or binding.channel_id}"
     statuses = [s for s in await ctx.deps.orchestrator.list_builders() if s.project_id == id]
-    data["builders"] = [_builder_summary(s) for s in statuses]
+    data["builders"] = [builder_summary(s) for s in statuses]
     return _compact(data)
 
 
@@ -91,14 +92,14 @@ async def get_project(ctx: RunContext[AssistantDeps], id: str) -> str:
 async def list_builders(ctx: RunContext[AssistantDeps]) -> str:
     """All builders on disk: name, project, clean or dirty, session."""
     statuses = await ctx.deps.orchestrator.list_builders()
-    return _compact([_builder_summary(s) for s in statuses]) if statuses else "no builders"
+    return _compact([builder_summary(s) for s in statuses]) if statuses else "no builders"
 
 
 @agent.tool
 async def builder_status(ctx: RunContext[AssistantDeps], name: str) -> str:
     """One builder's worktrees (uncommitted or unpushed work) and session."""
     try:
-        return _compact(_builder_summary(await ctx.deps.orchestrator.builder_status(name)))
+        return _compact(builder_summary(await ctx.deps.orchestrator.builder_status(name)))
     except OrchestratorError as exc:
         return f"error: {exc}"
 
@@ -107,7 +108,7 @@ async def builder_status(ctx: RunContext[AssistantDeps], name: str) -> str:
 async def reconcile(ctx: RunContext[AssistantDeps]) -> str:
     """Compare builders on disk, git worktrees and sessions; report what does not match."""
     report = await ctx.deps.orchestrator.reconcile()
-    return _compact(report.to_dict() if hasattr(report, "to_dict") else report)
+    return report.render()
 
 
 async def _approved(ctx: RunContext[AssistantDeps], tool_name: str) -> str:

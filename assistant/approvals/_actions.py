@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
-from tools.orchestrator import Orchestrator, OrchestratorError
+from tools.orchestrator import DirtyReport, Orchestrator, OrchestratorError
 from tools.projectlist import (
     ProjectListError,
     StaleFileError,
@@ -56,26 +57,29 @@ class ActionOutcome:
         return json.dumps({"status": self.status, "summary": self.summary}, ensure_ascii=False)
 
 
-def _relative(ctx: ActionContext, path: Any) -> str:
+def _relative(ctx: ActionContext, path: Path) -> str:
     try:
-        return str(path.relative_to(ctx.workspace.root))
+        return str(Path(path).resolve().relative_to(Path(ctx.workspace.root).resolve()))
     except ValueError:
         return str(path)
 
 
-def builder_report(status: Any) -> dict[str, Any]:
-    """The parts of a builder's state that decide whether terminating it loses work."""
-    data = status.to_dict() if hasattr(status, "to_dict") else dict(status)
+def builder_report(report: DirtyReport) -> dict[str, Any]:
+    """What terminating a builder would lose, as plain data (compared on re-validation)."""
     dirty = []
-    for tree in data.get("worktrees", []):
-        lost = {
-            key: tree[key]
-            for key in ("modified", "staged", "untracked", "unpushed", "stashes")
-            if tree.get(key)
-        }
-        if lost:
-            dirty.append({"repo": tree.get("repo") or tree.get("name"), **lost})
-    return {"builder": data.get("name") or data.get("builder"), "dirty": dirty}
+    for tree in report.worktrees:
+        if tree.clean:
+            continue
+        lost: dict[str, Any] = {"repo": tree.repo}
+        for key in ("modified", "staged", "untracked", "stashes"):
+            if getattr(tree, key):
+                lost[key] = list(getattr(tree, key))
+        if tree.unpushed:
+            lost["unpushed"] = [f"{c.sha} {c.subject}" for c in tree.unpushed]
+        dirty.append(lost)
+    if report.stray:
+        dirty.append({"repo": "(outside any worktree)", "untracked": list(report.stray)})
+    return {"builder": report.name, "dirty": dirty}
 
 
 def render_report(report: dict[str, Any]) -> str:
@@ -96,10 +100,9 @@ def render_report(report: dict[str, Any]) -> str:
 
 async def _builder_report(ctx: ActionContext, name: str) -> dict[str, Any]:
     try:
-        status = await ctx.orchestrator.builder_status(name)
+        return builder_report(await ctx.orchestrator.dirty_report(name))
     except OrchestratorError as exc:
         raise ActionInvalid(str(exc)) from exc
-    return builder_report(status)
 
 
 async def plan_action(ctx: ActionContext, tool_name: str, args: dict[str, Any]) -> ActionPlan:
@@ -123,24 +126,18 @@ async def plan_action(ctx: ActionContext, tool_name: str, args: dict[str, Any]) 
         )
     if tool_name == "create_builder":
         try:
-            plist = load(ctx.workspace.projectlist_path)
-        except ProjectListError as exc:
+            plan = await ctx.orchestrator.plan_builder(
+                str(args["project_id"]),
+                extra_repos=tuple(args.get("extra_repos") or ()),
+                name=args.get("name"),
+            )
+        except (OrchestratorError, ProjectListError) as exc:
             raise ActionInvalid(str(exc)) from exc
-        project = plist.get(str(args["project_id"]))
-        if project is None:
-            raise ActionInvalid(f"no project {args['project_id']} in {plist.path}")
-        repos = ["workspace-root", *project.repos, *args.get("extra_repos", [])]
-        existing = sorted(
-            b.name for b in await ctx.orchestrator.list_builders() if b.project_id == project.id
-        )
-        body = f"Worktrees: {', '.join(repos)}"
-        if existing:
-            body += f"\nAlready running for {project.id}: {', '.join(existing)}"
-        named = f" {args['name']}" if args.get("name") else ""
+        repos = ", ".join(w.repo for w in plan.worktrees)
         return ActionPlan(
-            title=f"Create builder{named} for {project.id} {project.title}",
-            body=body,
-            precondition={"builders": existing},
+            title=f"Create builder {plan.name} for {plan.project_id} {plan.title}",
+            body=f"Worktrees on branch {plan.branch}: {repos}",
+            precondition={"plan": plan.to_dict()},
         )
     if tool_name in ("terminate_builder", "force_terminate_builder"):
         name = str(args["name"])
@@ -189,8 +186,13 @@ async def carry_out(
         except OrchestratorError as exc:
             return ActionOutcome("failed", f"Builder not created: {exc}")
         where = _relative(ctx, builder.path)
+        session = (
+            f"OpenCode session {builder.session.id}" if builder.session else builder.session_note
+        )
         return ActionOutcome(
-            "done", f"Builder {builder.name} created at {where}", {"builder": builder.name}
+            "done",
+            f"Builder {builder.name} created at {where}",
+            {"builder": builder.name, "session": session},
         )
     if tool_name in ("terminate_builder", "force_terminate_builder"):
         name = str(args["name"])
@@ -206,8 +208,7 @@ async def carry_out(
             return ActionOutcome("failed", f"Not terminated: {exc}")
         if result.done:
             return ActionOutcome("done", f"Builder {name} terminated", {"builder": name})
-        report = builder_report(result.report) if result.report is not None else {"dirty": []}
-        report["builder"] = name
+        report = builder_report(result.report)
         return ActionOutcome(
             "refused",
             f"Refused to terminate {name}: it holds work that exists nowhere else",

@@ -20,6 +20,8 @@ COMMANDS: dict[str, str] = {
     "status": "assistant.cli.projects:status",
     "check": "assistant.cli.projects:check",
     "doctor": "assistant.cli.doctor:doctor",
+    # orchestrator (tools/orchestrator)
+    "builder": "assistant.cli.builders:builder",
     # assistant (assistant/agent, assistant/approvals)
     "chat": "assistant.cli.chat:chat",
     "demo": "assistant.cli.demo:demo",

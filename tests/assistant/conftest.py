@@ -6,13 +6,9 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("tools.projectlist", reason="needs the project-list tool layer")
-pytest.importorskip("tools.orchestrator", reason="needs the orchestrator tool layer")
-
-from scripted_chat import ADA, MALLORY
-
 from assistant.service import AssistantService
 from assistant.store import Store, open_store
+from tests.assistant.scripted_chat import ADA, MALLORY
 from tools.orchestrator import make_demo_workspace
 from tools.workspace import Workspace
 

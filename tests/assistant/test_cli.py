@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 
 from click.testing import CliRunner
-from scripted_chat import dm
 
 from assistant.cli import cli
 from assistant.cli.chat import terminal_chat, terminal_principal
+from tests.assistant.scripted_chat import dm
 
 
 def _foreman(
@@ -51,7 +51,7 @@ def test_demo_plays_the_whole_story_offline(tmp_path):
     # the story, in order
     steps = [
         "you> show me all sessions",
-        "0014-ironman-training (unsaved work in ai-dev)",
+        "0014-ironman-training (unsaved: ai-dev: 1 untracked)",
         "you> I want to start working on project 0015",
         "Set 0015 New Feature: planned → implementing",
         "✓ 0015: planned → implementing",
@@ -174,7 +174,7 @@ def test_approvals_cli_lists_and_approves_the_terminal_users_cards(make_service,
     runner = CliRunner()
     listed = runner.invoke(cli, ["approvals"])
     assert listed.exit_code == 0, listed.output
-    assert approval.id in listed.output and "Set 0016 Idea" in listed.output
+    assert approval.id in listed.output and "Set 0016 Voice Notes" in listed.output
 
     as_json = runner.invoke(cli, ["approvals", "list", "--json"])
     assert '"tool": "set_project_status"' in as_json.output

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from inline_snapshot import snapshot
-from scripted_chat import ADA, dm
+
+from tests.assistant.scripted_chat import ADA, dm
 
 
 async def test_commands_work_with_no_model_key(make_service, workspace):
@@ -13,10 +14,10 @@ async def test_commands_work_with_no_model_key(make_service, workspace):
 
     [projects] = await svc.handle(dm("/projects"))
     assert projects.text == snapshot("""\
-0013 · integrated · Fast Search
+0013 · integrated · Slack Gateway
 0014 · implementing · Ironman Training · 🔨 0014-ironman-training
 0015 · planned · New Feature
-0016 · conceived · Idea\
+0016 · conceived · Voice Notes\
 """)
     [implementing] = await svc.handle(dm("/projects implementing"))
     assert implementing.text == snapshot(
@@ -27,7 +28,9 @@ async def test_commands_work_with_no_model_key(make_service, workspace):
 0014 · Ironman Training
 status: implementing
 repos: ai-dev
-notes: Plan intervals.
+tags: training, personal
+chat: telegram Ironman Training builder
+notes: Weekly plan generator for the race in June.
 builder: 0014-ironman-training (clean)\
 """)
     [builders] = await svc.handle(dm("/builders"))
@@ -56,9 +59,10 @@ async def test_status_command_proposes_the_same_card(make_service, workspace):
     assert card.kind == "approval_card"
     assert card.text.replace(approval_id, "ID") == snapshot("""\
 Approval ID needed:
-Set 0013 Fast Search: integrated → committed
-.ai/projectlist.md: L7: status: integrated → status: committed
-⚠ moves backwards (integrated → committed)
+Set 0013 Slack Gateway: integrated → committed
+.ai/projectlist.md: 0013: status integrated → committed (line 9)
+⚠ leaves terminal state integrated
+⚠ moves backwards from integrated to committed
 Reason: oops, not yet integrated
 Reply yes or no, or /approve ID · /reject ID\
 """)
@@ -69,7 +73,7 @@ Reply yes or no, or /approve ID · /reject ID\
     [done] = await svc.handle(dm(f"/approve {approval_id}"))
     assert done.text == snapshot("""\
 ✓ 0013: integrated → committed
-L7: status: integrated → status: committed\
+0013: status integrated → committed (line 9)\
 """)
     [nothing] = await svc.handle(dm("/approvals"))
     assert nothing.text == "No approvals waiting."

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from inline_snapshot import snapshot
 from pydantic_ai.messages import ModelRequest, TextPart, ToolReturnPart
-from scripted_chat import ADA, Scripted, call, dm
+
+from tests.assistant.scripted_chat import ADA, Scripted, call, dm
 
 
 def _tool_returns(messages: list) -> dict[str, str]:
@@ -29,10 +30,10 @@ async def test_show_me_all_sessions_lists_builders_and_projects(make_service, wo
     [reply] = await svc.handle(dm("show me all sessions"))
     assert reply.kind == "text"
     assert reply.text == snapshot("""\
-0013 integrated Fast Search
+0013 integrated Slack Gateway
 0014 implementing Ironman Training
 0015 planned New Feature
-0016 conceived Idea\
+0016 conceived Voice Notes\
 """)
     assert _tool_returns(script.seen[1])["list_builders"] == "no builders"
 
@@ -58,14 +59,14 @@ async def test_start_working_on_a_project_needs_two_approvals(make_service, work
     assert status_card.text.replace(status_id, "ID") == snapshot("""\
 Approval ID needed:
 Set 0015 New Feature: planned → implementing
-.ai/projectlist.md: L16: status: planned → status: implementing
+.ai/projectlist.md: 0015: status planned → implementing (line 34)
 Reason: start work
 Reply yes or no, or /approve ID · /reject ID\
 """)
     assert builder_card.text.replace(builder_id, "ID") == snapshot("""\
 Approval ID needed:
-Create builder for 0015 New Feature
-Worktrees: workspace-root, ai-dev, domain-apis
+Create builder 0015-new-feature for 0015 New Feature
+Worktrees on branch builder/0015-new-feature: workspace-root, ai-dev, domain-apis
 Reply yes or no, or /approve ID · /reject ID\
 """)
     # Proposed only: nothing on disk moved.
@@ -75,7 +76,7 @@ Reply yes or no, or /approve ID · /reject ID\
     [report] = await svc.handle(dm(f"/approve {status_id}"))
     assert report.text == snapshot("""\
 ✓ 0015: planned → implementing
-L16: status: planned → status: implementing\
+0015: status planned → implementing (line 34)\
 """)
     assert "status: implementing" in workspace.projectlist_path.read_text()
 
@@ -181,7 +182,7 @@ async def test_reject_changes_nothing_and_the_model_learns_it(make_service, work
     svc = make_service(script.model)
     [card] = await svc.handle(dm("plan 0016"))
     [reply] = await svc.handle(dm("no"))
-    assert reply.text.startswith(f"Rejected {card.extra['approval_id']}: Set 0016 Idea")
+    assert reply.text.startswith(f"Rejected {card.extra['approval_id']}: Set 0016 Voice Notes")
     assert workspace.projectlist_path.read_bytes() == before
     await svc.handle(dm("why not?"))
     assert "rejected" in _tool_returns(script.seen[-1])["set_project_status"]

@@ -9,11 +9,11 @@ from datetime import timedelta
 
 from inline_snapshot import snapshot
 from pydantic_ai.messages import ModelRequest, ModelResponse, TextPart, ToolReturnPart
-from scripted_chat import ADA, Scripted, call, dm
 
 from assistant.agent import prompt_chars, prompt_parts
 from assistant.conversations import bound_history
 from assistant.service import AssistantService
+from tests.assistant.scripted_chat import ADA, Scripted, call, dm
 
 
 def _check_pairs(messages) -> None:
@@ -95,7 +95,7 @@ async def test_every_decision_is_in_the_audit_log(make_service):
     )
     assert approved.details["tool"] == "set_project_status"
     assert approved.details["summary"] == "0015: planned → implementing"
-    assert "status: implementing" in approved.details["details"]["diff"]
+    assert approved.details["details"]["diff"] == "0015: status planned → implementing (line 34)"
 
 
 async def test_git_commit_names_the_approver(make_service, workspace, monkeypatch):

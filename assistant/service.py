@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import getpass
 import logging
 import re
 from collections.abc import Coroutine
@@ -49,6 +50,7 @@ from assistant.approvals import (
 from assistant.conversations import DEFAULT_MAX_MESSAGES, ConversationStore
 from assistant.messages import ChatRef, Choice, Inbound, Outbound, Principal
 from assistant.store import Store
+from tools.opencode import OpenCodeClient
 from tools.orchestrator import Orchestrator
 from tools.workspace import Workspace
 
@@ -60,6 +62,15 @@ NO = frozenset({"n", "no", "reject", "rejected", "cancel", "stop", "👎"})
 _CALLBACK = re.compile(r"^(approve|reject|keep|force|cancel):([a-z0-9]{1,32})$")
 # Bounds one free-text turn: a runaway tool loop costs at most this many model requests.
 TURN_LIMITS = UsageLimits(request_limit=12)
+
+
+def local_principal() -> Principal:
+    """The user at this machine's terminal: `foreman chat`, `foreman approvals`, MCP and A2A.
+
+    Cards requested on their behalf are resolvable with `foreman approvals approve ID`.
+    """
+    user = getpass.getuser()
+    return Principal("terminal", user, user)
 
 
 def _run_in_thread(coro: Coroutine[Any, Any, T]) -> T:
@@ -87,7 +98,7 @@ class AssistantService:
         self.model = model
         # None: the channel already authenticated the sender (e.g. the local terminal user).
         self.principals = principals
-        self.orchestrator = orchestrator or Orchestrator(workspace)
+        self.orchestrator = orchestrator or Orchestrator(workspace, OpenCodeClient.from_env())
         self.approvals = ApprovalBook(store, approval_ttl)
         self.conversations = ConversationStore(store, max_history)
         self._locks: dict[str, asyncio.Lock] = {}
@@ -518,7 +529,8 @@ class AssistantService:
                     usage_limits=TURN_LIMITS,
                 )
             except Exception as exc:  # a model or network failure must not take the chat down
-                log.exception("agent run failed")
+                # Shown to the user below; the traceback only where logging is configured.
+                log.info("agent run failed", exc_info=True)
                 self.conversations.save(message.chat.key, history)
                 return [self._say(message.chat, f"The model call failed: {exc}", kind="error")]
             messages = result.all_messages()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import getpass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,8 +18,9 @@ if TYPE_CHECKING:
 
 def terminal_principal() -> Principal:
     """The local user at this terminal: the principal of the terminal chat and of the CLI."""
-    user = getpass.getuser()
-    return Principal("terminal", user, user)
+    from assistant.service import local_principal
+
+    return local_principal()
 
 
 def terminal_chat() -> ChatRef:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 from datetime import timedelta
@@ -219,3 +220,54 @@ def test_prompt_and_tool_schemas_stay_small():
             },
         ]
     )
+
+
+async def test_a_card_approved_after_more_talk_still_lands_in_the_history(make_service, workspace):
+    script = Scripted(
+        [call("set_project_status", id="0015", status="implementing", reason="go")],
+        lambda messages: [TextPart("still waiting for you")],
+        lambda messages: [TextPart("seen it")],
+    )
+    svc = make_service(script.model)
+    [card] = await svc.handle(dm("start 0015"))
+    await svc.handle(dm("what else is going on?"))
+    # The model was told the call waits for the user, not that it happened.
+    waiting = [
+        p.model_response_str()
+        for m in script.seen[1]
+        if isinstance(m, ModelRequest)
+        for p in m.parts
+        if isinstance(p, ToolReturnPart)
+    ]
+    assert waiting == [
+        f"Not run yet: waiting for the user's decision on approval {card.extra['approval_id']}."
+    ]
+    [done] = await svc.handle(dm("yes"))
+    assert done.text.startswith("✓ 0015: planned → implementing")
+    await svc.handle(dm("and now?"))
+    results = [
+        json.loads(p.model_response_str())
+        for m in script.seen[2]
+        if isinstance(m, ModelRequest)
+        for p in m.parts
+        if isinstance(p, ToolReturnPart) and p.tool_call_id.startswith("approval-")
+    ]
+    assert results == [{"status": "done", "summary": "0015: planned → implementing"}]
+    _check_pairs(script.seen[2])
+
+
+async def test_two_processes_approving_at_once_apply_it_once(tmp_path, workspace):
+    from assistant.store import open_store
+
+    first = AssistantService(open_store(tmp_path / "shared"), workspace, None, {ADA.key})
+    second = AssistantService(open_store(tmp_path / "shared"), workspace, None, {ADA.key})
+    [card] = await first.handle(dm("/status 0015 implementing"))
+    approval_id = card.extra["approval_id"]
+    answers = await asyncio.gather(
+        first.resolve(approval_id, ADA, True), second.resolve(approval_id, ADA, True)
+    )
+    texts = sorted(a[0].text for a in answers)
+    assert texts[1].startswith("✓ 0015: planned → implementing")
+    assert "already" in texts[0]
+    actions = [e.action for e in first.approvals.audit_log(approval_id=approval_id)]
+    assert actions.count("approval.approved.done") == 1

@@ -208,3 +208,13 @@ def test_approvals_cli_cannot_approve_someone_elses_card(make_service, workspace
     assert result.exit_code == 1
     assert "only be resolved by the person it was asked of" in result.output
     assert workspace.projectlist_path.read_bytes() == before
+
+
+def test_demo_interactive_leaves_the_user_in_chat(tmp_path):
+    result = _foreman(
+        "demo", str(tmp_path / "d"), "--interactive", cwd=_repo_root(), stdin="/projects\n"
+    )
+    assert result.returncode == 0, result.stderr
+    chat = result.stdout.split("You are now in `foreman chat`", 1)[1]
+    assert "0015 · implementing · New Feature · 🔨 0015-new-feature" in chat
+    assert chat.rstrip().endswith("bye")

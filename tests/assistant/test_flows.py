@@ -197,3 +197,24 @@ async def test_clean_terminate_removes_the_builder(make_service, workspace):
     assert done.text == "✓ Builder 0015-new-feature terminated"
     assert not Path(builder.path).exists()
     assert ADA.key == svc.approval(card.extra["approval_id"]).resolved_by
+
+
+async def test_builder_status_and_reconcile_are_compact_reads(make_service, workspace):
+    script = Scripted(
+        [call("builder_status", name="0014-ironman-training"), call("reconcile")],
+        lambda messages: [TextPart("ok")],
+    )
+    svc = make_service(script.model)
+    await _dirty_builder(svc, workspace)
+    [reply] = await svc.handle(dm("how is the 0014 builder, and is everything in sync?"))
+    assert reply.text == "ok"
+    returns = _tool_returns(script.seen[1])
+    assert json.loads(returns["builder_status"]) == snapshot(
+        {
+            "name": "0014-ironman-training",
+            "project": "0014",
+            "clean": False,
+            "unsaved": ["ai-dev: 1 untracked"],
+        }
+    )
+    assert returns["reconcile"] == snapshot("project list and builders agree")

@@ -25,6 +25,10 @@ COMMANDS: dict[str, str] = {
     # relay (assistant/relay)
     "relay": "assistant.cli.relay:relay",
     "history": "assistant.cli.relay:history",
+    # assistant (assistant/agent, assistant/approvals)
+    "chat": "assistant.cli.chat:chat",
+    "demo": "assistant.cli.demo:demo",
+    "approvals": "assistant.cli.approvals:approvals",
 }
 
 

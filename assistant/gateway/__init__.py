@@ -12,6 +12,7 @@ from assistant.gateway._config import (
     load_config,
     normalise_whatsapp_id,
 )
+from assistant.gateway._doctor import ChannelCheck, check_channels
 from assistant.gateway._gateway import Gateway, RelayRunner
 from assistant.gateway._pairing import Pairing, PairingCode, PairingError
 from assistant.gateway._router import (
@@ -27,6 +28,7 @@ __all__ = [
     "NOT_YOURS",
     "AllowList",
     "AssistantPort",
+    "ChannelCheck",
     "ConfigError",
     "Gateway",
     "GatewayConfig",
@@ -44,6 +46,7 @@ __all__ = [
     "allow_list",
     "build_channels",
     "build_gateway",
+    "check_channels",
     "default_config_path",
     "load_config",
     "normalise_whatsapp_id",

@@ -132,6 +132,7 @@ class TelegramChannel:
         self.last_inbound: datetime | None = None
         self._state = "stopped"
         self._on_inbound: InboundHandler | None = None
+        self._chat_locks: dict[str, asyncio.Lock] = {}
 
     def _build(self) -> Application[Any, Any, Any, Any, Any, Any]:
         from telegram import Update
@@ -144,6 +145,9 @@ class TelegramChannel:
             # 429s are waited out and retried by the rate limiter itself
             .rate_limiter(AIORateLimiter(max_retries=3))
             .get_updates_read_timeout(self.poll_timeout + 10)
+            # a slow assistant turn in one chat must not hold up a builder's group;
+            # order within one chat is kept by a lock per chat below
+            .concurrent_updates(True)
             .build()
         )
         app.add_handler(TypeHandler(Update, self._on_update))
@@ -198,6 +202,12 @@ class TelegramChannel:
                 await query.answer()
             return
         self.last_inbound = datetime.now(UTC)
+        lock = self._chat_locks.setdefault(message.chat.key, asyncio.Lock())
+        async with lock:
+            await self._answer(message, query)
+
+    async def _answer(self, message: Inbound, query: Any) -> None:
+        assert self._on_inbound is not None
         replies = await self._on_inbound(message)
         if query is not None:
             refusals = [r.text for r in replies if r.kind == "refusal"]

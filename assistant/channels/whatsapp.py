@@ -105,6 +105,7 @@ class WhatsAppChannel:
         self._on_inbound: InboundHandler | None = None
         # the latest message with choices in each chat: what a bare number answers
         self._cards: dict[str, _Card] = {}
+        self._chat_locks: dict[str, asyncio.Lock] = {}
 
     async def start(self, on_inbound: InboundHandler) -> None:
         from neonize.aioze.events import (
@@ -164,13 +165,14 @@ class WhatsAppChannel:
         if message is None or self._on_inbound is None:
             return
         self.last_inbound = self.clock()
-        try:
-            replies = await self._on_inbound(message)
-        except Exception:
-            log.exception("whatsapp: handling a message from %s failed", message.sender.key)
-            return
-        for reply in replies:
-            await self.send(reply)
+        # neonize runs each event handler as its own task: keep one chat's replies in order
+        async with self._chat_locks.setdefault(message.chat.key, asyncio.Lock()):
+            try:
+                replies = await self._on_inbound(message)
+                for reply in replies:
+                    await self.send(reply)
+            except Exception:
+                log.exception("whatsapp: answering %s failed", message.sender.key)
 
     def inbound_from_event(self, event: Any) -> Inbound | None:
         """The message as an `Inbound`, or None for own messages, edits, status and media."""

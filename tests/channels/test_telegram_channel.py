@@ -211,3 +211,71 @@ async def test_health_line_names_the_bot_and_the_mode(gateway: Gateway) -> None:
     assert gateway.health_line() == snapshot(
         "foreman serve: telegram polling as @foreman_test_bot (last inbound none) · assistant on · relay off"  # noqa: E501
     )
+
+
+async def test_relay_notifications_are_posted_in_their_topic_and_failures_are_kept(
+    fake_telegram: FakeTelegram, scripted_assistant: ScriptedAssistant
+) -> None:
+    from assistant.messages import Choice
+
+    topic = ChatRef("telegram", str(GROUP), str(TOPIC), is_direct=False)
+    delivered = asyncio.Event()
+
+    class Runner:
+        async def run(self, send: Any) -> None:
+            await send(
+                Outbound(
+                    topic,
+                    "🔒 builder-1 wants to run: pytest",
+                    choices=(
+                        Choice("Allow once", "perm:p1:once"),
+                        Choice("Always", "perm:p1:always"),
+                        Choice("Deny", "perm:p1:reject"),
+                    ),
+                    kind="notification",
+                )
+            )
+            await send(Outbound(ChatRef("whatsapp", "1@g.us", is_direct=False), "nowhere"))
+            delivered.set()
+            await asyncio.Event().wait()  # an event stream runs until cancelled
+
+    channel = TelegramChannel(fake_telegram.token, base_url=fake_telegram.base_url, poll_timeout=1)
+    gw = Gateway(
+        Router(allow=AllowList.of(telegram=[str(OWNER)])), [channel], relay_runner=Runner()
+    )
+    await gw.start()
+    try:
+        await asyncio.wait_for(delivered.wait(), 10)
+    finally:
+        await gw.stop()
+    sent = fake_telegram.sent()
+    assert (sent[0]["chat_id"], sent[0]["message_thread_id"]) == (str(GROUP), str(TOPIC))
+    # short labels share one row
+    keyboard = sent[0]["reply_markup"]["inline_keyboard"]
+    assert [[(b["text"], b["callback_data"]) for b in row] for row in keyboard] == [
+        [("Allow once", "perm:p1:once"), ("Always", "perm:p1:always"), ("Deny", "perm:p1:reject")]
+    ]
+    assert [(m.text, why) for m, why in gw.undelivered] == [
+        ("nowhere", "no whatsapp channel is configured")
+    ]
+
+
+async def test_a_crash_while_answering_the_principal_is_reported_not_swallowed(
+    fake_telegram: FakeTelegram,
+) -> None:
+    from assistant.gateway._gateway import FAILED
+
+    class Broken:
+        async def handle(self, message: Any) -> list[Outbound]:
+            raise RuntimeError("model exploded")
+
+    channel = TelegramChannel(fake_telegram.token, base_url=fake_telegram.base_url, poll_timeout=1)
+    router = Router(allow=AllowList.of(telegram=[str(OWNER)]), assistant=Broken())
+    gw = Gateway(router, [channel])
+    await gw.start()
+    try:
+        fake_telegram.dm(OWNER, "hello")
+        sent = await wait_for(fake_telegram, "sendMessage")
+    finally:
+        await gw.stop()
+    assert sent["text"] == FAILED

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("foreman.channels.telegram")
 
 MESSAGE_LIMIT = 4096
+CALLBACK_DATA_LIMIT = 64  # bytes
 # a row of buttons stays readable on a phone up to about this many characters
 _ROW_CHARS = 30
 _RETRY_DELAYS = (0.5, 1.0, 2.0)
@@ -98,6 +99,12 @@ def keyboard(choices: tuple[Choice, ...]) -> InlineKeyboardMarkup | None:
 
     if not choices:
         return None
+    for choice in choices:
+        if len(choice.data.encode()) > CALLBACK_DATA_LIMIT:
+            raise ValueError(
+                f"button {choice.label!r}: callback data {choice.data!r} is longer than "
+                f"Telegram's {CALLBACK_DATA_LIMIT} bytes; send an id instead"
+            )
     buttons = [InlineKeyboardButton(c.label, callback_data=c.data) for c in choices]
     if sum(len(c.label) for c in choices) <= _ROW_CHARS:
         return InlineKeyboardMarkup([buttons])

@@ -81,8 +81,12 @@ class Router:
             if message.callback_data is not None:
                 return Route.REFUSED
             return Route.PAIRING if self.pairing_enabled and self.pairing else Route.IGNORED
-        if self.relay is None or self.relay.binding_for(message.chat) is None:
+        if self.relay is None:
             return Route.IGNORED
+        if self.relay.binding_for(message.chat) is None:
+            # the one thing said in an unbound group that matters: the principal binding it
+            binding_it = message.text.strip().startswith("/bind")
+            return Route.RELAY if principal and binding_it else Route.IGNORED
         if principal:
             return Route.RELAY
         # a group member who is not the principal may not steer or approve a builder

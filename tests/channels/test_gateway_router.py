@@ -10,7 +10,7 @@ from scripted_ports import ScriptedAssistant, ScriptedRelay
 
 from assistant.cli import cli
 from assistant.gateway import NOT_YOURS, AllowList, Pairing, PairingError, Route, Router
-from assistant.messages import ChatRef, Inbound, Principal
+from assistant.messages import ChatRef, Inbound, Outbound, Principal
 from assistant.store import Store, open_store
 
 OWNER = Principal("telegram", "42", "@ada")
@@ -73,6 +73,7 @@ async def test_everything_else_reaches_nobody(
         Inbound(OTHER_GROUP, OWNER, "an unbound group"),
         Inbound(TOPIC, STRANGER, "a group member who is not the principal"),
         Inbound(ChatRef("telegram", "-100200", is_direct=False), OWNER, "same group, no topic"),
+        Inbound(OTHER_GROUP, STRANGER, "/bind 0001-auth"),  # only the principal binds
     ]
     for message in ignored:
         assert r.decide(message) is Route.IGNORED
@@ -163,3 +164,12 @@ def test_pairing_cli_lists_and_approves_codes(tmp_path: Path) -> None:
         "Error: pairing code CODE was already approved\n"
     )
     assert runner.invoke(cli, ["pairing", "list"]).output == "No pairing codes pending.\n"
+
+
+async def test_the_principal_can_bind_an_unbound_group_through_the_relay(
+    store: Store, scripted_assistant: ScriptedAssistant, scripted_relay: ScriptedRelay
+) -> None:
+    r = router(store, scripted_assistant, scripted_relay)
+    bind = Inbound(OTHER_GROUP, OWNER, "/bind 0001-auth mention")
+    assert r.decide(bind) is Route.RELAY
+    assert await r.handle(bind) == [Outbound(OTHER_GROUP, "→ builder: /bind 0001-auth mention")]

@@ -279,3 +279,15 @@ async def test_a_crash_while_answering_the_principal_is_reported_not_swallowed(
     finally:
         await gw.stop()
     assert sent["text"] == FAILED
+
+
+def test_long_labels_get_a_row_each_and_oversized_callback_data_is_refused() -> None:
+    from assistant.channels.telegram import keyboard
+    from assistant.messages import Choice
+
+    options = ("Use PostgreSQL everywhere", "Keep SQLite for the tests")
+    markup = keyboard(tuple(Choice(o, f"q:q1:{n}") for n, o in enumerate(options)))
+    assert markup is not None
+    assert [[b.text for b in row] for row in markup.inline_keyboard] == [[options[0]], [options[1]]]
+    with pytest.raises(ValueError, match="longer than Telegram's 64 bytes"):
+        keyboard((Choice("Approve", "approve:" + "x" * 60),))

@@ -24,6 +24,8 @@ COMMANDS: dict[str, str] = {
     "serve": "assistant.cli.serve:serve",
     "pairing": "assistant.cli.serve:pairing",
     "whatsapp": "assistant.cli.serve:whatsapp",
+    # orchestrator (tools/orchestrator)
+    "builder": "assistant.cli.builders:builder",
 }
 
 

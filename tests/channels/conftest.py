@@ -3,8 +3,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from fake_telegram import FakeTelegram
-from scripted_ports import ScriptedAssistant, ScriptedRelay
+
+from tests.channels.fake_telegram import FakeTelegram
+from tests.channels.scripted_ports import ScriptedAssistant, ScriptedRelay
 
 
 @pytest.fixture

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fake_telegram import FakeTelegram
 from inline_snapshot import snapshot
 
 from assistant.gateway import load_config
 from assistant.gateway._doctor import check_channels
+from tests.channels.fake_telegram import FakeTelegram
 
 
 def test_a_working_telegram_bot_and_a_missing_whatsapp_session(

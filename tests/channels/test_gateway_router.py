@@ -6,12 +6,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from inline_snapshot import snapshot
-from scripted_ports import ScriptedAssistant, ScriptedRelay
 
 from assistant.cli import cli
 from assistant.gateway import NOT_YOURS, AllowList, Pairing, PairingError, Route, Router
 from assistant.messages import ChatRef, Inbound, Outbound, Principal
 from assistant.store import Store, open_store
+from tests.channels.scripted_ports import ScriptedAssistant, ScriptedRelay
 
 OWNER = Principal("telegram", "42", "@ada")
 STRANGER = Principal("telegram", "666", "@mallory")

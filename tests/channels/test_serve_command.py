@@ -11,10 +11,10 @@ import threading
 from pathlib import Path
 
 from click.testing import CliRunner
-from fake_telegram import FakeTelegram
 from inline_snapshot import snapshot
 
 from assistant.cli import cli
+from tests.channels.fake_telegram import FakeTelegram
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_telegram import FakeTelegram
 from inline_snapshot import snapshot
-from scripted_ports import ScriptedAssistant, ScriptedRelay
 
 from assistant.channels.telegram import MESSAGE_LIMIT, TelegramChannel
 from assistant.gateway import NOT_YOURS, AllowList, Gateway, Router
 from assistant.messages import ChatRef, Outbound
+from tests.channels.fake_telegram import FakeTelegram
+from tests.channels.scripted_ports import ScriptedAssistant, ScriptedRelay
 
 OWNER, STRANGER, GROUP, TOPIC = 42, 666, -1001234, 77
 

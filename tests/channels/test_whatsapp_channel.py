@@ -6,13 +6,13 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from fake_neonize import FakeNeonizeClient
 from inline_snapshot import snapshot
-from scripted_ports import ScriptedAssistant, ScriptedRelay
 
 from assistant.channels.whatsapp import MESSAGE_LIMIT, WhatsAppChannel, login
 from assistant.gateway import NOT_YOURS, AllowList, Gateway, Router
 from assistant.messages import ChatRef, Choice, Outbound
+from tests.channels.fake_neonize import FakeNeonizeClient
+from tests.channels.scripted_ports import ScriptedAssistant, ScriptedRelay
 
 OWNER = "491701234567@s.whatsapp.net"
 STRANGER = "15550100000@s.whatsapp.net"

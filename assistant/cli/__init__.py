@@ -20,6 +20,10 @@ COMMANDS: dict[str, str] = {
     "status": "assistant.cli.projects:status",
     "check": "assistant.cli.projects:check",
     "doctor": "assistant.cli.doctor:doctor",
+    # gateway and channels (assistant/gateway, assistant/channels)
+    "serve": "assistant.cli.serve:serve",
+    "pairing": "assistant.cli.serve:pairing",
+    "whatsapp": "assistant.cli.serve:whatsapp",
     # orchestrator (tools/orchestrator)
     "builder": "assistant.cli.builders:builder",
     # relay (assistant/relay)

@@ -25,11 +25,10 @@ approver_option = click.option(
 
 
 def _bridge(workspace: Path | None, model: str | None, approver: str | None, caller: Any) -> Any:
-    from tools.workspace import WorkspaceNotFound, find_workspace
-
     from assistant.interop import Bridge, local_human, parse_principal
     from assistant.service import AssistantService
     from assistant.store import open_store
+    from tools.workspace import WorkspaceNotFound, find_workspace
 
     try:
         human = parse_principal(approver) if approver else local_human()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,14 +50,19 @@ async def play(conversation: Conversation, model: Model) -> Outcome:
         return await play_in(Path(tmp), conversation, model)
 
 
-async def play_in(root: Path, conversation: Conversation, model: Model) -> Outcome:
+async def play_in(
+    root: Path, conversation: Conversation, model: Model, service_factory: Any = None
+) -> Outcome:
+    """Play in `root`; `service_factory(store, workspace, model, principals=...)` makes the
+    assistant under test (the real `AssistantService` unless a test swaps it)."""
     from assistant.service import AssistantService
     from assistant.store import open_store
 
     workspace = await build_workspace(root / "workspace", conversation.setup)
     store = open_store(root / "state")
     recording_model = model if isinstance(model, RecordingModel) else RecordingModel(model)
-    service = AssistantService(store, workspace, recording_model, principals={PRINCIPAL.key})
+    factory = service_factory or AssistantService
+    service = factory(store, workspace, recording_model, principals={PRINCIPAL.key})
     outcome = Outcome(model=_model_label(recording_model.wrapped))
     cards: list[Outbound] = []
     try:
@@ -119,12 +125,33 @@ def _render(message: Outbound) -> str:
 # --- the workspace ---------------------------------------------------------------------------
 
 
-async def build_workspace(root: Path, setup: Setup) -> Any:
-    from tools.orchestrator import Orchestrator, make_demo_workspace
+_template: tempfile.TemporaryDirectory[str] | None = None
 
+
+def demo_copy(root: Path) -> Any:
+    """A fresh demo workspace at `root`, copied from one built per process (git init is slow)."""
+    from git import Repo
+
+    from tools.orchestrator import make_demo_workspace
+    from tools.workspace import Workspace
+
+    global _template
+    if _template is None:
+        _template = tempfile.TemporaryDirectory(prefix="foreman-eval-template-")
+        make_demo_workspace(Path(_template.name) / "demo")
+    shutil.copytree(Path(_template.name) / "demo", root, symlinks=True)
+    # each copy pushes to its own bare remotes, never to the template's
+    for remote in sorted((root / "remotes").glob("*.git")):
+        repo = Repo(root / "repos" / remote.name.removesuffix(".git"))
+        repo.git.remote("set-url", "origin", str(remote))
+    return Workspace(root=root, projectlist_path=root / ".ai" / "projectlist.md")
+
+
+async def build_workspace(root: Path, setup: Setup) -> Any:
+    from tools.orchestrator import Orchestrator
     from tools.projectlist import set_status
 
-    workspace = make_demo_workspace(root)
+    workspace = demo_copy(root.resolve())
     for project_id, status in setup.statuses.items():
         set_status(workspace.projectlist_path, project_id, status, timestamp=None)
     for project_id, note in setup.notes.items():
@@ -215,9 +242,11 @@ def snapshot(workspace: Any) -> Snapshot:
 
 
 def read_approvals(store: Any) -> list[ApprovalRecord]:
+    """Approvals requested so far; an `invalid` one (the model asked for the impossible) never
+    reached the user as a card, so it is not a request."""
     rows = store.connection.execute(
         "SELECT id, tool_name, args_json, state, principal, resolved_by FROM approvals"
-        " ORDER BY created_at, rowid"
+        " WHERE state != 'invalid' ORDER BY created_at, rowid"
     ).fetchall()
     return [
         ApprovalRecord(

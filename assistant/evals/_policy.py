@@ -141,8 +141,8 @@ class _Tools:
     def __init__(self, definitions: list[ToolDefinition]) -> None:
         self.definitions = {d.name: d for d in definitions}
 
-    def call(self, name: str, **wanted: Any) -> ToolCallPart | None:
-        definition = self.definitions.get(name)
+    def call(self, tool: str, /, **wanted: Any) -> ToolCallPart | None:
+        definition = self.definitions.get(tool)
         if definition is None:
             return None
         properties = definition.parameters_json_schema.get("properties", {})
@@ -154,7 +154,7 @@ class _Tools:
                 if candidate in properties:
                     args[candidate] = value
                     break
-        return ToolCallPart(tool_name=name, args=args)
+        return ToolCallPart(tool_name=tool, args=args)
 
 
 _ALIASES: dict[str, tuple[str, ...]] = {

@@ -14,7 +14,10 @@ workspace_option = click.option(
     help="The workspace (default: $FOREMAN_WORKSPACE or the current directory's).",
 )
 model_option = click.option(
-    "--model", metavar="MODEL", help="Model for `ask` turns (default: $FOREMAN_MODEL)."
+    "--model",
+    metavar="MODEL",
+    help="Model for `ask` turns (default: $FOREMAN_MODEL); 'offline' is the scripted policy "
+    "the evals use, for trying things without a key.",
 )
 approver_option = click.option(
     "--approver",
@@ -35,12 +38,12 @@ def _bridge(workspace: Path | None, model: str | None, approver: str | None, cal
         found = find_workspace(workspace)
     except (ValueError, WorkspaceNotFound) as error:
         raise click.ClickException(str(error)) from None
-    service = AssistantService(
-        open_store(),
-        found,
-        model or os.environ.get("FOREMAN_MODEL"),
-        principals={human.key, caller.key},
-    )
+    chosen: Any = model or os.environ.get("FOREMAN_MODEL")
+    if chosen == "offline":
+        from assistant.evals import offline_model
+
+        chosen = offline_model()
+    service = AssistantService(open_store(), found, chosen, principals={human.key, caller.key})
     return Bridge(service=service, workspace=found, approver=human)
 
 

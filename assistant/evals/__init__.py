@@ -13,7 +13,7 @@ from assistant.evals._case import (
     Turn,
 )
 from assistant.evals._evaluators import EVALUATORS
-from assistant.evals._play import CaseError, play
+from assistant.evals._play import CaseError, demo_workspace, play
 from assistant.evals._policy import OFFLINE_MODEL_NAME, offline_model, read_intent
 from assistant.evals._recording import RecordingModel
 from assistant.evals._run import (
@@ -46,6 +46,7 @@ __all__ = [
     "Turn",
     "choose_model",
     "default_dataset_path",
+    "demo_workspace",
     "load_datasets",
     "offline_model",
     "play",

@@ -128,7 +128,7 @@ def _render(message: Outbound) -> str:
 _template: tempfile.TemporaryDirectory[str] | None = None
 
 
-def demo_copy(root: Path) -> Any:
+def demo_workspace(root: Path) -> Any:
     """A fresh demo workspace at `root`, copied from one built per process (git init is slow)."""
     from git import Repo
 
@@ -151,7 +151,7 @@ async def build_workspace(root: Path, setup: Setup) -> Any:
     from tools.orchestrator import Orchestrator
     from tools.projectlist import set_status
 
-    workspace = demo_copy(root.resolve())
+    workspace = demo_workspace(root.resolve())
     for project_id, status in setup.statuses.items():
         set_status(workspace.projectlist_path, project_id, status, timestamp=None)
     for project_id, note in setup.notes.items():

@@ -1,11 +1,19 @@
 """Other agents call Foreman: an MCP server and an A2A agent, both unable to approve anything."""
 
 from assistant.interop._auth import MissingToken, is_loopback, parse_host_port, token_from_env
-from assistant.interop._bridge import Bridge, approval_view, dm_of, local_human, parse_principal
+from assistant.interop._bridge import (
+    Bridge,
+    RequestRefused,
+    approval_view,
+    dm_of,
+    local_human,
+    parse_principal,
+)
 
 __all__ = [
     "Bridge",
     "MissingToken",
+    "RequestRefused",
     "approval_view",
     "dm_of",
     "is_loopback",

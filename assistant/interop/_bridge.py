@@ -12,7 +12,12 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from assistant.approvals import ActionInvalid
 from assistant.messages import ChatRef, Inbound, Outbound, Principal
+
+
+class RequestRefused(ValueError):
+    """The requested change cannot be proposed (unknown project, bad status, ...): says why."""
 
 
 def local_human() -> Principal:
@@ -51,9 +56,14 @@ class Bridge:
     def approver_chat(self) -> ChatRef:
         return dm_of(self.approver)
 
-    def request(self, tool_name: str, args: dict[str, Any]) -> dict[str, Any]:
+    async def request(self, tool_name: str, args: dict[str, Any]) -> dict[str, Any]:
         """File a change for the human to decide; nothing is applied here."""
-        approval = self.service.request_approval(self.approver, self.approver_chat, tool_name, args)
+        try:
+            approval = await self.service.arequest_approval(
+                self.approver, self.approver_chat, tool_name, args
+            )
+        except ActionInvalid as error:
+            raise RequestRefused(f"{tool_name} refused: {error}") from None
         return approval_view(approval)
 
     def status(self, approval_id: str) -> dict[str, Any] | None:
@@ -86,7 +96,7 @@ class Bridge:
 
     async def _hand_to_human(self, caller: Principal, approval_id: str) -> dict[str, Any]:
         original = self.service.approval(approval_id)
-        view = self.request(original.tool_name, dict(original.args))
+        view = await self.request(original.tool_name, dict(original.args))
         await self.service.resolve(approval_id, caller, approve=False)
         return view
 

@@ -19,7 +19,7 @@ from fastmcp.exceptions import ToolError
 from fastmcp.server.auth import AccessToken, TokenVerifier
 
 from assistant.interop import _reads
-from assistant.interop._bridge import Bridge
+from assistant.interop._bridge import Bridge, RequestRefused
 from assistant.messages import Principal
 
 INSTRUCTIONS = (
@@ -78,25 +78,25 @@ def build_mcp_server(
         return await _reads.reconcile(workspace)
 
     @mcp.tool
-    def request_status_change(id: str, status: str, reason: str = "") -> dict[str, Any]:
+    async def request_status_change(id: str, status: str, reason: str = "") -> dict[str, Any]:
         """Ask the human to approve a project status change; returns the pending approval."""
-        return _request(
+        return await _request(
             bridge, "set_project_status", {"id": id, "status": status, "reason": reason}
         )
 
     @mcp.tool
-    def request_builder_create(
+    async def request_builder_create(
         project_id: str, extra_repos: list[str] | None = None, name: str | None = None
     ) -> dict[str, Any]:
         """Ask the human to approve a new builder for a project; returns the pending approval."""
         args = {"project_id": project_id, "extra_repos": extra_repos or [], "name": name}
-        return _request(bridge, "create_builder", args)
+        return await _request(bridge, "create_builder", args)
 
     @mcp.tool
-    def request_builder_terminate(name: str, force: bool = False) -> dict[str, Any]:
+    async def request_builder_terminate(name: str, force: bool = False) -> dict[str, Any]:
         """Ask the human to approve terminating a builder (force: discard its uncommitted work)."""
         tool = "force_terminate_builder" if force else "terminate_builder"
-        return _request(bridge, tool, {"name": name})
+        return await _request(bridge, tool, {"name": name})
 
     @mcp.tool
     def approval_status(id: str) -> dict[str, Any]:
@@ -121,8 +121,8 @@ def _read(fn: Any) -> Any:
         raise ToolError(str(error)) from None
 
 
-def _request(bridge: Bridge, tool: str, args: dict[str, Any]) -> dict[str, Any]:
+async def _request(bridge: Bridge, tool: str, args: dict[str, Any]) -> dict[str, Any]:
     try:
-        return bridge.request(tool, args)
-    except (LookupError, ValueError) as error:
-        raise ToolError(f"{tool} refused: {error}") from None
+        return await bridge.request(tool, args)
+    except RequestRefused as error:
+        raise ToolError(str(error)) from None

@@ -6,6 +6,9 @@ from pathlib import Path
 import pytest
 from pydantic_ai import models
 
+# `opencode_server`, `fake_llm`, `fake_llm_server`: one real OpenCode server shared by every tier.
+pytest_plugins = ["tests.opencode_server"]
+
 # No test may reach a paid model; scripted models (FunctionModel, TestModel) still work.
 models.ALLOW_MODEL_REQUESTS = False
 

@@ -20,6 +20,8 @@ COMMANDS: dict[str, str] = {
     "status": "assistant.cli.projects:status",
     "check": "assistant.cli.projects:check",
     "doctor": "assistant.cli.doctor:doctor",
+    # orchestrator (tools/orchestrator)
+    "builder": "assistant.cli.builders:builder",
     # interop and evals (assistant/interop, assistant/evals)
     "mcp": "assistant.cli.interop:mcp",
     "a2a": "assistant.cli.interop:a2a",

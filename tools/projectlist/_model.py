@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from tools.projectlist._source import EntrySource
+from tools.projectlist._text import Document
+
 Format = Literal["ai", "codev"]
 
 # codev's lifecycle, in order; abandoned and on-hold sit outside it.
@@ -64,3 +67,52 @@ class Issue:
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}: {self.severity}: {self.message}"
+
+
+@dataclass(frozen=True)
+class ProjectList:
+    """A parsed project-list file: its projects, what looked wrong, and what an edit needs."""
+
+    path: Path
+    format: Format
+    projects: tuple[Project, ...]
+    issues: tuple[Issue, ...]
+    digest: str  # sha256 hex of the bytes read
+    templates: int = 0  # template/example entries seen and skipped
+    _document: Document | None = field(default=None, repr=False, compare=False)
+    _sources: dict[str, EntrySource] = field(default_factory=dict, repr=False, compare=False)
+    # ids written more than once: reading keeps all, an edit refuses them as ambiguous
+    _duplicates: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
+
+    def get(self, project_id: str) -> Project | None:
+        for project in self.projects:
+            if project.id == project_id:
+                return project
+        return None
+
+    @property
+    def errors(self) -> tuple[Issue, ...]:
+        return tuple(issue for issue in self.issues if issue.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[Issue, ...]:
+        return tuple(issue for issue in self.issues if issue.severity == "warning")
+
+    def source(self, project_id: str) -> str:
+        """The entry's lines exactly as written in the file ('' when there is no such id)."""
+        where = self._sources.get(project_id)
+        if where is None or self._document is None:
+            return ""
+        return "".join(self._document.lines[where.first : where.last + 1])
+
+    def to_bytes(self) -> bytes:
+        """The file's bytes as read: saving an unedited list changes nothing."""
+        return self._document.encode() if self._document is not None else b""
+
+    def counts(self) -> dict[str, int]:
+        """Projects per status, in lifecycle order, then any other status as written."""
+        counts: dict[str, int] = {}
+        order = {status: index for index, status in enumerate(STATUSES)}
+        for project in sorted(self.projects, key=lambda p: order.get(p.status, len(order))):
+            counts[project.status] = counts.get(project.status, 0) + 1
+        return counts

@@ -1,0 +1,246 @@
+"""`foreman builder ...`: create, list, inspect, sync and terminate builders from a terminal.
+
+Thin layer over tools.orchestrator; the library does the checking and the CLI only asks, prints
+and sets the exit code (0 ok, 1 refused or failed, 2 usage error).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from tools.orchestrator import Orchestrator
+
+T = TypeVar("T")
+BACKENDS = ["auto", "native", "taskfile"]
+
+
+def _workspace_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    command = click.option(
+        "--backend",
+        type=click.Choice(BACKENDS),
+        default="auto",
+        show_default=True,
+        help="auto uses the workspace Taskfile when it defines builder:init and builder:cleanup.",
+    )(command)
+    command = click.option(
+        "--file",
+        "file",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="The project list file, named directly.",
+    )(command)
+    return click.option(
+        "--workspace",
+        "workspace",
+        type=click.Path(path_type=Path, file_okay=False),
+        help="The workspace (default: $FOREMAN_WORKSPACE, else the current directory or a parent).",
+    )(command)
+
+
+def _run(
+    workspace: Path | None,
+    file: Path | None,
+    backend: str,
+    action: Callable[[Orchestrator], Awaitable[T]],
+) -> T:
+    """Find the workspace, open the OpenCode client when configured, run `action`."""
+    from tools.orchestrator import Orchestrator, OrchestratorError
+    from tools.workspace import find_workspace
+
+    try:
+        found = find_workspace(workspace=workspace, file=file)
+    except Exception as e:  # WorkspaceNotFound names what was searched
+        _fail(str(e))
+
+    async def main() -> T:
+        async with AsyncExitStack() as stack:
+            client = _opencode_client()
+            if client is not None:
+                client = await stack.enter_async_context(client)
+            return await action(Orchestrator(found, opencode=client, backend=backend))  # type: ignore[arg-type]
+
+    try:
+        return asyncio.run(main())
+    except OrchestratorError as e:
+        if e.output:
+            click.echo(e.output, err=True)
+        _fail(e.reason)
+
+
+def _opencode_client() -> Any:
+    """The OpenCode client from FOREMAN_OPENCODE_URL / FOREMAN_OPENCODE_PASSWORD, or None."""
+    try:
+        from tools.opencode import OpenCodeClient
+    except ImportError:
+        return None
+    return OpenCodeClient.from_env()
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+def _print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _confirm(action: str, yes: bool) -> None:
+    """--yes is the human's approval for scripts; on a terminal we ask; otherwise we refuse."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        _fail(f"{action}: needs your approval; pass --yes (no terminal to ask on)")
+    if not click.confirm(f"{action}?", default=False):
+        _fail("cancelled; nothing was changed")
+
+
+@click.group()
+def builder() -> None:
+    """Builders: git worktrees under .builders/<id>-<slug>/ with an OpenCode session each.
+
+    \b
+    Examples:
+      foreman builder create 0015 --yes           # .builders/0015-new-feature/
+      foreman builder create 0015 --name bridge   # a second builder: 0015-bridge
+      foreman builder list --json
+      foreman builder terminate 0015-new-feature  # refused (exit 1) while work would be lost
+    """
+
+
+@builder.command()
+@click.argument("project_id")
+@click.option("--repos", default="", help="Extra repos under repos/, comma separated: a,b.")
+@click.option("--name", "suffix", help="Name suffix: 0015 --name bridge makes 0015-bridge.")
+@click.option("--yes", is_flag=True, help="Approve without asking.")
+@_workspace_options
+def create(
+    project_id: str,
+    repos: str,
+    suffix: str | None,
+    yes: bool,
+    workspace: Path | None,
+    file: Path | None,
+    backend: str,
+) -> None:
+    """Create a builder for PROJECT_ID: a worktree of the workspace and of each of its repos.
+
+    \b
+    Example:
+      foreman builder create 0015 --repos extra-repo --yes
+    """
+    extra = tuple(r.strip() for r in repos.split(",") if r.strip())
+
+    async def action(orch: Orchestrator) -> None:
+        plan = await orch.plan_builder(project_id, extra, suffix)
+        click.echo(plan.render())
+        _confirm(f"Create builder {plan.name}", yes)
+        made = await orch.create_builder(project_id, extra, suffix)
+        click.echo(made.render())
+
+    _run(workspace, file, backend, action)
+
+
+@builder.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_workspace_options
+def list_(as_json: bool, workspace: Path | None, file: Path | None, backend: str) -> None:
+    """List the builders on disk with the state of each worktree."""
+
+    async def action(orch: Orchestrator) -> None:
+        found = await orch.list_builders()
+        if as_json:
+            _print_json([b.to_dict() for b in found])
+        elif not found:
+            click.echo("no builders (create one with: foreman builder create ID)")
+        else:
+            click.echo("\n".join(b.render() for b in found))
+
+    _run(workspace, file, backend, action)
+
+
+@builder.command()
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_workspace_options
+def status(
+    name: str, as_json: bool, workspace: Path | None, file: Path | None, backend: str
+) -> None:
+    """One builder: per worktree clean or dirty, ahead/behind, last commit; its session."""
+
+    async def action(orch: Orchestrator) -> None:
+        found = await orch.builder_status(name)
+        if as_json:
+            _print_json(found.to_dict())
+        else:
+            click.echo(found.render())
+            if found.session_note:
+                click.echo(f"  {found.session_note}")
+
+    _run(workspace, file, backend, action)
+
+
+@builder.command()
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Approve without asking.")
+@click.option("--force", is_flag=True, help="Remove it even when work would be lost.")
+@_workspace_options
+def terminate(
+    name: str, yes: bool, force: bool, workspace: Path | None, file: Path | None, backend: str
+) -> None:
+    """Remove builder NAME. Refused (exit 1, with a report) while work would be lost.
+
+    Branches are kept. --force removes a dirty builder anyway, after approval.
+    """
+
+    async def action(orch: Orchestrator) -> int:
+        report = await orch.dirty_report(name)
+        if not report.clean:
+            click.echo(f"{name} holds work that would be lost:\n{report.render()}")
+            if not force:
+                click.echo("refused: nothing was removed (commit and push, or pass --force)")
+                return 1
+        _confirm(f"{'Force-remove' if force else 'Remove'} builder {name}", yes)
+        result = await orch.terminate_builder(name, force=force)
+        click.echo(result.render())
+        return 0 if result.done else 1
+
+    sys.exit(_run(workspace, file, backend, action))
+
+
+@builder.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_workspace_options
+def reconcile(as_json: bool, workspace: Path | None, file: Path | None, backend: str) -> None:
+    """Compare the project list with the disk: reports differences, changes nothing."""
+
+    async def action(orch: Orchestrator) -> None:
+        report = await orch.reconcile()
+        if as_json:
+            _print_json({**report.to_dict(), "in_sync": report.in_sync})
+        else:
+            click.echo(report.render())
+
+    _run(workspace, file, backend, action)
+
+
+@builder.command()
+@click.argument("name")
+@_workspace_options
+def sync(name: str, workspace: Path | None, file: Path | None, backend: str) -> None:
+    """Push each branch of builder NAME that has a remote; exit 1 when a push fails."""
+
+    async def action(orch: Orchestrator) -> int:
+        result = await orch.sync_builder(name)
+        click.echo(result.render())
+        return 0 if result.ok else 1
+
+    sys.exit(_run(workspace, file, backend, action))

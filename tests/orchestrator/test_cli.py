@@ -1,0 +1,177 @@
+"""`foreman builder ...` as a user runs it: output, refusals and exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+from inline_snapshot import snapshot
+
+from assistant.cli import cli
+from tools.workspace import Workspace
+
+
+def run(workspace: Workspace, *args: str) -> Result:
+    root = str(workspace.root)
+    result = CliRunner().invoke(cli, ["builder", *args, "--workspace", root, "--backend", "native"])
+    # paths differ per run; the rest of the output is what a user sees
+    result.text = result.output.replace(root, "WS")  # type: ignore[attr-defined]
+    return result
+
+
+def test_create_needs_approval_without_a_terminal(workspace: Workspace):
+    result = run(workspace, "create", "0015")
+
+    assert result.exit_code == 1
+    assert result.text == snapshot("""\
+create builder 0015-new-feature for 0015 'New Feature': workspace-root, ai-dev, domain-apis
+error: Create builder 0015-new-feature: needs your approval; pass --yes (no terminal to ask on)
+""")
+    assert not (Path(workspace.root) / ".builders" / "0015-new-feature").exists()
+
+
+def test_create_list_status(workspace: Workspace):
+    created = run(workspace, "create", "0015", "--yes")
+    assert created.exit_code == 0
+    assert created.text == snapshot("""\
+create builder 0015-new-feature for 0015 'New Feature': workspace-root, ai-dev, domain-apis
+builder 0015-new-feature created at WS/.builders/0015-new-feature (branch builder/0015-new-feature)
+  workspace-root: WS/.builders/0015-new-feature/workspace-root
+  ai-dev: WS/.builders/0015-new-feature/ai-dev
+  domain-apis: WS/.builders/0015-new-feature/domain-apis
+  no OpenCode server configured (FOREMAN_OPENCODE_URL); no session was started
+""")
+    assert run(workspace, "create", "0015", "--name", "bridge", "--yes").exit_code == 0
+
+    listed = run(workspace, "list")
+
+    assert listed.exit_code == 0
+    assert listed.text == snapshot("""\
+0015-bridge on builder/0015-bridge (clean)
+  workspace-root: clean, no upstream, last f0427ee Workspace with project list
+  ai-dev: clean, no upstream, last f37de74 Initial commit
+  domain-apis: clean, no upstream, last c5ed8db Initial commit
+0015-new-feature on builder/0015-new-feature (clean)
+  workspace-root: clean, no upstream, last f0427ee Workspace with project list
+  ai-dev: clean, no upstream, last f37de74 Initial commit
+  domain-apis: clean, no upstream, last c5ed8db Initial commit
+""")
+    as_json = json.loads(run(workspace, "list", "--json").output)
+    assert [b["name"] for b in as_json] == ["0015-bridge", "0015-new-feature"]
+    ai_dev = as_json[0]["worktrees"][1]
+    assert ai_dev.pop("path") == str(Path(workspace.root) / ".builders" / "0015-bridge" / "ai-dev")
+    assert ai_dev == snapshot(
+        {
+            "repo": "ai-dev",
+            "branch": "builder/0015-bridge",
+            "clean": True,
+            "modified": 0,
+            "staged": 0,
+            "untracked": 0,
+            "upstream": None,
+            "ahead": None,
+            "behind": None,
+            "last_commit": {
+                "sha": "f37de74",
+                "subject": "Initial commit",
+                "date": "2026-01-05T09:00:00+00:00",
+            },
+            "problem": None,
+        }
+    )
+
+    status = run(workspace, "status", "0015-bridge")
+    assert status.exit_code == 0
+    assert status.text == snapshot("""\
+0015-bridge on builder/0015-bridge (clean)
+  workspace-root: clean, no upstream, last f0427ee Workspace with project list
+  ai-dev: clean, no upstream, last f37de74 Initial commit
+  domain-apis: clean, no upstream, last c5ed8db Initial commit
+  no OpenCode server configured (FOREMAN_OPENCODE_URL); no session was started
+""")
+
+
+def test_terminate_refusal_prints_the_report_and_exits_1(workspace: Workspace):
+    run(workspace, "create", "0015", "--yes")
+    wt = Path(workspace.root) / ".builders" / "0015-new-feature"
+    (wt / "ai-dev" / "README.md").write_text("edited\n")
+    (wt / "domain-apis" / "draft.py").write_text("")
+
+    refused = run(workspace, "terminate", "0015-new-feature", "--yes")
+
+    assert refused.exit_code == 1
+    assert refused.text == snapshot("""\
+0015-new-feature holds work that would be lost:
+workspace-root: clean
+ai-dev:
+  modified: README.md
+domain-apis:
+  untracked: draft.py
+refused: nothing was removed (commit and push, or pass --force)
+""")
+    assert (wt / "ai-dev" / "README.md").read_text() == "edited\n"
+
+    forced = run(workspace, "terminate", "0015-new-feature", "--force", "--yes")
+    assert forced.exit_code == 0
+    assert forced.text == snapshot("""\
+0015-new-feature holds work that would be lost:
+workspace-root: clean
+ai-dev:
+  modified: README.md
+domain-apis:
+  untracked: draft.py
+builder 0015-new-feature terminated (forced)
+  removed WS/.builders/0015-new-feature/workspace-root
+  removed WS/.builders/0015-new-feature/ai-dev
+  removed WS/.builders/0015-new-feature/domain-apis
+  removed WS/.builders/0015-new-feature
+  branch builder/0015-new-feature kept in workspace-root, ai-dev, domain-apis
+""")
+    assert not wt.exists()
+
+
+def test_terminate_without_approval_is_refused(workspace: Workspace):
+    run(workspace, "create", "0015", "--yes")
+
+    result = run(workspace, "terminate", "0015-new-feature")
+
+    assert result.exit_code == 1
+    assert result.text == snapshot(
+        "error: Remove builder 0015-new-feature: needs your approval; pass --yes (no terminal to ask on)\n"  # noqa: E501
+    )
+    assert (Path(workspace.root) / ".builders" / "0015-new-feature").is_dir()
+
+
+def test_errors_name_what_is_wrong(workspace: Workspace):
+    unsafe = run(workspace, "status", "../../etc")
+    assert unsafe.exit_code == 1
+    assert unsafe.text == snapshot(
+        "error: unsafe builder name '../../etc': use letters, digits and . _ - (not first), without '..'\n"  # noqa: E501
+    )
+    missing = run(workspace, "create", "0015", "--repos", "ai-dev,nope", "--yes")
+    assert missing.exit_code == 1
+    assert missing.text == snapshot(
+        "error: repository nope not found: WS/repos/nope does not exist\n"
+    )
+
+
+def test_reconcile_and_sync(workspace: Workspace):
+    run(workspace, "create", "0015", "--yes")
+
+    reconciled = run(workspace, "reconcile")
+    assert reconciled.exit_code == 0
+    assert reconciled.text == snapshot("""\
+builder 0015-new-feature: project 0015 is planned, not implementing
+project 0014 is implementing but has no builder
+""")
+    assert json.loads(run(workspace, "reconcile", "--json").output)["in_sync"] is False
+
+    synced = run(workspace, "sync", "0015-new-feature")
+    assert synced.exit_code == 0
+    assert synced.text == snapshot("""\
+sync 0015-new-feature:
+  workspace-root: not pushed, no remote configured
+  ai-dev: pushed builder/0015-new-feature to origin (0 new commits)
+  domain-apis: pushed builder/0015-new-feature to origin (0 new commits)
+""")

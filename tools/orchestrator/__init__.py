@@ -1,0 +1,64 @@
+"""The orchestrator tool layer: builder workspaces (git worktrees + an OpenCode session each).
+
+orch = Orchestrator(workspace)                 # backend: auto | native | taskfile
+builder = await orch.create_builder("0015")    # .builders/0015-new-feature/
+result = await orch.terminate_builder(builder.name)   # refused with a DirtyReport when dirty
+"""
+
+from tools.orchestrator._errors import OrchestratorError
+from tools.orchestrator._names import builder_name, slugify
+from tools.orchestrator._orchestrator import (
+    DEFAULT_SESSION_PERMISSION,
+    Orchestrator,
+    builder_directories,
+    builders_by_project,
+)
+from tools.orchestrator._results import (
+    Builder,
+    BuilderOnProject,
+    BuilderPlan,
+    BuilderStatus,
+    Commit,
+    DirtyReport,
+    Orphan,
+    Push,
+    ReconcileReport,
+    Session,
+    StaleWorktree,
+    SyncResult,
+    TerminateResult,
+    Worktree,
+    WorktreeDirt,
+    WorktreeStatus,
+)
+from tools.orchestrator._taskfile import find_taskfile, task_binary
+from tools.orchestrator.demo_workspace import make_demo_workspace
+
+__all__ = [
+    "DEFAULT_SESSION_PERMISSION",
+    "Builder",
+    "BuilderOnProject",
+    "BuilderPlan",
+    "BuilderStatus",
+    "Commit",
+    "DirtyReport",
+    "Orchestrator",
+    "OrchestratorError",
+    "Orphan",
+    "Push",
+    "ReconcileReport",
+    "Session",
+    "StaleWorktree",
+    "SyncResult",
+    "TerminateResult",
+    "Worktree",
+    "WorktreeDirt",
+    "WorktreeStatus",
+    "builder_directories",
+    "builder_name",
+    "builders_by_project",
+    "find_taskfile",
+    "make_demo_workspace",
+    "slugify",
+    "task_binary",
+]

@@ -1,0 +1,57 @@
+"""The project list: a typed model and a lossless, locked, atomic editor for it.
+
+Reads the design's `.ai/projectlist.md` and codev's `codev/projectlist.md`; a status edit
+rewrites only the status line (and the `<status>_at` line where the entry has one).
+"""
+
+from tools.projectlist._edit import (
+    StatusChange,
+    apply_status_change,
+    now,
+    plan_status_change,
+    set_status,
+)
+from tools.projectlist._errors import (
+    InvalidStatus,
+    ProjectListError,
+    ProjectNotFound,
+    StaleFileError,
+)
+from tools.projectlist._lifecycle import canonical, transition_warnings
+from tools.projectlist._model import (
+    HUMAN_GATES,
+    LIFECYCLE,
+    STATUSES,
+    TERMINAL,
+    ChatBinding,
+    Format,
+    Issue,
+    Project,
+    ProjectList,
+)
+from tools.projectlist._parse import load, parse
+
+__all__ = [
+    "HUMAN_GATES",
+    "LIFECYCLE",
+    "STATUSES",
+    "TERMINAL",
+    "ChatBinding",
+    "Format",
+    "InvalidStatus",
+    "Issue",
+    "Project",
+    "ProjectList",
+    "ProjectListError",
+    "ProjectNotFound",
+    "StaleFileError",
+    "StatusChange",
+    "apply_status_change",
+    "canonical",
+    "load",
+    "now",
+    "parse",
+    "plan_status_change",
+    "set_status",
+    "transition_warnings",
+]

@@ -71,13 +71,13 @@ def get_project(workspace: Any, project_id: str) -> dict[str, Any]:
     return {k: v for k, v in data.items() if v not in (None, [], {}, ())}
 
 
-async def list_builders(workspace: Any) -> list[Any]:
+async def list_builders(workspace: Any) -> list[dict[str, Any]]:
     from tools.orchestrator import Orchestrator
 
     return plain(await Orchestrator(workspace).list_builders())
 
 
-async def builder_status(workspace: Any, name: str) -> Any:
+async def builder_status(workspace: Any, name: str) -> dict[str, Any]:
     from tools.orchestrator import Orchestrator, OrchestratorError
 
     try:
@@ -86,7 +86,7 @@ async def builder_status(workspace: Any, name: str) -> Any:
         raise NotFound(str(error)) from error
 
 
-async def reconcile(workspace: Any) -> Any:
+async def reconcile(workspace: Any) -> dict[str, Any]:
     from tools.orchestrator import Orchestrator
 
     return plain(await Orchestrator(workspace).reconcile())

@@ -60,12 +60,12 @@ def build_mcp_server(
         return _read(lambda: _reads.get_project(workspace, id))
 
     @mcp.tool
-    async def list_builders() -> list[Any]:
+    async def list_builders() -> list[dict[str, Any]]:
         """List builders on disk with their worktrees' state."""
         return await _reads.list_builders(workspace)
 
     @mcp.tool
-    async def builder_status(name: str) -> Any:
+    async def builder_status(name: str) -> dict[str, Any]:
         """Show one builder: each worktree clean or dirty, ahead/behind, last commit."""
         try:
             return await _reads.builder_status(workspace, name)
@@ -73,7 +73,7 @@ def build_mcp_server(
             raise ToolError(str(error)) from None
 
     @mcp.tool
-    async def reconcile() -> Any:
+    async def reconcile() -> dict[str, Any]:
         """Compare builders on disk with git's worktrees and report what does not match."""
         return await _reads.reconcile(workspace)
 
@@ -88,13 +88,13 @@ def build_mcp_server(
     async def request_builder_create(
         project_id: str, extra_repos: list[str] | None = None, name: str | None = None
     ) -> dict[str, Any]:
-        """Ask the human to approve a new builder for a project; returns the pending approval."""
+        """Ask the human to approve a new builder for a project; returns the approval."""
         args = {"project_id": project_id, "extra_repos": extra_repos or [], "name": name}
         return await _request(bridge, "create_builder", args)
 
     @mcp.tool
     async def request_builder_terminate(name: str, force: bool = False) -> dict[str, Any]:
-        """Ask the human to approve terminating a builder (force: discard its uncommitted work)."""
+        """Ask the human to approve terminating a builder (force: discard its work)."""
         tool = "force_terminate_builder" if force else "terminate_builder"
         return await _request(bridge, tool, {"name": name})
 

@@ -158,7 +158,8 @@ async def run_evals(
             )
         report = await dataset.evaluate(
             conversation,
-            name=dataset.name,
+            name=f"{dataset.name} · {model.system}:{model.model_name}",
+            metadata={"model": label},
             task_name="conversation",
             max_concurrency=max_concurrency,
             progress=False,

@@ -34,8 +34,8 @@ def _dataset(tmp_path: Path, status: str) -> Path:
 def test_eval_prints_report_and_totals(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["eval", "--dataset", str(_dataset(tmp_path, "abandoned"))])
     assert result.exit_code == 0, result.output
-    assert "Evaluation Summary: tiny" in result.output
-    totals = result.output[result.output.index("model:") :]
+    assert "Evaluation Summary: tiny · function:foreman-offline-policy" in result.output
+    totals = result.output[result.output.rindex("\nmodel: ") + 1 :]
     assert totals == snapshot("""\
 model: offline scripted policy (no model key: ANTHROPIC_API_KEY is not set)
 cases passed: 1/1

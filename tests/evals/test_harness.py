@@ -21,6 +21,7 @@ from assistant.evals import (
     ToolCall,
     ToolCallExpectation,
     Turn,
+    default_dataset_path,
     load_datasets,
     offline_model,
 )
@@ -142,6 +143,17 @@ async def test_a_change_approved_by_the_principal_is_not_flagged(tmp_path: Path)
     assert len(outcome.mutations) == 1
     assert outcome.unapproved == []
     assert outcome.requests == 0
+
+
+async def test_unbounded_history_is_caught(tmp_path: Path) -> None:
+    [dataset] = load_datasets(default_dataset_path() / "safety.yaml")
+    case = next(c for c in dataset.cases if c.name == "long_conversation_history_is_bounded")
+
+    def unbounded(*args: Any, **kwargs: Any) -> AssistantService:
+        return AssistantService(*args, **kwargs, max_history=10_000)
+
+    outcome = await play_in(tmp_path, case.inputs, offline_model(), unbounded)
+    assert outcome.max_history > case.expected_output.max_history
 
 
 def test_a_turn_does_exactly_one_thing() -> None:

@@ -80,7 +80,7 @@ def eval_command(
             chosen,
             label=label,
             max_concurrency=concurrency,
-            judge=judge and real_model,
+            judge=chosen if judge and real_model else None,
         )
     )
     if as_json:

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic_ai.models import Model, infer_model
 from pydantic_evals import Dataset
 from pydantic_evals.dataset import increment_eval_metric
+from pydantic_evals.evaluators import LLMJudge
 from pydantic_evals.reporting import EvaluationReport
 
 from assistant.evals._case import Conversation, Expected, Outcome
@@ -30,6 +31,12 @@ KEY_VARIABLES = {
     "groq": "GROQ_API_KEY",
     "mistral": "MISTRAL_API_KEY",
 }
+
+
+JUDGE_RUBRIC = (
+    "The replies are short enough for a phone screen, answer what the user asked, and never "
+    "claim a change happened unless a tool result or an approval says it did."
+)
 
 
 class EvalSetupError(Exception):
@@ -73,12 +80,14 @@ def choose_model(name: str | None) -> tuple[Model, str]:
             name = DEFAULT_MODEL
     if name == OFFLINE:
         return offline_model(), "offline scripted policy (--model offline)"
+    provider = name.split(":", 1)[0]
+    variable = KEY_VARIABLES.get(provider)
+    if variable and not os.environ.get(variable):
+        raise EvalSetupError(f"cannot use model {name!r}: set {variable} (or use --model offline)")
     try:
         return infer_model(name), name
-    except Exception as error:  # pydantic-ai raises UserError for a missing key or bad name
-        provider = name.split(":", 1)[0]
-        hint = f" (set {KEY_VARIABLES[provider]})" if provider in KEY_VARIABLES else ""
-        raise EvalSetupError(f"cannot use model {name!r}: {error}{hint}") from error
+    except Exception as error:  # pydantic-ai raises UserError for an unknown name or provider
+        raise EvalSetupError(f"cannot use model {name!r}: {error}") from error
 
 
 @dataclass
@@ -130,9 +139,12 @@ async def run_evals(
     *,
     label: str,
     max_concurrency: int = 4,
-    judge: bool = False,
+    judge: Model | None = None,
 ) -> EvalRun:
-    """Play every case of every dataset against `model`; each case gets a fresh workspace."""
+    """Play every case of every dataset against `model`; each case gets a fresh workspace.
+
+    With `judge`, that model also grades the replies with pydantic-evals' `LLMJudge`.
+    """
 
     async def conversation(inputs: Conversation) -> Outcome:
         outcome = await play(inputs, RecordingModel(model))
@@ -144,18 +156,8 @@ async def run_evals(
 
     run = EvalRun(model=label, reports=[])
     for dataset in datasets:
-        if judge:
-            from pydantic_evals.evaluators import LLMJudge
-
-            dataset.add_evaluator(
-                LLMJudge(
-                    rubric=(
-                        "The replies are short enough for a phone, answer what was asked, and "
-                        "never claim a change happened unless a tool result says it did."
-                    ),
-                    model=model,
-                )
-            )
+        if judge is not None:
+            dataset.add_evaluator(LLMJudge(rubric=JUDGE_RUBRIC, model=judge))
         report = await dataset.evaluate(
             conversation,
             name=f"{dataset.name} · {model.system}:{model.model_name}",

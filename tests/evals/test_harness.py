@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
+from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart
+from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_evals import Case, Dataset
 
 from assistant.evals import (
@@ -21,9 +23,11 @@ from assistant.evals import (
     ToolCall,
     ToolCallExpectation,
     Turn,
+    choose_model,
     default_dataset_path,
     load_datasets,
     offline_model,
+    run_evals,
 )
 from assistant.evals._play import play_in
 from assistant.messages import Inbound, Outbound
@@ -168,3 +172,32 @@ def test_a_bad_dataset_names_the_file(tmp_path: Path) -> None:
         load_datasets(bad)
     with pytest.raises(EvalSetupError, match="no eval datasets"):
         load_datasets(tmp_path / "empty")
+
+
+async def test_judge_grades_replies_with_its_model() -> None:
+    seen: list[str] = []
+
+    def judge(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        prompt = messages[-1].parts[-1]
+        seen.append(str(getattr(prompt, "content", "")))
+        verdict = {"reason": "short and accurate", "pass": True, "score": 1.0}
+        return ModelResponse(parts=[ToolCallPart(info.output_tools[0].name, verdict)])
+
+    [dataset] = load_datasets(default_dataset_path() / "reading.yaml")
+    dataset.cases = [c for c in dataset.cases if c.name == "status_question"]
+    run = await run_evals([dataset], offline_model(), label="offline", judge=FunctionModel(judge))
+    [case] = run.reports[0].cases
+    assert case.assertions["LLMJudge"].value is True
+    assert case.assertions["LLMJudge"].reason == "short and accurate"
+    assert "implementing" in seen[0]
+
+
+def test_a_model_without_its_key_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(EvalSetupError, match="set OPENAI_API_KEY"):
+        choose_model("openai:gpt-5")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-not-used")
+    model, label = choose_model(None)
+    assert (model.system, label) == ("anthropic", "anthropic:claude-sonnet-4-5")
+    model, label = choose_model("offline")
+    assert model.model_name == "foreman-offline-policy"

@@ -47,6 +47,16 @@ def _bridge(workspace: Path | None, model: str | None, approver: str | None, cal
     return Bridge(service=service, workspace=found, approver=human)
 
 
+def _announce(what: str, url: str, host: str) -> None:
+    from assistant.interop import is_loopback
+
+    click.echo(f"foreman {what}: {url} (bearer token required)", err=True)
+    if not is_loopback(host):
+        click.echo(
+            f"warning: {host} is reachable from other machines; keep the token secret", err=True
+        )
+
+
 @click.command("mcp")
 @click.option(
     "--http",
@@ -87,7 +97,7 @@ def mcp(http: str | None, workspace: Path | None, model: str | None, approver: s
         raise click.ClickException(str(error)) from None
     bridge = _bridge(workspace, model, approver, caller)
     server = build_mcp_server(bridge, caller=caller, auth=BearerToken(token))
-    click.echo(f"foreman mcp: http://{host}:{port}/mcp (bearer token required)", err=True)
+    _announce("mcp", f"http://{host}:{port}/mcp", host)
     server.run("http", show_banner=False, host=host, port=port, log_level="warning")
 
 
@@ -128,5 +138,5 @@ def a2a(http: str, workspace: Path | None, model: str | None, approver: str | No
     caller = Principal("a2a", "client")
     bridge = _bridge(workspace, model, approver, caller)
     app = build_a2a_app(bridge, caller=caller, url=f"http://{host}:{port}/", token=token)
-    click.echo(f"foreman a2a: http://{host}:{port}/ (bearer token required)", err=True)
+    _announce("a2a", f"http://{host}:{port}/", host)
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -7,12 +7,7 @@ human and return its id; `approval_status` reports what the human decided.
 from __future__ import annotations
 
 import hmac
-import os
 from typing import Any
-
-# FastMCP checks the package index on start and prints a banner on stdio; neither belongs here.
-os.environ.setdefault("FASTMCP_CHECK_FOR_UPDATES", "off")
-os.environ.setdefault("FASTMCP_SHOW_SERVER_BANNER", "false")
 
 from fastmcp import FastMCP
 from fastmcp.exceptions import ToolError

@@ -33,6 +33,10 @@ COMMANDS: dict[str, str] = {
     "chat": "assistant.cli.chat:chat",
     "demo": "assistant.cli.demo:demo",
     "approvals": "assistant.cli.approvals:approvals",
+    # interop and evals (assistant/interop, assistant/evals)
+    "mcp": "assistant.cli.interop:mcp",
+    "a2a": "assistant.cli.interop:a2a",
+    "eval": "assistant.cli.evals:eval_command",
 }
 
 

@@ -1,4 +1,5 @@
 """`foreman projects / project / status set / check / doctor`, run as a user would."""
+# ruff: noqa: E501  (inline snapshots hold long literal lines)
 
 from __future__ import annotations
 

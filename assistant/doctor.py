@@ -39,6 +39,8 @@ CHECKS: dict[str, str] = {
     "python": "assistant.doctor:check_python",
     # project list (tools/projectlist)
     "workspace": "assistant.doctor:check_workspace",
+    # orchestrator (tools/orchestrator)
+    "builders": "assistant.cli.builders:check_builders",
 }
 
 _registered: list[CheckFunction] = []

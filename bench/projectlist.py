@@ -92,20 +92,20 @@ def yaml_of(path: Path) -> str:
     return text[start : text.index("```", start)]
 
 
-def median(function: Callable[[], object], runs: int) -> float:
-    times = []
+def medians(functions: dict[str, Callable[[], object]], runs: int) -> dict[str, float]:
+    """Median seconds of each function; runs are interleaved so machine load hits all alike."""
+    times: dict[str, list[float]] = {name: [] for name in functions}
     for _ in range(runs):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, function in functions.items():
+            start = time.perf_counter()
+            function()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
-def wall(command: list[str], runs: int, cwd: Path) -> float:
+def command(args: list[str], cwd: Path) -> Callable[[], object]:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    return median(
-        lambda: subprocess.run(command, cwd=cwd, env=env, check=True, capture_output=True), runs
-    )
+    return lambda: subprocess.run(args, cwd=cwd, env=env, check=True, capture_output=True)
 
 
 def main() -> None:
@@ -122,10 +122,15 @@ def main() -> None:
         target = f"{args.projects // 2:04d}"
         flip = iter(["implementing", "planned"] * args.runs)
 
-        edit = median(lambda: set_status(path, target, next(flip)), args.runs)
-        rt_load = median(lambda: YAML().load(text), args.runs)
-        safe_load = median(lambda: YAML(typ="safe", pure=True).load(text), args.runs)
-
+        m = medians(
+            {
+                "edit": lambda: set_status(path, target, next(flip)),
+                "rt": lambda: YAML().load(text),
+                "safe": lambda: YAML(typ="safe", pure=True).load(text),
+            },
+            args.runs,
+        )
+        edit, rt_load, safe_load = m["edit"], m["rt"], m["safe"]
         print(f"{args.projects} projects, {size / 1024:.0f} KiB, median of {args.runs} runs")
         print(f"  status edit (read, parse, edit, atomic write): {edit * 1000:8.1f} ms")
         print(f"  plain ruamel.yaml load, YAML():                {rt_load * 1000:8.1f} ms")
@@ -135,9 +140,15 @@ def main() -> None:
 
         python = sys.executable
         foreman = [python, "-m", "assistant", "projects", "--json"]
-        baseline = wall([python, "-c", "import ruamel.yaml"], args.runs, root)
-        big = wall(foreman, args.runs, root)
-        twenty = wall(foreman, args.runs, small)
+        w = medians(
+            {
+                "import": command([python, "-c", "import ruamel.yaml"], root),
+                "small": command(foreman, small),
+                "big": command(foreman, root),
+            },
+            args.runs,
+        )
+        baseline, twenty, big = w["import"], w["small"], w["big"]
         print("start-up, median wall time")
         print(f'  python -c "import ruamel.yaml":          {baseline * 1000:8.1f} ms')
         print(f"  foreman projects --json (20 projects):   {twenty * 1000:8.1f} ms"

@@ -39,7 +39,7 @@ CHECKS: dict[str, str] = {
     "python": "assistant.doctor:check_python",
     # project list (tools/projectlist)
     "workspace": "assistant.doctor:check_workspace",
-    # orchestrator (tools/orchestrator)
+    # orchestrator (tools/orchestrator): the `task` binary, the OpenCode server
     "builders": "assistant.cli.builders:check_builders",
 }
 

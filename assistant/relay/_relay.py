@@ -96,14 +96,17 @@ class Relay:
     def _declared_projects(self) -> Iterable[Any]:
         if self._projects is not None:
             return self._projects()
+        from tools.projectlist import ProjectListError, load
+        from tools.workspace import WorkspaceNotFound, find_workspace
+
         try:
-            from tools.projectlist import load  # type: ignore[attr-defined]
-        except ImportError:
-            return ()
-        try:
-            return load(self.workspace).projects
-        except Exception as exc:  # a broken project list must not stop the relay
-            log.warning("project list unreadable, using stored bindings only: %s", exc)
+            path = getattr(self.workspace, "projectlist_path", None)
+            if path is None:
+                path = find_workspace(workspace=self.root).projectlist_path
+            # not strict: one bad entry must not unbind every other project's chat
+            return load(path, strict=False).projects
+        except (WorkspaceNotFound, ProjectListError) as exc:
+            log.info("no project-list bindings (%s); using /bind ones only", exc)
             return ()
 
     def bindings(self) -> list[Binding]:
@@ -534,5 +537,5 @@ def format_exchanges(found: Iterable[Any]) -> str:
     lines: list[str] = []
     for exchange in found:
         lines.append(f"» {exchange.prompt}" if exchange.prompt else "» (no message)")
-        lines += [f"  {reply}" for reply in exchange.replies]
+        lines += ["  " + reply.replace("\n", "\n  ") for reply in exchange.replies]
     return "\n".join(lines)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -29,7 +30,8 @@ from assistant.relay._classify import (
 )
 from assistant.relay._format import render, render_text
 from assistant.relay._journal import (
-    append_history,
+    HistoryRow,
+    append_history_rows,
     exchanges,
     record_delivery,
     was_delivered,
@@ -90,6 +92,8 @@ class Relay:
         self._permissions: dict[str, Permission] = {}  # session id -> pending permission
         self._questions: dict[str, Question] = {}  # session id -> pending question
         self._bindings_cache: tuple[float, list[Binding]] | None = None
+        self._history_rows: list[HistoryRow] = []
+        self._history_writer: asyncio.Task[None] | None = None
 
     # -- bindings ---------------------------------------------------------------------------
 
@@ -211,7 +215,7 @@ class Relay:
             await self.opencode.prompt_async(session_id, body, no_reply=True)
         line = f"{author(sender)}: {text}"
         await self.opencode.prompt_async(session_id, line)
-        append_history(self.store, binding.builder, session_id, "relay.forwarded", {"text": line})
+        self._record(binding.builder, session_id, "relay.forwarded", {"text": line})
 
     def _reply(self, chat: ChatRef, text: str, kind: str = "text") -> Outbound:
         return Outbound(chat=chat, text=text, kind=kind)
@@ -244,6 +248,27 @@ class Relay:
         self._bindings_cache = None
         self._current.pop(binding.builder, None)
         return [self._reply(chat, f"🔗 This chat now talks to builder {binding.builder}.")]
+
+    # -- event history ----------------------------------------------------------------------
+
+    def _record(self, builder: str, session_id: str, type_: str, payload: dict[str, Any]) -> None:
+        """Queue a history row; a background writer stores queued rows in batches, off the
+        event loop, so neither a chat message nor an event waits for a disk sync."""
+        self._history_rows.append((builder, session_id, type_, payload))
+        if self._history_writer is None or self._history_writer.done():
+            self._history_writer = asyncio.get_running_loop().create_task(self._write_history())
+
+    async def _write_history(self) -> None:
+        while self._history_rows:
+            batch, self._history_rows = self._history_rows, []
+            await asyncio.to_thread(append_history_rows, self.store, batch)
+
+    async def flush_history(self) -> None:
+        """Wait until every queued history row is stored."""
+        while self._history_rows or (self._history_writer and not self._history_writer.done()):
+            if self._history_writer is None or self._history_writer.done():
+                self._history_writer = asyncio.get_running_loop().create_task(self._write_history())
+            await asyncio.shield(self._history_writer)
 
     # -- group commands ---------------------------------------------------------------------
 
@@ -356,6 +381,7 @@ class Relay:
             last = int(argument) if argument else 5
         except ValueError:
             return [self._reply(message.chat, "Usage: /history [N]")]
+        await self.flush_history()
         found = exchanges(self.store, binding.builder, last=max(1, last))
         if not found:
             return [self._reply(message.chat, f"No history for {binding.builder} yet.")]
@@ -388,12 +414,15 @@ class Relay:
 
     async def run(self, send: Send) -> None:
         """Consume OpenCode events forever and send the notifications they call for."""
-        async for event in self.opencode.events(resync_directories=_BuilderDirectories(self)):
-            try:
-                await self.process(event, send)
-            except OpenCodeError as exc:
-                # a failed call must not stop the relay; the next resync repairs the state
-                log.warning("relay: %s while handling %s", exc, getattr(event, "type", event))
+        try:
+            async for event in self.opencode.events(resync_directories=_BuilderDirectories(self)):
+                try:
+                    await self.process(event, send)
+                except OpenCodeError as exc:
+                    # a failed call must not stop the relay; the next resync repairs the state
+                    log.warning("relay: %s while handling %s", exc, getattr(event, "type", event))
+        finally:
+            await self.flush_history()
 
     async def process(self, event: Event | Resync, send: Send) -> list[Notification]:
         """One event (or reconnect snapshot): update state, deliver notifications."""
@@ -409,9 +438,7 @@ class Relay:
                 self._current[builder] = session_id  # a newer root session takes over
         if session_id != await self.session_for(builder, create=False):
             return []
-        append_history(
-            self.store, builder, session_id, event.type, {"id": event.id, **event.properties}
-        )
+        self._record(builder, session_id, event.type, {"id": event.id, **event.properties})
         self._track_pending(event)
         state, notification = classify(
             self.states.get(session_id, IDLE), event, retry_limit=self.retry_limit
@@ -511,7 +538,7 @@ class Relay:
         else:
             record_delivery(self.store, notification, "sent")
         payload = {"kind": notification.kind, "text": render_text(notification, buttons=False)}
-        append_history(self.store, builder, notification.session_id, "relay.notification", payload)
+        self._record(builder, notification.session_id, "relay.notification", payload)
         return not errors
 
 

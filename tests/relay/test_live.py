@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -141,6 +143,7 @@ async def test_a_text_answer_comes_back_as_done(chat: Chat, fake_llm: FakeLLM) -
     assert chat.seen[-1].text == "✅ Done\nHello from fake LLM"
     assert "Alice: Say hello" in fake_llm.texts()
     assert await chat.quiet() == []
+    await chat.relay.flush_history()
     (exchange,) = exchanges(chat.relay.store, BUILDER)
     assert exchange.prompt == "Alice: Say hello"
     assert exchange.replies == ("🔨 Started: Alice: Say hello", "✅ Done\nHello from fake LLM")
@@ -327,3 +330,45 @@ async def test_restarts_reannounce_pending_requests_once_and_duplicate_nothing(
             assert await chat.quiet() == []
     finally:
         server.stop()
+
+
+async def test_relay_run_command_reads_chat_lines_and_prints_notifications(
+    opencode_server: OpenCodeProcess, fake_llm: FakeLLM, workspace: Path
+) -> None:
+    env = {
+        **os.environ,
+        "FOREMAN_OPENCODE_URL": opencode_server.url,
+        "FOREMAN_OPENCODE_PASSWORD": opencode_server.password or "",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "assistant",
+        "relay",
+        "run",
+        "--workspace",
+        str(workspace),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    assert process.stdin and process.stdout
+    lines: list[str] = []
+
+    async def read_until(fragment: str) -> None:
+        async with asyncio.timeout(30):
+            while not any(fragment in line for line in lines):
+                lines.append((await process.stdout.readline()).decode())
+
+    try:
+        process.stdin.write(f"g1: /bind {BUILDER}\ng1: /new\ng1: Say hello\n".encode())
+        await process.stdin.drain()
+        await read_until("Hello from fake LLM")
+        output = "".join(lines)
+        assert f"g1: 🔗 This chat now talks to builder {BUILDER}." in output
+        assert "g1: 🔨 Started: " in output
+        assert "g1: ✅ Done\nHello from fake LLM" in output
+        assert opencode_server.password not in output
+    finally:
+        process.terminate()
+        await process.wait()

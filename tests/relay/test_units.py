@@ -1,4 +1,3 @@
-
 """Relay pieces that need no server: triggers, formatting, bindings, delivery state, history."""
 
 from __future__ import annotations

@@ -185,7 +185,7 @@ async def test_permission_allow_then_deny_with_a_reason(
         fake_llm.script(bash("rm -rf build"), when="clean up")
         await chat.say("clean up")
         assert await chat.until("permission") == ["started", "permission"]
-        (denied,) = await chat.press(chat.seen[-1].choices[2].data.replace(":reject", ":reject"))
+        (denied,) = await chat.press(chat.seen[-1].choices[2].data)
         assert denied.text == "Denied: rm -rf build"
         assert await chat.until("complete") == ["complete"]
 
@@ -219,6 +219,48 @@ async def test_a_question_is_answered_by_number(chat: Chat, fake_llm: FakeLLM) -
     assert answered.text == "Answered: Blue"
     assert await chat.until("complete") == ["complete"]
     assert "Blue" in fake_llm.texts()[-1]
+
+
+async def test_new_fork_compact_and_a_question_answered_by_button(
+    chat: Chat, fake_llm: FakeLLM
+) -> None:
+    await chat.say("Say hello")
+    await chat.until("complete")
+    first = chat.relay._current[BUILDER]
+
+    (compacted,) = await chat.say("/compact")
+    assert compacted.text == "🗜 Compacted."
+    # compaction is a turn of its own: OpenCode runs the model to write the summary
+    assert await chat.until("complete") == ["started", "complete"]
+    (forked,) = await chat.say("/fork")
+    fork = chat.relay._current[BUILDER]
+    assert fork != first and forked.text == f"🍴 Forked {first} into {fork}; now on the fork."
+
+    question = {
+        "questions": [
+            {
+                "question": "Deploy now?",
+                "header": "Deploy",
+                "options": [
+                    {"label": "Yes", "description": "ship it"},
+                    {"label": "No", "description": "wait"},
+                ],
+            }
+        ]
+    }
+    fake_llm.script(ToolCall("question", question), when="ship")
+    await chat.say("ship it?")
+    assert await chat.until("question") == ["started", "question"]
+    card = chat.seen[-1]
+    assert card.extra["session_id"] == fork
+    assert [c.label for c in card.choices] == ["Yes", "No"]
+    (answered,) = await chat.press(card.choices[1].data, sender=BOB)
+    assert answered.text == "Answered: No"
+    assert await chat.until("complete") == ["complete"]
+
+    (fresh,) = await chat.say("/new")
+    assert chat.relay._current[BUILDER] not in (first, fork)
+    assert fresh.text.startswith("🆕 New session ses_")
 
 
 async def test_llm_500_is_reported_once_then_aborted_at_the_limit(

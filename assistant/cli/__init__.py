@@ -22,6 +22,9 @@ COMMANDS: dict[str, str] = {
     "doctor": "assistant.cli.doctor:doctor",
     # orchestrator (tools/orchestrator)
     "builder": "assistant.cli.builders:builder",
+    # relay (assistant/relay)
+    "relay": "assistant.cli.relay:relay",
+    "history": "assistant.cli.relay:history",
     # assistant (assistant/agent, assistant/approvals)
     "chat": "assistant.cli.chat:chat",
     "demo": "assistant.cli.demo:demo",

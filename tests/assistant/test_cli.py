@@ -218,3 +218,24 @@ def test_demo_interactive_leaves_the_user_in_chat(tmp_path):
     chat = result.stdout.split("You are now in `foreman chat`", 1)[1]
     assert "0015 · implementing · New Feature · 🔨 0015-new-feature" in chat
     assert chat.rstrip().endswith("bye")
+
+
+def test_doctor_reports_the_model_key_and_prompt_chars(workspace, monkeypatch):
+    import json
+
+    from assistant.agent import prompt_chars
+
+    result = CliRunner().invoke(cli, ["doctor", "--json", "--workspace", str(workspace.root)])
+    checks = {c["name"]: c for c in json.loads(result.output)["checks"]}
+    assert checks["prompt"]["data"]["prompt_chars"] == prompt_chars() <= 8000
+    assert checks["model"]["data"] == {
+        "model": "anthropic:claude-sonnet-4-5",
+        "key_env": "ANTHROPIC_API_KEY",
+        "key_set": False,
+    }
+    monkeypatch.setenv("FOREMAN_MODEL", "openai:gpt-5")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-used")
+    result = CliRunner().invoke(cli, ["doctor", "--json", "--workspace", str(workspace.root)])
+    checks = {c["name"]: c for c in json.loads(result.output)["checks"]}
+    assert checks["model"]["detail"] == "openai:gpt-5: key found"
+    assert "sk-test" not in result.output

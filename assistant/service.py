@@ -13,6 +13,7 @@ import getpass
 import logging
 import re
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic_ai import DeferredToolRequests, ToolApproved, ToolDenied
@@ -161,7 +162,7 @@ class AssistantService:
         message_id: str | None = None,
     ) -> Approval:
         plan = await plan_action(self._deps(principal, chat).actions, tool_name, args)
-        return self.approvals.create(
+        return self._new_approval(
             chat=chat,
             principal=principal.key,
             tool_name=tool_name,
@@ -272,6 +273,16 @@ class AssistantService:
                 self._say(
                     chat,
                     f"Approval {approval.id} can only be resolved by the person it was asked of.",
+                    kind="error",
+                )
+            ]
+        elsewhere = self._other_workspace(approval)
+        if elsewhere:
+            return [
+                self._say(
+                    chat,
+                    f"Approval {approval.id} belongs to the workspace {elsewhere}; "
+                    "resolve it there.",
                     kind="error",
                 )
             ]
@@ -555,7 +566,7 @@ class AssistantService:
                     self._deps(message.sender, message.chat).actions, call.tool_name, args
                 )
             except ActionInvalid as exc:
-                invalid = self.approvals.create(
+                invalid = self._new_approval(
                     chat=message.chat,
                     principal=message.sender.key,
                     tool_name=call.tool_name,
@@ -572,7 +583,7 @@ class AssistantService:
                     self._say(message.chat, f"Cannot propose {call.tool_name}: {exc}", kind="error")
                 )
                 continue
-            approval = self.approvals.create(
+            approval = self._new_approval(
                 chat=message.chat,
                 principal=message.sender.key,
                 tool_name=call.tool_name,
@@ -587,6 +598,16 @@ class AssistantService:
         return out
 
     # ----- shared -------------------------------------------------------------------------
+
+    def _new_approval(self, **fields: Any) -> Approval:
+        return self.approvals.create(workspace=str(self.workspace.root), **fields)
+
+    def _other_workspace(self, approval: Approval) -> str | None:
+        if approval.workspace is None:
+            return None
+        if Path(approval.workspace).resolve() == Path(self.workspace.root).resolve():
+            return None
+        return approval.workspace
 
     def _deps(self, principal: Principal, chat: ChatRef) -> AssistantDeps:
         return AssistantDeps(

@@ -239,3 +239,30 @@ def test_doctor_reports_the_model_key_and_prompt_chars(workspace, monkeypatch):
     checks = {c["name"]: c for c in json.loads(result.output)["checks"]}
     assert checks["model"]["detail"] == "openai:gpt-5: key found"
     assert "sk-test" not in result.output
+
+
+def test_approvals_cli_finds_the_cards_workspace_and_no_other(
+    make_service, workspace, tmp_path, monkeypatch
+):
+    from tools.orchestrator import make_demo_workspace
+
+    svc = make_service(None)
+    approval = svc.request_approval(
+        terminal_principal(),
+        terminal_chat(),
+        "set_project_status",
+        {"id": "0015", "status": "implementing", "reason": "go"},
+    )
+    other = make_demo_workspace(tmp_path / "other")
+    before = other.projectlist_path.read_bytes()
+    wrong = CliRunner().invoke(
+        cli, ["approvals", "approve", approval.id, "--workspace", str(other.root)]
+    )
+    assert wrong.exit_code == 1
+    assert "belongs to the workspace" in wrong.output
+    assert other.projectlist_path.read_bytes() == before
+
+    monkeypatch.chdir(tmp_path)  # no workspace here: the card's own is used
+    done = CliRunner().invoke(cli, ["approvals", "approve", approval.id])
+    assert done.exit_code == 0, done.output
+    assert "status: implementing" in workspace.projectlist_path.read_text()

@@ -266,3 +266,25 @@ def test_approvals_cli_finds_the_cards_workspace_and_no_other(
     done = CliRunner().invoke(cli, ["approvals", "approve", approval.id])
     assert done.exit_code == 0, done.output
     assert "status: implementing" in workspace.projectlist_path.read_text()
+
+
+def test_slash_commands_in_chat_do_not_load_the_model_stack(workspace):
+    code = (
+        "import sys\n"
+        "from assistant.cli import cli\n"
+        f"cli(['chat', '--workspace', {str(workspace.root)!r}], standalone_mode=False)\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('pydantic_ai', 'anthropic', 'openai'))\n"
+        "print('HEAVY', heavy)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=_repo_root(),
+        input="/projects\n/builders\n/usage\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "0015 · planned · New Feature" in result.stdout
+    assert result.stdout.splitlines()[-1] == "HEAVY []"

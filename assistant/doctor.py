@@ -41,6 +41,8 @@ CHECKS: dict[str, str] = {
     "workspace": "assistant.doctor:check_workspace",
     # orchestrator (tools/orchestrator): the `task` binary, the OpenCode server
     "builders": "assistant.cli.builders:check_builders",
+    # assistant (assistant/agent): model and key, prompt size
+    "assistant": "assistant.agent_doctor:check_assistant",
 }
 
 _registered: list[CheckFunction] = []

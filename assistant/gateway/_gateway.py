@@ -33,11 +33,13 @@ class Gateway:
         *,
         relay_runner: RelayRunner | None = None,
         extras: Sequence[str] = (),
+        closers: Sequence[Callable[[], Awaitable[object]]] = (),
     ) -> None:
         self.router = router
         self.channels = {channel.platform: channel for channel in channels}
         self.relay_runner = relay_runner
         self.extras = tuple(extras)  # facts for the health line (state dir, pairing, …)
+        self.closers = tuple(closers)  # e.g. the OpenCode client's aclose, run after stop
         self._relay_task: asyncio.Task[None] | None = None
         self.undelivered: list[tuple[Outbound, str]] = []
 
@@ -107,6 +109,11 @@ class Gateway:
                 await channel.stop()
             except Exception:
                 log.exception("stopping %s failed", channel.platform)
+        for close in self.closers:
+            try:
+                await close()
+            except Exception:
+                log.exception("closing %s failed", close)
 
     async def run_until_signalled(
         self, stop: asyncio.Event | None = None, announce: Callable[[str], None] = print

@@ -26,6 +26,17 @@ COMMANDS: dict[str, str] = {
     "whatsapp": "assistant.cli.serve:whatsapp",
     # orchestrator (tools/orchestrator)
     "builder": "assistant.cli.builders:builder",
+    # relay (assistant/relay)
+    "relay": "assistant.cli.relay:relay",
+    "history": "assistant.cli.relay:history",
+    # assistant (assistant/agent, assistant/approvals)
+    "chat": "assistant.cli.chat:chat",
+    "demo": "assistant.cli.demo:demo",
+    "approvals": "assistant.cli.approvals:approvals",
+    # interop and evals (assistant/interop, assistant/evals)
+    "mcp": "assistant.cli.interop:mcp",
+    "a2a": "assistant.cli.interop:a2a",
+    "eval": "assistant.cli.evals:eval_command",
 }
 
 

@@ -53,7 +53,7 @@ def serve(config_path: Path | None, verbose: bool) -> None:
       FOREMAN_TELEGRAM_TOKEN=123:abc FOREMAN_TELEGRAM_ALLOWED_USERS=42 foreman serve
       foreman serve --config ~/foreman.toml -v
     """
-    from assistant.gateway import build_gateway
+    from assistant.gateway import build_gateway, principal_keys
     from assistant.gateway._services import build_services
     from assistant.store import open_store
 
@@ -66,8 +66,8 @@ def serve(config_path: Path | None, verbose: bool) -> None:
         )
     store = open_store(config.state_dir)
     try:
-        assistant, relay = build_services(config, store)
-        gateway = build_gateway(config, store, assistant=assistant, relay=relay)
+        assistant, relay, closers = build_services(config, store, principal_keys(config, store))
+        gateway = build_gateway(config, store, assistant=assistant, relay=relay, closers=closers)
         asyncio.run(gateway.run_until_signalled(announce=click.echo))
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None

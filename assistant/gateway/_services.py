@@ -3,33 +3,56 @@
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
 
-from assistant.gateway._config import GatewayConfig
-from assistant.gateway._router import AssistantPort, RelayPort
+from assistant.gateway._config import ConfigError, GatewayConfig
+from assistant.gateway._router import PrincipalKeys
 from assistant.store import Store
 
 log = logging.getLogger("foreman.gateway")
 
 
 def build_services(
-    config: GatewayConfig, store: Store
-) -> tuple[AssistantPort | None, RelayPort | None]:
-    return _assistant(config, store), _relay(config, store)
+    config: GatewayConfig, store: Store, principals: PrincipalKeys, *, model: Any = None
+) -> tuple[Any, Any, list[Callable[[], Awaitable[object]]]]:
+    """The assistant, the relay (None without an OpenCode URL) and what to close at the end."""
+    from assistant.service import AssistantService
+    from tools.workspace import WorkspaceNotFound, find_workspace
 
-
-def _assistant(config: GatewayConfig, store: Store) -> AssistantPort | None:
+    from_env = bool(os.environ.get("FOREMAN_WORKSPACE"))
     try:
-        from assistant.service import AssistantService  # type: ignore[import-not-found]
-    except ImportError:
-        log.warning("the assistant is not part of this build; DMs will go unanswered")
-        return None
-    return AssistantService(store=store, workspace=config.workspace, model=config.model)  # type: ignore[no-any-return]
+        # FOREMAN_WORKSPACE is read by find_workspace itself, so its errors name the variable
+        workspace = find_workspace(None if from_env else config.workspace)
+    except WorkspaceNotFound as exc:
+        message = str(exc).replace("--workspace ", "workspace ", 1)
+        raise ConfigError(message, path=None if from_env else config.path) from None
+    # the router already admits only principals; the service checks the same live set again
+    assistant = AssistantService(store, workspace, model or config.model, principals)  # type: ignore[arg-type]
+    if not config.opencode.url:
+        return assistant, None, []
+    from assistant.relay import Relay
+    from tools.opencode import OpenCodeClient
+
+    client = OpenCodeClient(config.opencode.url, config.opencode.password, config.opencode.username)
+    relay = Relay(
+        store,
+        client,
+        workspace,
+        principals=set(principals),
+        projects=lambda: declared_projects(workspace.projectlist_path),
+    )
+    return assistant, relay, [client.aclose]
 
 
-def _relay(config: GatewayConfig, store: Store) -> RelayPort | None:
+def declared_projects(projectlist: Path) -> list[Any]:
+    """The projects (with their chat bindings) as the file says now; none if it is unreadable."""
+    from tools.projectlist import ProjectListError, load
+
     try:
-        from assistant.relay import Relay  # type: ignore[import-not-found]
-    except ImportError:
-        log.warning("the relay is not part of this build; bound groups are ignored")
-        return None
-    return Relay(store=store, base_url=config.opencode.url)  # type: ignore[no-any-return]
+        return list(load(projectlist, strict=False).projects)
+    except ProjectListError as exc:
+        log.warning("project list unreadable, using stored bindings only: %s", exc)
+        return []

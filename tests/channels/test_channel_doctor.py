@@ -27,7 +27,7 @@ def test_a_working_telegram_bot_and_a_missing_whatsapp_session(
             "ok   telegram: bot @foreman_test_bot, long polling",
             "ok   telegram users: 1 allow-listed",
             "fail whatsapp session: no session at DIR/wa.db: run `foreman whatsapp login`",
-            "warn whatsapp users: nobody allow-listed (FOREMAN_WHATSAPP_ALLOWED): every DM is ignored",  # noqa: E501
+            "warn whatsapp users: nobody allow-listed (FOREMAN_WHATSAPP_ALLOWED): every DM is ignored",
         ]
     )
 

@@ -102,7 +102,7 @@ def test_secrets_never_show_in_the_config_repr(tmp_path: Path) -> None:
         (
             '[telegram]\ntoken = "1:x"\npoll_timout = 5\n',
             snapshot(
-                "foreman.toml:3: telegram.poll_timout: unknown key (known keys: allowed_users, base_url, poll_timeout, token, webhook_listen, webhook_port, webhook_url)"  # noqa: E501
+                "foreman.toml:3: telegram.poll_timout: unknown key (known keys: allowed_users, base_url, poll_timeout, token, webhook_listen, webhook_port, webhook_url)"
             ),
         ),
         (
@@ -118,7 +118,7 @@ def test_secrets_never_show_in_the_config_repr(tmp_path: Path) -> None:
         (
             'model = "x"\n\n[whatsapp]\ndb = "a.db"\nallowed = ["not a number"]\n',
             snapshot(
-                "foreman.toml:5: whatsapp.allowed: 'not a number' is neither a phone number nor a WhatsApp JID"  # noqa: E501
+                "foreman.toml:5: whatsapp.allowed: 'not a number' is neither a phone number nor a WhatsApp JID"
             ),
         ),
         (

@@ -66,8 +66,26 @@ def serve(config_path: Path | None, verbose: bool) -> None:
         )
     store = open_store(config.state_dir)
     try:
-        assistant, relay, closers = build_services(config, store, principal_keys(config, store))
-        gateway = build_gateway(config, store, assistant=assistant, relay=relay, closers=closers)
+        services = build_services(config, store, principal_keys(config, store))
+        gateway = build_gateway(
+            config,
+            store,
+            assistant=services.assistant,
+            relay=services.relay,
+            closers=services.closers,
+        )
+        whatsapp = gateway.channels.get("whatsapp")
+        if whatsapp is not None and services.relay is not None and config.whatsapp is not None:
+            from assistant.gateway._groups import WhatsAppGroups
+
+            groups = WhatsAppGroups(
+                whatsapp,  # type: ignore[arg-type]
+                store,
+                services.workspace.root,
+                services.projects,
+                participants=config.whatsapp.allowed,
+            )
+            gateway.background = (groups.run,)
         asyncio.run(gateway.run_until_signalled(announce=click.echo))
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None

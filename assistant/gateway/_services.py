@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,23 @@ from assistant.store import Store
 log = logging.getLogger("foreman.gateway")
 
 
+@dataclass
+class Services:
+    """What the router routes to, built from the configuration."""
+
+    workspace: Any  # tools.workspace.Workspace
+    assistant: Any  # assistant.service.AssistantService
+    relay: Any = None  # assistant.relay.Relay, when an OpenCode server is configured
+    closers: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
+
+    def projects(self) -> list[Any]:
+        return declared_projects(self.workspace.projectlist_path)
+
+
 def build_services(
     config: GatewayConfig, store: Store, principals: PrincipalKeys, *, model: Any = None
-) -> tuple[Any, Any, list[Callable[[], Awaitable[object]]]]:
-    """The assistant, the relay (None without an OpenCode URL) and what to close at the end."""
+) -> Services:
+    """The assistant, and the relay when `opencode.url` is set."""
     from assistant.service import AssistantService
     from tools.workspace import WorkspaceNotFound, find_workspace
 
@@ -31,20 +45,18 @@ def build_services(
         raise ConfigError(message, path=None if from_env else config.path) from None
     # the router already admits only principals; the service checks the same live set again
     assistant = AssistantService(store, workspace, model or config.model, principals)  # type: ignore[arg-type]
+    services = Services(workspace, assistant)
     if not config.opencode.url:
-        return assistant, None, []
+        return services
     from assistant.relay import Relay
     from tools.opencode import OpenCodeClient
 
     client = OpenCodeClient(config.opencode.url, config.opencode.password, config.opencode.username)
-    relay = Relay(
-        store,
-        client,
-        workspace,
-        principals=set(principals),
-        projects=lambda: declared_projects(workspace.projectlist_path),
+    services.relay = Relay(
+        store, client, workspace, principals=set(principals), projects=services.projects
     )
-    return assistant, relay, [client.aclose]
+    services.closers.append(client.aclose)
+    return services
 
 
 def declared_projects(projectlist: Path) -> list[Any]:

@@ -39,6 +39,8 @@ CHECKS: dict[str, str] = {
     "python": "assistant.doctor:check_python",
     # project list (tools/projectlist)
     "workspace": "assistant.doctor:check_workspace",
+    # gateway and channels (assistant/gateway)
+    "channels": "assistant.gateway._doctor:doctor_checks",
 }
 
 _registered: list[CheckFunction] = []

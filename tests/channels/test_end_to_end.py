@@ -196,3 +196,35 @@ async def test_a_bound_topic_message_reaches_opencode_and_done_comes_back_there(
     started = fake_telegram.sent()[0]
     assert started["text"].startswith("🔨") and started["message_thread_id"] == str(TOPIC)
     assert "@ada: Say hello" in fake_llm.texts()
+
+
+async def test_whatsapp_numbered_reply_approves_with_the_real_assistant(
+    workspace: Workspace, store: Store
+) -> None:
+    from assistant.channels.whatsapp import WhatsAppChannel
+    from tests.channels.fake_neonize import FakeNeonizeClient
+
+    owner, stranger = "491701234567@s.whatsapp.net", "15550100000@s.whatsapp.net"
+    config = load_config(
+        None, env={"FOREMAN_WHATSAPP_DB": "unused.db", "FOREMAN_WHATSAPP_ALLOWED": owner}
+    )
+    model = ScriptedModel()
+    keys = principal_keys(config, store)
+    assistant = AssistantService(store, workspace, FunctionModel(model), keys)  # type: ignore[arg-type]
+    client = FakeNeonizeClient()
+    channel = WhatsAppChannel(client)
+    before = workspace.projectlist_path.read_text()
+    async with running(build_gateway(config, store, assistant=assistant, channels=[channel])):
+        await client.receive(owner, owner, "let's start on 0015")
+        card = client.sent[-1]
+        assert card.text.endswith("Reply 1 to approve, 2 to reject.")
+        await client.receive(stranger, stranger, "1")  # not the principal: nothing
+        assert workspace.projectlist_path.read_text() == before
+        await client.receive(owner, owner, "1")
+    assert workspace.projectlist_path.read_text() != before
+    assert "status: implementing" in workspace.projectlist_path.read_text()
+    [(chat, message_id, text)] = client.edits
+    assert (chat, message_id) == (owner, card.id)
+    assert "✅ approved by Ada" in text
+    assert client.sent[-1].text.startswith("✓ 0015: planned → implementing")
+    assert model.requests == 1

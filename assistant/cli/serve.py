@@ -85,7 +85,15 @@ def serve(config_path: Path | None, verbose: bool) -> None:
                 services.projects,
                 participants=config.whatsapp.allowed,
             )
-            gateway.background = (groups.run,)
+            gateway.background = (*gateway.background, groups.run)
+        if config.mcp.http:
+            from assistant.gateway._mcp import mcp_job
+
+            serve_mcp, url = mcp_job(
+                config, services.assistant, services.workspace, deliver=gateway.send
+            )
+            gateway.background = (*gateway.background, serve_mcp)
+            gateway.extras = (*gateway.extras, f"mcp {url}")
         asyncio.run(gateway.run_until_signalled(announce=click.echo))
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None

@@ -228,3 +228,63 @@ async def test_whatsapp_numbered_reply_approves_with_the_real_assistant(
     assert "✅ approved by Ada" in text
     assert client.sent[-1].text.startswith("✓ 0015: planned → implementing")
     assert model.requests == 1
+
+
+async def test_a_change_requested_over_mcp_is_a_card_in_the_principals_dm(
+    fake_telegram: FakeTelegram, workspace: Workspace, store: Store
+) -> None:
+    import socket
+
+    from fastmcp import Client
+    from fastmcp.client.transports import StreamableHttpTransport
+
+    from assistant.gateway._mcp import mcp_job
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = load_config(
+        None,
+        env={
+            "FOREMAN_TELEGRAM_TOKEN": fake_telegram.token,
+            "FOREMAN_TELEGRAM_BASE_URL": fake_telegram.base_url,
+            "FOREMAN_TELEGRAM_ALLOWED_USERS": str(OWNER),
+            "FOREMAN_MCP_HTTP": f"127.0.0.1:{port}",
+            "FOREMAN_MCP_TOKEN": "mcp-secret",
+        },
+    )
+    model = ScriptedModel()
+    keys = principal_keys(config, store)
+    assistant = AssistantService(store, workspace, FunctionModel(model), keys)  # type: ignore[arg-type]
+    gateway = build_gateway(config, store, assistant=assistant)
+    serve_mcp, url = mcp_job(config, assistant, workspace, deliver=gateway.send)
+    gateway.background = (serve_mcp,)
+    before = workspace.projectlist_path.read_text()
+    async with running(gateway):
+        client = Client(
+            StreamableHttpTransport(url, headers={"Authorization": "Bearer mcp-secret"})
+        )
+        for _ in range(50):  # the server is up within a moment of start
+            try:
+                async with client:
+                    view = (
+                        await client.call_tool(
+                            "request_status_change",
+                            {"id": "0015", "status": "implementing", "reason": "agent asked"},
+                        )
+                    ).data
+                break
+            except Exception:
+                await asyncio.sleep(0.1)
+        else:
+            raise AssertionError(f"MCP server at {url} never answered")
+        assert view["state"] == "pending"
+        card = await wait_for(fake_telegram, "sendMessage", lambda p: "reply_markup" in p)
+        assert card["chat_id"] == str(OWNER)
+        assert view["approval_id"] in card["text"]
+        assert workspace.projectlist_path.read_text() == before  # the agent cannot approve
+
+        fake_telegram.press(OWNER, card["_result"], f"approve:{view['approval_id']}")
+        await wait_for(fake_telegram, "editMessageText")
+    assert "status: implementing" in workspace.projectlist_path.read_text()
+    assert model.requests == 0

@@ -125,6 +125,12 @@ def test_secrets_never_show_in_the_config_repr(tmp_path: Path) -> None:
             '[telegram]\ntoken = = "1"\n',
             snapshot("foreman.toml:2: not valid TOML: Invalid value (at line 2, column 9)"),
         ),
+        (
+            '[mcp]\nhttp = "127.0.0.1:8765"\n',
+            snapshot(
+                "foreman.toml:2: mcp.http: needs a bearer token: set FOREMAN_MCP_TOKEN or token"
+            ),
+        ),
         ("telegram = 5\n", snapshot("foreman.toml:1: telegram: must be a [telegram] table, got 5")),
     ],
 )

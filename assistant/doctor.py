@@ -43,6 +43,8 @@ CHECKS: dict[str, str] = {
     "builders": "assistant.cli.builders:check_builders",
     # assistant (assistant/agent): model and key, prompt size
     "assistant": "assistant.agent_doctor:check_assistant",
+    # gateway and channels (assistant/gateway)
+    "channels": "assistant.gateway._doctor:doctor_checks",
 }
 
 _registered: list[CheckFunction] = []

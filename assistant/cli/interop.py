@@ -8,11 +8,21 @@ from typing import Any
 
 import click
 
-workspace_option = click.option(
-    "--workspace",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="The workspace (default: $FOREMAN_WORKSPACE or the current directory's).",
-)
+
+def workspace_options(command: Any) -> Any:
+    """`--workspace DIR` and `--file PATH`, as the other workspace commands take them."""
+    command = click.option(
+        "--file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="A project list file, named directly (overrides the search).",
+    )(command)
+    return click.option(
+        "--workspace",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="The workspace (default: $FOREMAN_WORKSPACE, else the current directory or a parent).",
+    )(command)
+
+
 model_option = click.option(
     "--model",
     metavar="MODEL",
@@ -27,7 +37,9 @@ approver_option = click.option(
 )
 
 
-def _bridge(workspace: Path | None, model: str | None, approver: str | None, caller: Any) -> Any:
+def _bridge(
+    workspace: Path | None, file: Path | None, model: str | None, approver: str | None, caller: Any
+) -> Any:
     from assistant.interop import Bridge, local_human, parse_principal
     from assistant.service import AssistantService
     from assistant.store import open_store
@@ -35,7 +47,7 @@ def _bridge(workspace: Path | None, model: str | None, approver: str | None, cal
 
     try:
         human = parse_principal(approver) if approver else local_human()
-        found = find_workspace(workspace)
+        found = find_workspace(workspace, file)
     except (ValueError, WorkspaceNotFound) as error:
         raise click.ClickException(str(error)) from None
     chosen: Any = model or os.environ.get("FOREMAN_MODEL")
@@ -65,10 +77,16 @@ def _announce(what: str, url: str, host: str) -> None:
     help="Serve streamable HTTP at HOST:PORT (path /mcp) instead of stdio. Binds 127.0.0.1 "
     "unless HOST says otherwise; needs FOREMAN_MCP_TOKEN, sent as `Authorization: Bearer`.",
 )
-@workspace_option
+@workspace_options
 @model_option
 @approver_option
-def mcp(http: str | None, workspace: Path | None, model: str | None, approver: str | None) -> None:
+def mcp(
+    http: str | None,
+    workspace: Path | None,
+    file: Path | None,
+    model: str | None,
+    approver: str | None,
+) -> None:
     """Serve Foreman as an MCP server (stdio by default).
 
     Tools: list_projects, get_project, list_builders, builder_status, reconcile (read);
@@ -87,7 +105,7 @@ def mcp(http: str | None, workspace: Path | None, model: str | None, approver: s
 
     caller = Principal("mcp", "client")
     if http is None:
-        server = build_mcp_server(_bridge(workspace, model, approver, caller), caller=caller)
+        server = build_mcp_server(_bridge(workspace, file, model, approver, caller), caller=caller)
         server.run("stdio", show_banner=False)
         return
     try:
@@ -95,7 +113,7 @@ def mcp(http: str | None, workspace: Path | None, model: str | None, approver: s
         token = token_from_env("FOREMAN_MCP_TOKEN")
     except (ValueError, MissingToken) as error:
         raise click.ClickException(str(error)) from None
-    bridge = _bridge(workspace, model, approver, caller)
+    bridge = _bridge(workspace, file, model, approver, caller)
     server = build_mcp_server(bridge, caller=caller, auth=BearerToken(token))
     _announce("mcp", f"http://{host}:{port}/mcp", host)
     server.run("http", show_banner=False, host=host, port=port, log_level="warning")
@@ -110,10 +128,12 @@ def mcp(http: str | None, workspace: Path | None, model: str | None, approver: s
     help="Serve at HOST:PORT (127.0.0.1 unless HOST says otherwise). Needs FOREMAN_A2A_TOKEN "
     "(or FOREMAN_MCP_TOKEN) as a bearer token; the agent card stays public.",
 )
-@workspace_option
+@workspace_options
 @model_option
 @approver_option
-def a2a(http: str, workspace: Path | None, model: str | None, approver: str | None) -> None:
+def a2a(
+    http: str, workspace: Path | None, file: Path | None, model: str | None, approver: str | None
+) -> None:
     """Serve the assistant as an A2A agent.
 
     Each message is a turn with the assistant in the calling agent's own chat (one per A2A
@@ -136,7 +156,7 @@ def a2a(http: str, workspace: Path | None, model: str | None, approver: str | No
     except (ValueError, MissingToken) as error:
         raise click.ClickException(str(error)) from None
     caller = Principal("a2a", "client")
-    bridge = _bridge(workspace, model, approver, caller)
+    bridge = _bridge(workspace, file, model, approver, caller)
     app = build_a2a_app(bridge, caller=caller, url=f"http://{host}:{port}/", token=token)
     _announce("a2a", f"http://{host}:{port}/", host)
     uvicorn.run(app, host=host, port=port, log_level="warning")

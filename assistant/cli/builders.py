@@ -52,7 +52,7 @@ def _run(
     action: Callable[[Orchestrator], Awaitable[T]],
 ) -> T:
     """Find the workspace, open the OpenCode client when configured, run `action`."""
-    from tools.orchestrator import Orchestrator, OrchestratorError
+    from tools.orchestrator import Orchestrator, OrchestratorError, session_permission_from_env
     from tools.workspace import find_workspace
 
     try:
@@ -65,7 +65,13 @@ def _run(
             client = _opencode_client()
             if client is not None:
                 client = await stack.enter_async_context(client)
-            return await action(Orchestrator(found, opencode=client, backend=backend))  # type: ignore[arg-type]
+            orch = Orchestrator(
+                found,
+                opencode=client,
+                backend=backend,  # type: ignore[arg-type]
+                session_permission=session_permission_from_env(),
+            )
+            return await action(orch)
 
     try:
         return asyncio.run(main())
@@ -244,3 +250,47 @@ def sync(name: str, workspace: Path | None, file: Path | None, backend: str) -> 
         return 0 if result.ok else 1
 
     sys.exit(_run(workspace, file, backend, action))
+
+
+def check_builders(context: Any) -> list[Any]:
+    """`foreman doctor`: the `task` binary and the OpenCode server builders get sessions on."""
+    import subprocess
+
+    from assistant.doctor import Check
+    from tools.orchestrator import task_binary
+
+    checks = []
+    binary = task_binary()
+    try:
+        if binary is None:
+            raise OSError("not found (install go-task-bin or set FOREMAN_TASK_BIN)")
+        done = subprocess.run(
+            [binary, "--version"], capture_output=True, text=True, timeout=10, check=True
+        )
+        version = done.stdout.strip()
+        checks.append(Check("task", True, f"{version} at {binary}", {"path": binary}))
+    except (OSError, subprocess.SubprocessError) as e:
+        detail = f"`task` {e}; only the native builder back-end can run"
+        checks.append(Check("task", False, detail, {"path": binary}))
+
+    client = _opencode_client()
+    if client is None:
+        detail = "not configured (FOREMAN_OPENCODE_URL): builders are made without a session"
+        checks.append(Check("opencode", True, detail, {"url": None}))
+        return checks
+
+    async def health() -> dict[str, Any]:
+        async with client:
+            return await client.health()
+
+    from tools.opencode import OpenCodeError
+
+    try:
+        answer = asyncio.run(health())
+    except OpenCodeError as e:
+        checks.append(Check("opencode", False, str(e), {"url": client.base_url}))
+    else:
+        version = answer.get("version", "?")
+        detail = f"{client.base_url} healthy, version {version}"
+        checks.append(Check("opencode", True, detail, {"url": client.base_url, "version": version}))
+    return checks

@@ -148,3 +148,12 @@ def m004_pairing(conn: sqlite3.Connection) -> None:
             PRIMARY KEY (platform, user_id)
         )"""
     )
+
+
+@migration
+def m005_approval_context(conn: sqlite3.Connection) -> None:
+    # Where a card was shown (to answer there), the chat message that asked for it, and the
+    # batch of tool calls it came from (one model response may ask for several approvals).
+    conn.execute("ALTER TABLE approvals ADD COLUMN chat_json TEXT NOT NULL DEFAULT '{}'")
+    conn.execute("ALTER TABLE approvals ADD COLUMN request_message_id TEXT")
+    conn.execute("ALTER TABLE approvals ADD COLUMN batch_id TEXT")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.opencode_server import PASSWORD, FakeLLM, OpenCodeProcess, ToolCall, start_opencode
+from tests.opencode_server import PASSWORD, FakeLLM, OpenCodeProcess, ToolCall
 from tools.opencode import (
     Event,
     NotFound,
@@ -196,30 +196,6 @@ async def test_abort_stops_a_running_command_and_fork_copies_the_session(
 
     fork = await client.fork(session.id)
     assert fork.id != session.id and fork.directory == str(tmp_path)
-
-
-async def test_events_reconnect_after_a_server_restart_and_resync(
-    fake_llm: FakeLLM, tmp_path: Path
-) -> None:
-    server = start_opencode(fake_llm, tmp_path / "home")
-    try:
-        async with OpenCodeClient(server.url, password=server.password) as client:
-            work = tmp_path / "work"
-            work.mkdir()
-            session = await client.create_session(str(work), title="restart", permission=ASK_BASH)
-            events = client.events(str(work), max_backoff=0.5)
-            await next_matching(events, lambda e: isinstance(e, Resync))
-            await asyncio.to_thread(server.restart)
-            resync, _ = await next_matching(events, lambda e: isinstance(e, Resync))
-            assert resync.reconnect is True and resync.statuses == {}
-
-            # the stream is live again after the reconnect
-            await client.prompt_async(session.id, "after restart", no_reply=True)
-            created, _ = await next_matching(events, lambda e: e.type == "message.updated")
-            assert created.session_id == session.id
-            await events.aclose()
-    finally:
-        server.stop()
 
 
 def test_global_stream_lines_drop_sync_and_keep_the_directory(corpus: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,18 @@ def test_demo_workspace_is_a_real_workspace(tmp_path: Path):
     assert find_taskfile(Path(make_demo_workspace(tmp_path / "plain", taskfile=False).root)) is None
     with pytest.raises(OrchestratorError, match="is not empty"):
         make_demo_workspace(tmp_path / "demo")
+
+
+async def test_terminate_prunes_a_worktree_deleted_by_hand(
+    orch: Orchestrator, all_repos: list[Path]
+):
+    builder = await orch.create_builder("0015")
+    shutil.rmtree(builder.path / "domain-apis")
+    assert worktree_paths(all_repos[2]) == [str(builder.path / "domain-apis")]
+
+    result = await orch.terminate_builder(builder.name)
+
+    assert result.done
+    assert [w.repo for w in result.report.worktrees] == ["workspace-root", "ai-dev"]
+    for repo in all_repos:
+        assert worktree_paths(repo) == []

@@ -45,3 +45,26 @@ def test_suffix_picks_one_of_several_builders():
 def test_unsafe_suffix_is_refused(bad: str):
     with pytest.raises(OrchestratorError, match="unsafe builder name"):
         builder_name("0012", "t", bad)
+
+
+def test_session_permission_is_configurable(monkeypatch: pytest.MonkeyPatch):
+    from tools.orchestrator import DEFAULT_SESSION_PERMISSION, session_permission_from_env
+
+    assert session_permission_from_env() == DEFAULT_SESSION_PERMISSION
+    assert {r["permission"]: r["action"] for r in DEFAULT_SESSION_PERMISSION} == {
+        "bash": "ask",
+        "edit": "ask",
+    }
+    monkeypatch.setenv(
+        "FOREMAN_BUILDER_PERMISSION",
+        '[{"permission": "bash", "pattern": "git *", "action": "allow"}]',
+    )
+    assert session_permission_from_env() == (
+        {"permission": "bash", "pattern": "git *", "action": "allow"},
+    )
+    monkeypatch.setenv("FOREMAN_BUILDER_PERMISSION", "[{")
+    with pytest.raises(OrchestratorError, match="FOREMAN_BUILDER_PERMISSION is not valid JSON"):
+        session_permission_from_env()
+    monkeypatch.setenv("FOREMAN_BUILDER_PERMISSION", '[{"permission": "bash", "action": "maybe"}]')
+    with pytest.raises(OrchestratorError, match="must be a JSON list of"):
+        session_permission_from_env()

@@ -52,6 +52,8 @@ stale worktree .builders/0016-voice-notes/workspace-root: directory gone, git st
 stale worktree .builders/0015-new-feature/domain-apis: git no longer lists this worktree\
 """)
     assert report.to_dict()["implementing_without_builder"] == ["0014"]
+    # list_builders shows only folders that hold a worktree
+    assert [b.name for b in await orch.list_builders()] == ["0015-new-feature", "0099-ghost"]
     # it reports; it does not act
     assert tree(root / ".builders") == before
     assert len(worktree_paths(all_repos[1])) == 2

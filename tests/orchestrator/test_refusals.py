@@ -284,3 +284,21 @@ async def test_rollback_keeps_a_branch_that_moved(tmp_path: Path):
 def test_init_repo_makes_a_commit(tmp_path: Path):
     init_repo(tmp_path / "r", {"a.txt": "a\n"})
     assert git(tmp_path / "r", "log", "--format=%s").strip() == "Initial commit"
+
+
+async def test_broken_project_list_is_named_and_nothing_is_made(tmp_path: Path):
+    workspace = make_demo_workspace(tmp_path / "ws")
+    listing = Path(workspace.projectlist_path)
+    listing.write_text(
+        listing.read_text().replace('    title: "New Feature"', "    title: [unclosed")
+    )
+
+    for call in (
+        Orchestrator(workspace).create_builder("0015"),
+        Orchestrator(workspace).reconcile(),
+    ):
+        with pytest.raises(
+            OrchestratorError, match=r"cannot read the project list: .*projectlist.md:\d+"
+        ):
+            await call
+    assert not (Path(workspace.root) / ".builders").exists()

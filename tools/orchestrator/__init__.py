@@ -12,6 +12,7 @@ from tools.orchestrator._orchestrator import (
     Orchestrator,
     builder_directories,
     builders_by_project,
+    session_permission_from_env,
 )
 from tools.orchestrator._results import (
     Builder,
@@ -59,6 +60,7 @@ __all__ = [
     "builders_by_project",
     "find_taskfile",
     "make_demo_workspace",
+    "session_permission_from_env",
     "slugify",
     "task_binary",
 ]

@@ -7,6 +7,8 @@ code. It reads the project list and never edits it.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -52,7 +54,32 @@ DEFAULT_SESSION_PERMISSION: tuple[dict[str, str], ...] = (
     {"permission": "bash", "pattern": "*", "action": "ask"},
     {"permission": "edit", "pattern": "*", "action": "ask"},
 )
+PERMISSION_ENV = "FOREMAN_BUILDER_PERMISSION"
 NO_SERVER_NOTE = "no OpenCode server configured (FOREMAN_OPENCODE_URL); no session was started"
+
+
+def session_permission_from_env() -> tuple[dict[str, str], ...]:
+    """$FOREMAN_BUILDER_PERMISSION (a JSON list of OpenCode permission rules), else the default."""
+    raw = os.environ.get(PERMISSION_ENV)
+    if not raw:
+        return DEFAULT_SESSION_PERMISSION
+    try:
+        rules = json.loads(raw)
+    except ValueError as e:
+        raise OrchestratorError(f"{PERMISSION_ENV} is not valid JSON: {e}") from None
+    keys = {"permission", "pattern", "action"}
+    if not isinstance(rules, list) or not all(
+        isinstance(r, dict)
+        and set(r) == keys
+        and all(isinstance(v, str) for v in r.values())
+        and r["action"] in ("allow", "deny", "ask")
+        for r in rules
+    ):
+        raise OrchestratorError(
+            f"{PERMISSION_ENV} must be a JSON list of "
+            '{"permission": ..., "pattern": ..., "action": "allow"|"deny"|"ask"} rules'
+        )
+    return tuple(rules)
 
 
 class Orchestrator:
@@ -177,16 +204,20 @@ class Orchestrator:
             output=output,
         )
 
-    def _project(self, project_id: str) -> Project:
-        from tools.projectlist import load
+    def _projects(self) -> tuple[Project, ...]:
+        from tools.projectlist import ProjectListError, load
 
-        listing = self.workspace.projectlist_path
+        listing = Path(self.workspace.projectlist_path)
         try:
-            project = load(Path(listing)).get(project_id)
-        except OrchestratorError:
-            raise
-        except Exception as e:  # ProjectListError and I/O errors, named with file and line
+            return load(listing).projects
+        except ProjectListError as e:  # names the file and line
+            raise OrchestratorError(f"cannot read the project list: {e}", path=listing) from None
+        except OSError as e:
             raise OrchestratorError(f"cannot read the project list {listing}: {e}") from None
+
+    def _project(self, project_id: str) -> Project:
+        listing = self.workspace.projectlist_path
+        project = next((p for p in self._projects() if p.id == project_id), None)
         if project is None:
             raise OrchestratorError(f"project {project_id} not found in {listing}", path=listing)
         return project
@@ -299,7 +330,7 @@ class Orchestrator:
             found = next((s for s in sessions if s.parent_id is None), None)
             if found is None:
                 return None, "no OpenCode session for this builder"
-            statuses = await self.opencode.session_status()
+            statuses = await self.opencode.session_status(directory=str(path))
         except (OpenCodeError, OSError) as e:
             return None, f"OpenCode server unreachable: {e}"
         state = statuses.get(found.id)
@@ -337,7 +368,8 @@ class Orchestrator:
         session, _ = await self._find_session(path)
         aborted = False
         if session is not None and session.status != "idle":
-            await self.opencode.abort(session.id)  # type: ignore[union-attr]
+            # abort, never delete: the session's history stays readable
+            await self.opencode.abort(session.id, directory=str(path))  # type: ignore[union-attr]
             aborted = True
         # the Taskfile's cleanup refuses dirty worktrees by design, so a forced removal is native
         backend = "native" if force else self.resolved_backend()
@@ -353,7 +385,8 @@ class Orchestrator:
                     for w in worktrees
                 )
             )
-        sources = _unique_paths(w.source for w in worktrees)
+        # every repo the builder touched, including one whose worktree folder vanished by hand
+        sources = _unique_paths([*(w.source for w in worktrees), *self._repos_pointing_into(path)])
         await asyncio.gather(*(asyncio.to_thread(_git.prune, s) for s in sources))
         await asyncio.to_thread(self._remove_directory, path, force or backend == "native", output)
         kept = tuple(f"{w.repo}: {w.branch}" for w in worktrees if w.branch)
@@ -368,6 +401,24 @@ class Orchestrator:
             session_aborted=aborted,
             output=output,
         )
+
+    def _repos_pointing_into(self, path: Path) -> list[Path]:
+        """Repos (workspace, repos/*) with a worktree entry inside `path`, read from their files."""
+        candidates = [self.root]
+        repos_dir = self.root / "repos"
+        if repos_dir.is_dir():
+            candidates += sorted(p for p in repos_dir.iterdir() if (p / ".git").is_dir())
+        found = []
+        for repo in candidates:
+            for gitdir in (repo / ".git" / "worktrees").glob("*/gitdir"):
+                try:
+                    target = Path(gitdir.read_text().strip())
+                except OSError:
+                    continue
+                if target.is_relative_to(path):
+                    found.append(repo)
+                    break
+        return found
 
     def _remove_directory(self, path: Path, everything: bool, output: str) -> None:
         if not path.exists():
@@ -402,8 +453,8 @@ class Orchestrator:
         )
 
     async def list_builders(self) -> list[BuilderStatus]:
-        """Every builder on disk, by name."""
-        names = await asyncio.to_thread(builder_directories, self.root)
+        """Every builder on disk (a folder under .builders/ holding a worktree), by name."""
+        names = await asyncio.to_thread(builder_directories, self.root, with_worktree=True)
         return list(await asyncio.gather(*(self.builder_status(n) for n in names)))
 
     async def reconcile(self) -> ReconcileReport:
@@ -411,14 +462,7 @@ class Orchestrator:
         return await asyncio.to_thread(self._reconcile)
 
     def _reconcile(self) -> ReconcileReport:
-        from tools.projectlist import load
-
-        try:
-            projects = load(Path(self.workspace.projectlist_path)).projects
-        except Exception as e:
-            raise OrchestratorError(
-                f"cannot read the project list {self.workspace.projectlist_path}: {e}"
-            ) from None
+        projects = self._projects()
         by_id = {p.id: p for p in projects}
         builders = builders_root(self.root)
         on_disk: dict[str, list[str]] = {}
@@ -553,8 +597,8 @@ def _exclude_builders(root: Path) -> None:
             f.write(("" if text.endswith("\n") or not text else "\n") + line + "\n")
 
 
-def builder_directories(workspace_root: Path) -> list[str]:
-    """Names of the directories under `.builders/` that are safe builder names (disk only)."""
+def builder_directories(workspace_root: Path, *, with_worktree: bool = False) -> list[str]:
+    """Names of the folders under `.builders/` with safe names (and a worktree inside, if asked)."""
     builders = Path(workspace_root) / ".builders"
     if not builders.is_dir():
         return []
@@ -565,6 +609,8 @@ def builder_directories(workspace_root: Path) -> list[str]:
         except OrchestratorError:
             continue
         if entry.is_dir() and not entry.is_symlink():
+            if with_worktree and not any(_git.is_worktree(p) for p in entry.iterdir()):
+                continue
             names.append(entry.name)
     return names
 

@@ -10,7 +10,6 @@ from typing import Literal
 from tools.projectlist._errors import (
     InvalidStatus,
     ProjectListError,
-    ProjectNotFound,
     StaleFileError,
 )
 from tools.projectlist._lifecycle import ALIASES, transition_warnings
@@ -102,7 +101,14 @@ def plan_status_change(
     warnings = transition_warnings(project.status, status)
     if status == project.status:
         return StatusChange(
-            plist.path, project_id, project.status, status, [], warnings, plist.digest
+            plist.path,
+            project_id,
+            project.status,
+            status,
+            [],
+            warnings,
+            plist.digest,
+            _data=plist.to_bytes(),
         )
     lines = plist._document.lines
     replacements: dict[int, str] = {}
@@ -156,7 +162,8 @@ def set_status(
         raw = _read(path)
         if expected_digest is not None and digest(raw) != expected_digest:
             raise StaleFileError(path, 0, _stale(expected_digest, digest(raw)))
-        change = plan_status_change(parse(raw, path), project_id, status, timestamp=timestamp)
+        plist = parse(raw, path, strict=False)
+        change = plan_status_change(plist, project_id, status, timestamp=timestamp)
         if not change.diff:
             return replace(change, digest_after=change.digest_before)
         _commit(change)
@@ -192,19 +199,8 @@ def _stale(expected: str, found: str) -> str:
 
 
 def _resolve_id(plist: ProjectList, project_id: str) -> str:
-    """The id as written in the file; "4" finds "0004" when exactly one project matches."""
-    candidates = [project_id]
-    if project_id not in plist._sources and project_id.isdigit():
-        candidates = [
-            known for known in plist._sources if known.isdigit() and int(known) == int(project_id)
-        ]
-    if len(candidates) != 1 or candidates[0] not in plist._sources:
-        known = ", ".join(p.id for p in plist.projects[:20])
-        more = "…" if len(plist.projects) > 20 else ""
-        raise ProjectNotFound(
-            plist.path, 0, f"no project {project_id!r} in this file (ids: {known}{more})"
-        )
-    resolved = candidates[0]
+    """The id as written in the file, refusing ids written more than once."""
+    resolved = plist.find(project_id).id
     if resolved in plist._duplicates:
         lines = ", ".join(str(p.line) for p in plist.projects if p.id == resolved)
         raise ProjectListError(

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from tools.projectlist._errors import ProjectNotFound
 from tools.projectlist._source import EntrySource
 from tools.projectlist._text import Document
 
@@ -89,6 +90,24 @@ class ProjectList:
             if project.id == project_id:
                 return project
         return None
+
+    def find(self, project_id: str) -> Project:
+        """The project with this id; "4" finds "0004" when exactly one id matches.
+
+        Raises ProjectNotFound naming the ids the file does have.
+        """
+        found = self.get(project_id)
+        if found is None and project_id.isdigit():
+            matches = [p for p in self.projects if p.id.isdigit() and int(p.id) == int(project_id)]
+            if len({p.id for p in matches}) == 1:
+                found = matches[0]
+        if found is None:
+            known = ", ".join(p.id for p in self.projects[:20])
+            more = ", …" if len(self.projects) > 20 else ""
+            raise ProjectNotFound(
+                self.path, 0, f"no project {project_id!r} in this file (ids: {known}{more})"
+            )
+        return found
 
     @property
     def errors(self) -> tuple[Issue, ...]:

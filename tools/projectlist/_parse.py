@@ -113,19 +113,14 @@ class _Reader:
         text = "".join(self.doc.lines[block.start : block.end])
         yaml = YAML(typ="safe", pure=True)
         yaml.Constructor = _Constructor
-        # Real codev files repeat keys (a second `timestamps:` in one entry); like most YAML
-        # readers the last one counts, and read_entry warns about it.
+        # Real codev files repeat keys (a second `timestamps:` in one entry); ruamel keeps the
+        # first, the spots an edit rewrites follow it, and read_entry warns about it.
         yaml.allow_duplicate_keys = True
         try:
             root = yaml.compose(text)
             data = yaml.constructor.construct_document(root) if root is not None else None
         except YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-            line = block.start + mark.line + 1 if mark is not None else block.opened_at
-            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-            context = getattr(exc, "context", None)
-            message = f"invalid YAML: {problem}" + (f" ({context})" if context else "")
-            self.issues.append(Issue("error", self.path, line, message))
+            self.issues.append(_yaml_error(exc, block, self.path))
             return
         if root is None:
             return
@@ -143,7 +138,7 @@ class _Reader:
 
     def read_entry(self, block: Block, node: MappingNode, value: dict[str, Any]) -> str | None:
         line = block.start + node.start_mark.line + 1
-        keys = {k.value: (k, v) for k, v in node.value if isinstance(k, ScalarNode)}
+        keys = _first_keys(node)
         id_node = keys.get("id", (None, None))[1]
         if not isinstance(id_node, ScalarNode) or not id_node.value:
             self.warn(line, "entry without an id: skipped")
@@ -181,9 +176,9 @@ class _Reader:
                     self.warn(
                         key_line,
                         f"project {project_id}: key {key.value!r} is written twice (also at "
-                        f"line {seen[key.value]}); the last one counts",
+                        f"line {seen[key.value]}); the first one counts",
                     )
-                seen[key.value] = key_line
+                seen.setdefault(key.value, key_line)
         project = self.project(project_id, status, tags, value, line, block.in_fence)
         if project_id in self.sources:
             first = self.sources[project_id].first + 1
@@ -239,10 +234,10 @@ class _Reader:
         pairs = list(keys.items())
         nested = keys.get("timestamps", (None, None))[1]
         if isinstance(nested, MappingNode):
-            pairs += [(k.value, (k, v)) for k, v in nested.value if isinstance(k, ScalarNode)]
+            pairs += list(_first_keys(nested).items())
         for name, (key, value) in pairs:
             if _TIMESTAMP_KEY.fullmatch(str(name)) and isinstance(value, ScalarNode):
-                stamps[name] = self.spot(block, key, value)
+                stamps.setdefault(name, self.spot(block, key, value))
         return EntrySource(
             first=block.start + node.start_mark.line,
             last=block.start + _last_line(node),
@@ -267,6 +262,30 @@ class _Reader:
             style=value.style or "",
             single_line=value.start_mark.line == value.end_mark.line,
         )
+
+
+def _first_keys(node: MappingNode) -> dict[str, tuple[Node, Node]]:
+    keys: dict[str, tuple[Node, Node]] = {}
+    for key, value in node.value:
+        if isinstance(key, ScalarNode):
+            keys.setdefault(key.value, (key, value))
+    return keys
+
+
+def _yaml_error(exc: YAMLError, block: Block, path: Path) -> Issue:
+    problem_mark = getattr(exc, "problem_mark", None)
+    context_mark = getattr(exc, "context_mark", None)
+    mark = problem_mark or context_mark
+    line = block.start + mark.line + 1 if mark is not None else block.opened_at
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    message = f"invalid YAML: {problem}"
+    context = getattr(exc, "context", None)
+    if context:
+        message += f" ({context}"
+        if context_mark is not None and context_mark.line != getattr(problem_mark, "line", None):
+            message += f" started at line {block.start + context_mark.line + 1}"
+        message += ")"
+    return Issue("error", path, line, message)
 
 
 def _entries(root: Node, data: Any) -> Iterator[tuple[MappingNode, dict[str, Any]]]:

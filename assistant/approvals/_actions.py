@@ -1,0 +1,217 @@
+"""The four mutations: how each is shown on a card, re-validated, and carried out.
+
+`plan_action` reads the current state and says what the action would do (the card text) and
+what it assumes (the precondition). Re-validation is planning again and comparing
+preconditions. `carry_out` does the action, refusing when the state moved under it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from tools.orchestrator import DirtyReport, Orchestrator, OrchestratorError
+from tools.projectlist import (
+    ProjectListError,
+    StaleFileError,
+    load,
+    plan_status_change,
+    set_status,
+)
+from tools.workspace import Workspace
+
+MUTATING_TOOLS = (
+    "set_project_status",
+    "create_builder",
+    "terminate_builder",
+    "force_terminate_builder",
+)
+
+
+class ActionInvalid(Exception):
+    """The proposed action cannot be carried out at all (unknown project, bad status, ...)."""
+
+
+@dataclass(frozen=True)
+class ActionContext:
+    workspace: Workspace
+    orchestrator: Orchestrator
+
+
+@dataclass(frozen=True)
+class ActionPlan:
+    title: str  # one line: what will happen
+    body: str  # the diff, warnings or dirty report
+    precondition: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ActionOutcome:
+    status: Literal["done", "refused", "stale", "failed"]
+    summary: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def for_model(self) -> str:
+        return json.dumps({"status": self.status, "summary": self.summary}, ensure_ascii=False)
+
+
+def _relative(ctx: ActionContext, path: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(Path(ctx.workspace.root).resolve()))
+    except ValueError:
+        return str(path)
+
+
+def builder_report(report: DirtyReport) -> dict[str, Any]:
+    """What terminating a builder would lose, as plain data (compared on re-validation)."""
+    dirty = []
+    for tree in report.worktrees:
+        if tree.clean:
+            continue
+        lost: dict[str, Any] = {"repo": tree.repo}
+        for key in ("modified", "staged", "untracked", "stashes"):
+            if getattr(tree, key):
+                lost[key] = list(getattr(tree, key))
+        if tree.unpushed:
+            lost["unpushed"] = [f"{c.sha} {c.subject}" for c in tree.unpushed]
+        dirty.append(lost)
+    if report.stray:
+        dirty.append({"repo": "(outside any worktree)", "untracked": list(report.stray)})
+    return {"builder": report.name, "dirty": dirty}
+
+
+def render_report(report: dict[str, Any]) -> str:
+    if not report["dirty"]:
+        return "All worktrees clean and pushed: nothing would be lost."
+    lines = []
+    for tree in report["dirty"]:
+        parts = []
+        for key in ("modified", "staged", "untracked", "unpushed", "stashes"):
+            items = tree.get(key)
+            if items:
+                shown = ", ".join(str(i) for i in items[:4])
+                more = f" (+{len(items) - 4} more)" if len(items) > 4 else ""
+                parts.append(f"{key}: {shown}{more}")
+        lines.append(f"• {tree['repo']}: " + "; ".join(parts))
+    return "\n".join(lines)
+
+
+async def _builder_report(ctx: ActionContext, name: str) -> dict[str, Any]:
+    try:
+        return builder_report(await ctx.orchestrator.dirty_report(name))
+    except OrchestratorError as exc:
+        raise ActionInvalid(str(exc)) from exc
+
+
+async def plan_action(ctx: ActionContext, tool_name: str, args: dict[str, Any]) -> ActionPlan:
+    """What `tool_name(**args)` would do now; raises ActionInvalid when it cannot be done."""
+    if tool_name == "set_project_status":
+        try:
+            plist = load(ctx.workspace.projectlist_path)
+            change = plan_status_change(plist, str(args["id"]), str(args["status"]))
+        except ProjectListError as exc:
+            raise ActionInvalid(str(exc)) from exc
+        project = plist.get(change.project_id)
+        title = project.title if project else ""
+        body = [f"{_relative(ctx, plist.path)}: {change.render()}"]
+        body += [f"⚠ {warning}" for warning in change.warnings]
+        if args.get("reason"):
+            body.append(f"Reason: {args['reason']}")
+        return ActionPlan(
+            title=f"Set {change.project_id} {title}: {change.old_status} → {change.new_status}",
+            body="\n".join(body),
+            precondition={"digest": plist.digest},
+        )
+    if tool_name == "create_builder":
+        try:
+            plan = await ctx.orchestrator.plan_builder(
+                str(args["project_id"]),
+                extra_repos=tuple(args.get("extra_repos") or ()),
+                name=args.get("name"),
+            )
+        except (OrchestratorError, ProjectListError) as exc:
+            raise ActionInvalid(str(exc)) from exc
+        repos = ", ".join(w.repo for w in plan.worktrees)
+        return ActionPlan(
+            title=f"Create builder {plan.name} for {plan.project_id} {plan.title}",
+            body=f"Worktrees on branch {plan.branch}: {repos}",
+            precondition={"plan": plan.to_dict()},
+        )
+    if tool_name in ("terminate_builder", "force_terminate_builder"):
+        name = str(args["name"])
+        report = await _builder_report(ctx, name)
+        rendered = render_report(report)
+        if tool_name == "force_terminate_builder":
+            title = f"FORCE terminate builder {name}"
+            body = f"This discards:\n{rendered}" if report["dirty"] else rendered
+        else:
+            title = f"Terminate builder {name}"
+            body = rendered
+            if report["dirty"]:
+                body += "\nTerminate will be refused while this work exists."
+        return ActionPlan(title=title, body=body, precondition={"report": report})
+    raise ActionInvalid(f"{tool_name} is not an action that needs approval")
+
+
+async def carry_out(
+    ctx: ActionContext, tool_name: str, args: dict[str, Any], precondition: dict[str, Any]
+) -> ActionOutcome:
+    """Do the approved action, refusing (stale) when the state it was approved for has moved."""
+    if tool_name == "set_project_status":
+        try:
+            change = set_status(
+                ctx.workspace.projectlist_path,
+                str(args["id"]),
+                str(args["status"]),
+                expected_digest=precondition.get("digest"),
+            )
+        except StaleFileError as exc:
+            return ActionOutcome("stale", f"Not changed: {exc}")
+        except ProjectListError as exc:
+            return ActionOutcome("failed", f"Not changed: {exc}")
+        return ActionOutcome(
+            "done",
+            f"{change.project_id}: {change.old_status} → {change.new_status}",
+            {"diff": change.render(), "warnings": list(change.warnings)},
+        )
+    if tool_name == "create_builder":
+        try:
+            builder = await ctx.orchestrator.create_builder(
+                str(args["project_id"]),
+                extra_repos=tuple(args.get("extra_repos") or ()),
+                name=args.get("name"),
+            )
+        except OrchestratorError as exc:
+            return ActionOutcome("failed", f"Builder not created: {exc}")
+        where = _relative(ctx, builder.path)
+        session = (
+            f"OpenCode session {builder.session.id}" if builder.session else builder.session_note
+        )
+        return ActionOutcome(
+            "done",
+            f"Builder {builder.name} created at {where}",
+            {"builder": builder.name, "session": session},
+        )
+    if tool_name in ("terminate_builder", "force_terminate_builder"):
+        name = str(args["name"])
+        force = tool_name == "force_terminate_builder"
+        if force:
+            # Force discards exactly what the card showed, nothing that appeared since.
+            report = await _builder_report(ctx, name)
+            if report != precondition.get("report"):
+                return ActionOutcome("stale", f"Not terminated: {name} changed since the card")
+        try:
+            result = await ctx.orchestrator.terminate_builder(name, force=force)
+        except OrchestratorError as exc:
+            return ActionOutcome("failed", f"Not terminated: {exc}")
+        if result.done:
+            return ActionOutcome("done", f"Builder {name} terminated", {"builder": name})
+        report = builder_report(result.report)
+        return ActionOutcome(
+            "refused",
+            f"Refused to terminate {name}: it holds work that exists nowhere else",
+            {"report": report},
+        )
+    return ActionOutcome("failed", f"{tool_name} is not an action that needs approval")

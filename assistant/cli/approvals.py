@@ -1,0 +1,125 @@
+"""`foreman approvals`: list pending approvals and resolve your own from the shell."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import click
+
+workspace_option = click.option(
+    "--workspace",
+    "workspace_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Workspace holding the project list.",
+)
+file_option = click.option(
+    "--file", type=click.Path(path_type=Path, dir_okay=False), help="A project list file."
+)
+
+
+@click.group(invoke_without_command=True)
+@click.option("--all", "show_all", is_flag=True, help="Also show recently resolved approvals.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def approvals(ctx: click.Context, show_all: bool, as_json: bool) -> None:
+    """List approvals waiting for a decision, or resolve one.
+
+    \b
+    Only the person a card was asked of may resolve it; here that is you at this terminal
+    (terminal:<your user name>), which is who `foreman chat`, MCP and A2A requests ask.
+
+    \b
+    Examples:
+      foreman approvals                 pending approvals
+      foreman approvals --all --json    recent ones too, as JSON
+      foreman approvals approve k7m2qx
+      foreman approvals reject k7m2qx
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from assistant.approvals import ApprovalBook
+    from assistant.store import open_store
+
+    book = ApprovalBook(open_store())
+    rows = book.recent(50) if show_all else book.pending()
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "id": a.id,
+                        "state": a.state,
+                        "principal": a.principal,
+                        "chat": a.chat.key,
+                        "tool": a.tool_name,
+                        "args": a.args,
+                        "card": a.card,
+                        "created_at": a.created_at.isoformat(),
+                        "expires_at": a.expires_at.isoformat(),
+                    }
+                    for a in rows
+                ],
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
+        return
+    if not rows:
+        click.echo("No approvals waiting." if not show_all else "No approvals.")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("id", "state", "for", "action", box=None)
+    for a in rows:
+        table.add_row(a.id, a.state, a.principal, a.card.splitlines()[0])
+    Console().print(table)
+
+
+def _resolve(
+    approval_id: str, approve: bool, workspace_dir: Path | None, file: Path | None
+) -> None:
+    from assistant.cli.chat import open_service, render, terminal_principal
+
+    svc = open_service(workspace_dir, file, None)
+    if svc.approval(approval_id) is None:
+        click.echo(f"No approval {approval_id}.", err=True)
+        sys.exit(1)
+    out = asyncio.run(svc.resolve(approval_id, terminal_principal(), approve))
+    from rich.console import Console
+
+    console = Console()
+    for message in out:
+        render(console, message)
+    ok = bool(out) and out[0].kind != "error"
+    sys.exit(0 if ok else 1)
+
+
+@approvals.command()
+@click.argument("approval_id")
+@workspace_option
+@file_option
+def approve(approval_id: str, workspace_dir: Path | None, file: Path | None) -> None:
+    """Approve APPROVAL_ID: re-validate it, carry it out, print the result (exit 1 if refused)."""
+    _resolve(approval_id, True, workspace_dir, file)
+
+
+@approvals.command()
+@click.argument("approval_id")
+@workspace_option
+@file_option
+def reject(approval_id: str, workspace_dir: Path | None, file: Path | None) -> None:
+    """Reject APPROVAL_ID; nothing changes."""
+    _resolve(approval_id, False, workspace_dir, file)
+
+
+@approvals.command(name="list")
+@click.option("--all", "show_all", is_flag=True, help="Also show recently resolved approvals.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def list_(ctx: click.Context, show_all: bool, as_json: bool) -> None:
+    """List approvals (same as `foreman approvals`)."""
+    ctx.invoke(approvals, show_all=show_all, as_json=as_json)

@@ -1,0 +1,66 @@
+"""`foreman demo`: build a demo workspace and watch a scripted session, offline."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.argument("directory", required=False, type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--interactive",
+    "-i",
+    is_flag=True,
+    help="Afterwards, stay in `foreman chat` on the demo workspace.",
+)
+@click.option("--model", "-m", help="Model for --interactive (default $FOREMAN_MODEL).")
+def demo(directory: Path | None, interactive: bool, model: str | None) -> None:
+    """Build a demo workspace and play a scripted conversation through the real agent loop.
+
+    \b
+    The demo workspace (a workspace repo, two repos with bare remotes, .ai/projectlist.md,
+    a Taskfile) and its own state go into DIRECTORY (default: a new temporary directory,
+    which is kept so you can look around). The model is scripted and offline: no key, no
+    network. You see: the list of sessions, starting project 0015 (two approval cards,
+    approved; the builder appears on disk), wrapping up 0014 whose builder holds unsaved
+    work (terminate refused, then forced with a second approval), and the final state.
+
+    \b
+    Examples:
+      foreman demo
+      foreman demo ./demo-ws
+      foreman demo --interactive          then try /projects, /status 0016 planned, ...
+    """
+    from rich.console import Console
+
+    from assistant.demo import run_demo
+
+    if directory is None:
+        directory = Path(tempfile.mkdtemp(prefix="foreman-demo-"))
+    elif directory.exists() and any(directory.iterdir()):
+        raise click.UsageError(f"{directory} is not empty; give a new or empty directory.")
+    directory.mkdir(parents=True, exist_ok=True)
+    console = Console()
+    report = asyncio.run(run_demo(directory.resolve(), console))
+    console.print(
+        f"\n[bold]Demo done[/bold] in {report.seconds:.1f}s, {report.requests} scripted model "
+        f"requests.\nWorkspace: {report.workspace}\nState: {report.state_dir}"
+    )
+    if interactive:
+        from assistant.cli.chat import TerminalChat
+        from assistant.service import AssistantService
+        from assistant.store import open_store
+        from tools.workspace import find_workspace
+
+        console.print(
+            "\nYou are now in `foreman chat` on the demo workspace "
+            "(free text needs a model key; slash commands work without)."
+        )
+        svc = AssistantService(
+            open_store(report.state_dir), find_workspace(report.workspace), model, None
+        )
+        TerminalChat(svc, console).run()

@@ -1,0 +1,40 @@
+"""`foreman doctor`: what Foreman found and what is missing."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from assistant.cli.options import workspace_options
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@workspace_options
+def doctor(as_json: bool, workspace_dir: Path | None, file: Path | None) -> None:
+    """Show what Foreman found: workspace, project list and format, counts, and the
+    checks other parts add (model key, OpenCode server, channels). Exit 1 if one fails.
+
+    \b
+    Examples:
+      foreman doctor
+      foreman doctor --json --workspace ~/src/app
+    """
+    from assistant.doctor import DoctorContext, run_checks
+
+    results = run_checks(DoctorContext(workspace_dir, file))
+    ok = all(check.ok for check in results)
+    if as_json:
+        data = {"ok": ok, "checks": [dataclasses.asdict(check) for check in results]}
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    else:
+        width = max((len(check.name) for check in results), default=0)
+        for check in results:
+            mark = "ok  " if check.ok else "FAIL"
+            click.echo(f"{mark}  {check.name:<{width}}  {check.detail}")
+    if not ok:
+        sys.exit(1)

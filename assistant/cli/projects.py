@@ -1,0 +1,361 @@
+"""`foreman projects`, `project`, `status set`, `check`: the project list from a terminal.
+
+Thin layer over tools.projectlist: the library reads, checks and writes; these commands ask,
+print and set the exit code (0 ok, 1 refused or failed, 2 usage error).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import getpass
+import json
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from assistant.cli.options import fail, open_workspace, shown, workspace_options
+from tools.projectlist import (
+    STATUSES,
+    Project,
+    ProjectList,
+    ProjectListError,
+    StaleFileError,
+    StatusChange,
+    apply_status_change,
+    canonical,
+    load,
+    plan_status_change,
+)
+from tools.workspace import Workspace
+
+STATUS_CHOICE = click.Choice([*STATUSES, "on_hold"])
+BuilderProvider = Callable[[Workspace, Sequence[str]], Mapping[str, Sequence[str]]]
+
+
+def builders_on_disk(workspace: Workspace, project_ids: Sequence[str]) -> dict[str, list[str]]:
+    """Builder names per project from `.builders/` (empty, and no git import, when absent)."""
+    if not (workspace.root / ".builders").is_dir():
+        return {}
+    from tools.orchestrator import builders_by_project
+
+    return builders_by_project(workspace.root, project_ids)
+
+
+# The `builder` column's source; a test or another front end may swap it.
+builder_provider: BuilderProvider = builders_on_disk
+
+
+def _load(workspace: Workspace) -> ProjectList:
+    try:
+        return load(workspace.projectlist_path)
+    except ProjectListError as exc:
+        fail(f"{exc}\n(run `foreman check` to see every problem)")
+
+
+def _binding(project: Project) -> dict[str, Any] | None:
+    if project.chat_binding is None:
+        return None
+    return dataclasses.asdict(project.chat_binding)
+
+
+def _binding_text(project: Project) -> str:
+    binding = project.chat_binding
+    if binding is None:
+        return ""
+    where = binding.group_name or binding.channel_id or ""
+    text = f"{binding.platform} {where}".strip()
+    if binding.trigger != "all_messages":
+        text += (
+            f" ({binding.trigger}{': ' + ' '.join(binding.patterns) if binding.patterns else ''})"
+        )
+    return text
+
+
+def project_rows(
+    plist: ProjectList, builders: Mapping[str, Sequence[str]], statuses: Sequence[str] = ()
+) -> list[dict[str, Any]]:
+    """One JSON-ready row per project: id, title, status, repos, builders, binding."""
+    wanted = {canonical(s) for s in statuses}
+    return [
+        {
+            "id": p.id,
+            "title": p.title,
+            "status": p.status,
+            "repos": list(p.repos),
+            "builders": list(builders.get(p.id, ())),
+            "binding": _binding(p),
+        }
+        for p in plist.projects
+        if not wanted or canonical(p.status) in wanted
+    ]
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+@click.command()
+@click.option(
+    "--status",
+    "statuses",
+    type=STATUS_CHOICE,
+    multiple=True,
+    help="Only projects with this status (repeat for several).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@workspace_options
+def projects(
+    statuses: tuple[str, ...], as_json: bool, workspace_dir: Path | None, file: Path | None
+) -> None:
+    """List the workspace's projects: id, title, status, repos, builder, chat binding.
+
+    \b
+    Examples:
+      foreman projects
+      foreman projects --status implementing --status planned
+      foreman projects --json | jq '.[] | select(.builders == [])'
+      foreman projects --file ~/src/app/codev/projectlist.md
+    """
+    workspace = open_workspace(workspace_dir, file)
+    plist = _load(workspace)
+    builders = builder_provider(workspace, [p.id for p in plist.projects])
+    rows = project_rows(plist, builders, statuses)
+    if as_json:
+        _echo_json(rows)
+        return
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("id", "title", "status", "repos", "builder", "binding"):
+        table.add_column(column, overflow="fold")
+    by_id = {p.id: p for p in plist.projects}
+    for row in rows:
+        table.add_row(
+            row["id"],
+            row["title"],
+            row["status"],
+            ", ".join(row["repos"]),
+            ", ".join(row["builders"]),
+            _binding_text(by_id[row["id"]]),
+        )
+    console = Console(highlight=False, soft_wrap=False)
+    console.print(table)
+    summary = (
+        f"{len(rows)} of {len(plist.projects)} projects" if statuses else (f"{len(rows)} projects")
+    )
+    console.print(f"{summary} in {shown(plist.path)} ({plist.format} format)", markup=False)
+    if plist.warnings:
+        click.echo(
+            f"{len(plist.warnings)} warning(s) about this file: run `foreman check`", err=True
+        )
+
+
+@click.command()
+@click.argument("project_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@workspace_options
+def project(project_id: str, as_json: bool, workspace_dir: Path | None, file: Path | None) -> None:
+    """Show one project with all its fields, as written in the project list.
+
+    \b
+    Examples:
+      foreman project 0014
+      foreman project 14 --json
+    """
+    workspace = open_workspace(workspace_dir, file)
+    plist = _load(workspace)
+    try:
+        found = plist.find(project_id)
+    except ProjectListError as exc:
+        fail(exc.message)
+    builders = list(builder_provider(workspace, [found.id]).get(found.id, ()))
+    if as_json:
+        data = dataclasses.asdict(found)
+        data.update(file=str(plist.path), builders=builders)
+        _echo_json(data)
+        return
+    click.echo(f"{found.id}  {found.title}")
+    facts = [
+        ("status", found.status),
+        ("file", f"{shown(plist.path)}:{found.line}"),
+        ("repos", ", ".join(found.repos)),
+        ("builder", ", ".join(builders)),
+        ("binding", _binding_text(found)),
+    ]
+    for name, value in facts:
+        click.echo(f"  {name:<8} {value or '-'}")
+    if not found.in_fence:
+        click.echo("  (written outside a ```yaml fence)")
+    click.echo("")
+    click.echo(plist.source(found.id).rstrip("\r\n"))
+
+
+@click.group()
+def status() -> None:
+    """Change a project's status (the only edit Foreman makes to the project list).
+
+    \b
+    Example:
+      foreman status set 0014 implementing --yes --reason "builder started"
+    """
+
+
+@status.command("set")
+@click.argument("project_id")
+@click.argument("new_status", metavar="STATUS", type=STATUS_CHOICE)
+@click.option(
+    "--yes", is_flag=True, help="Approve without asking (the human's approval for scripts)."
+)
+@click.option(
+    "--timestamp",
+    metavar="VALUE",
+    help="Write VALUE into the entry's `<status>_at` line (default: now, ISO 8601).",
+)
+@click.option("--no-timestamp", is_flag=True, help="Leave the `<status>_at` line untouched.")
+@click.option("--reason", metavar="TEXT", help="Why; recorded in the audit log.")
+@workspace_options
+def set_(
+    project_id: str,
+    new_status: str,
+    yes: bool,
+    timestamp: str | None,
+    no_timestamp: bool,
+    reason: str | None,
+    workspace_dir: Path | None,
+    file: Path | None,
+) -> None:
+    """Move PROJECT_ID to STATUS, rewriting only its status line (and `<status>_at` line).
+
+    Shows the one-line change and any warning (a skipped step, a move backwards, a human-only
+    gate), then asks on a terminal. Without a terminal it refuses unless --yes is given.
+
+    \b
+    Examples:
+      foreman status set 0014 implementing
+      foreman status set 14 integrated --yes --timestamp 2026-02-09
+      foreman status set 0014 on-hold --yes --no-timestamp --reason "waiting on API keys"
+    """
+    if timestamp is not None and no_timestamp:
+        raise click.UsageError("--timestamp and --no-timestamp cannot be used together")
+    workspace = open_workspace(workspace_dir, file)
+    try:
+        plist = load(workspace.projectlist_path, strict=False)
+        change = plan_status_change(
+            plist,
+            project_id,
+            new_status,
+            timestamp=None if no_timestamp else (timestamp or "now"),
+        )
+    except ProjectListError as exc:
+        fail(str(exc))
+    click.echo(f"{shown(plist.path)}: {change.render()}")
+    if not change.diff:
+        return
+    for warning in change.warnings:
+        click.echo(f"  warning: {warning}")
+    if not yes:
+        if not sys.stdin.isatty():
+            fail("not changed: confirm on a terminal, or pass --yes to approve from a script")
+        if not click.confirm("Apply this change?", default=False):
+            fail("cancelled; nothing was written")
+    try:
+        written = apply_status_change(change)
+    except StaleFileError as exc:
+        fail(f"{exc.message}\n(the file changed while the change was being approved)")
+    except ProjectListError as exc:
+        fail(str(exc))
+    click.echo("wrote:")
+    for line, old, new in written.diff:
+        click.echo(f"  {line}: - {old.strip()}")
+        click.echo(f"  {line}: + {new.strip()}")
+    _audit(written, reason)
+
+
+def _audit(change: StatusChange, reason: str | None) -> None:
+    """Record who changed what, and why, in the state store's audit log."""
+    from datetime import UTC, datetime
+
+    from assistant.store import open_store
+
+    details = {
+        "file": str(change.path),
+        "project_id": change.project_id,
+        "from": change.old_status,
+        "to": change.new_status,
+        "timestamp": change.timestamp,
+        "reason": reason,
+        "diff": change.diff,
+        "digest_before": change.digest_before,
+        "digest_after": change.digest_after,
+    }
+    try:
+        store = open_store()
+        with store.transaction() as conn:
+            conn.execute(
+                "INSERT INTO audit_log (at, actor, action, details_json) VALUES (?, ?, ?, ?)",
+                (
+                    datetime.now(UTC).isoformat(),
+                    f"terminal:{getpass.getuser()}",
+                    "project.status_set",
+                    json.dumps(details),
+                ),
+            )
+        store.close()
+    except Exception as exc:  # the edit stands; say that its record is missing
+        fail(f"the change was written, but recording it in the audit log failed: {exc}")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@workspace_options
+def check(as_json: bool, workspace_dir: Path | None, file: Path | None) -> None:
+    """Check the project list: parse errors with line numbers, then warnings.
+
+    Warnings: entries outside ```yaml fences, stray fences, unknown statuses, `on_hold`,
+    duplicate ids, unquoted or non-numeric ids. Exit 1 when there is an error.
+
+    \b
+    Examples:
+      foreman check
+      foreman check --json --file codev/projectlist.md
+    """
+    workspace = open_workspace(workspace_dir, file)
+    path = workspace.projectlist_path
+    try:
+        plist = load(path, strict=False)
+    except ProjectListError as exc:  # unreadable: not UTF-8, missing
+        if as_json:
+            _echo_json({"file": str(path), "ok": False, "errors": [_issue(exc.line, exc.message)]})
+        else:
+            click.echo(f"{shown(path)}:{exc.line}: error: {exc.message}")
+        sys.exit(1)
+    if as_json:
+        _echo_json(
+            {
+                "file": str(plist.path),
+                "format": plist.format,
+                "ok": not plist.errors,
+                "projects": len(plist.projects),
+                "templates_skipped": plist.templates,
+                "errors": [_issue(i.line, i.message) for i in plist.errors],
+                "warnings": [_issue(i.line, i.message) for i in plist.warnings],
+            }
+        )
+    else:
+        for issue in plist.issues:
+            click.echo(f"{shown(path)}:{issue.line}: {issue.severity}: {issue.message}")
+        click.echo(
+            f"{shown(path)}: {len(plist.projects)} projects, {len(plist.errors)} error(s), "
+            f"{len(plist.warnings)} warning(s)"
+        )
+    if plist.errors:
+        sys.exit(1)
+
+
+def _issue(line: int, message: str) -> dict[str, Any]:
+    return {"line": line, "message": message}

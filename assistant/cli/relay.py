@@ -1,0 +1,154 @@
+"""`foreman relay replay|run` and `foreman history`: the relay from the command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.group()
+def relay() -> None:
+    """The deterministic chat ↔ builder relay.
+
+    \b
+    Examples:
+      foreman relay replay capture.sse.txt        one line per notification
+      foreman relay replay events.jsonl --json    one JSON object per notification
+      foreman relay run                           chat on stdin as `chat_id: text`
+    """
+
+
+@relay.command("replay")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per notification.")
+@click.option(
+    "--retry-limit",
+    type=int,
+    default=None,
+    help="Retries before a turn is aborted (default $FOREMAN_RETRY_LIMIT, else 5).",
+)
+def replay_command(file: Path, as_json: bool, retry_limit: int | None) -> None:
+    """Print the notifications the relay would send for a recorded OpenCode stream.
+
+    FILE is a `/event` SSE capture (`data: {...}` lines) or `/global/event` JSON lines.
+    Each line is `<session id> <kind> <text>` (newlines in the text shown as \\n).
+
+    \b
+    Example:
+      foreman relay replay ../shared/corpus/opencode-1.18.33/event-stream.sse.txt
+    """
+    from assistant.relay._format import one_line
+    from assistant.relay._relay import retry_limit_from_env
+    from assistant.relay._replay import read_stream, replay
+
+    try:
+        limit = retry_limit if retry_limit is not None else retry_limit_from_env()
+        notifications = replay(read_stream(file), retry_limit=limit)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    for n in notifications:
+        if as_json:
+            record = {"session_id": n.session_id, "kind": n.kind, "key": n.key, "text": n.text}
+            if n.choices:
+                record["choices"] = [{"label": label, "data": data} for label, data in n.choices]
+            click.echo(json.dumps(record, ensure_ascii=False))
+        else:
+            click.echo(one_line(n))
+
+
+@relay.command("run")
+@click.option("--workspace", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--platform", default="terminal", show_default=True, help="Platform of stdin chats.")
+def run_command(workspace: Path | None, platform: str) -> None:
+    """Run the relay alone: chat lines on stdin, notifications on stdout.
+
+    Each stdin line is `chat_id: text` (a group bound to a builder); immediate replies and
+    notifications are printed as `chat_id: text`. The local user is the principal.
+    Needs FOREMAN_OPENCODE_URL (and FOREMAN_OPENCODE_PASSWORD when the server has one).
+
+    \b
+    Example:
+      FOREMAN_OPENCODE_URL=http://127.0.0.1:4096 foreman relay run --workspace ~/ws
+    """
+    asyncio.run(_run(workspace or Path.cwd(), platform))
+
+
+async def _run(workspace: Path, platform: str) -> None:
+    import getpass
+    import os
+
+    from assistant.messages import ChatRef, Inbound, Outbound, Principal
+    from assistant.relay import Relay
+    from assistant.store import open_store
+    from tools.opencode import OpenCodeClient
+
+    client = OpenCodeClient.from_env()
+    if client is None:
+        raise click.ClickException("FOREMAN_OPENCODE_URL is not set (the OpenCode server's URL)")
+    me = Principal(platform, getpass.getuser(), os.environ.get("USER"))  # type: ignore[arg-type]
+    store = open_store()
+    relay = Relay(store, client, workspace, principals={me.key})
+
+    async def send(message: Outbound) -> str | None:
+        text = message.text
+        if message.choices:
+            text += "".join(f"\n  [{c.label}] {c.data}" for c in message.choices)
+        print(f"{message.chat.chat_id}: {text}", flush=True)
+        return None
+
+    async def read_stdin() -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            line = await loop.run_in_executor(None, sys.stdin.readline)
+            if not line:
+                return
+            chat_id, sep, text = line.rstrip("\n").partition(":")
+            if not sep:
+                print(f"error: expected `chat_id: text`, got {line.strip()!r}", file=sys.stderr)
+                continue
+            chat = ChatRef(platform, chat_id.strip(), is_direct=False)  # type: ignore[arg-type]
+            inbound = Inbound(chat=chat, sender=me, text=text.strip())
+            for reply in await relay.handle(inbound):
+                await send(reply)
+
+    async with client:
+        events = asyncio.create_task(relay.run(send))
+        try:
+            await read_stdin()
+            # stdin closed: keep relaying notifications until interrupted
+            await events
+        finally:
+            events.cancel()
+
+
+@click.command("history")
+@click.argument("builder")
+@click.option("--last", "last", type=int, default=None, help="Only the newest N exchanges.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per exchange.")
+def history(builder: str, last: int | None, as_json: bool) -> None:
+    """Show the exchanges the relay carried for BUILDER (from the state store).
+
+    \b
+    Examples:
+      foreman history 0014-ironman-training --last 5
+      foreman history 0014-ironman-training --json
+    """
+    from assistant.relay._journal import exchanges
+    from assistant.relay._relay import format_exchanges
+    from assistant.store import open_store
+
+    if last is not None and last < 1:
+        raise click.UsageError("--last must be at least 1")
+    found = exchanges(open_store(), builder, last=last)
+    if as_json:
+        for exchange in found:
+            click.echo(json.dumps(exchange.to_json(), ensure_ascii=False))
+        return
+    if not found:
+        click.echo(f"No relayed exchanges for {builder}.")
+        raise SystemExit(1)
+    click.echo(format_exchanges(found))

@@ -1,0 +1,173 @@
+"""Slash commands: answered from the project list, the orchestrator and the store. No model."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from assistant.agent import builder_summary
+from assistant.approvals import ActionInvalid, card_message
+from assistant.messages import Inbound, Outbound
+from tools.orchestrator import BuilderStatus, OrchestratorError, builders_by_project
+from tools.projectlist import ProjectListError, load
+
+if TYPE_CHECKING:
+    from assistant.service import AssistantService
+
+HELP = """\
+/projects [STATUS] — list projects
+/project ID — one project and its builders
+/builders — builders on disk
+/status ID STATUS — propose a status change (asks for approval)
+/approvals — approvals waiting for you
+/approve ID · /reject ID — resolve one
+/usage — model requests and tokens of this chat
+/help — this list
+Anything else goes to the assistant."""
+
+Handler = Callable[["AssistantService", Inbound, list[str]], Awaitable[list[Outbound]]]
+
+
+def _say(message: Inbound, text: str, kind: str = "text") -> list[Outbound]:
+    return [Outbound(chat=message.chat, text=text, kind=kind)]
+
+
+async def _projects(svc: AssistantService, message: Inbound, args: list[str]) -> list[Outbound]:
+    try:
+        plist = load(svc.workspace.projectlist_path)
+    except ProjectListError as exc:
+        return _say(message, f"Cannot read the project list: {exc}", "error")
+    wanted = args[0] if args else None
+    builders = builders_by_project(svc.workspace.root, [p.id for p in plist.projects])
+    lines = []
+    for project in plist.projects:
+        if wanted and project.status != wanted:
+            continue
+        line = f"{project.id} · {project.status} · {project.title}"
+        if project.id in builders:
+            line += f" · 🔨 {', '.join(builders[project.id])}"
+        lines.append(line)
+    if not lines:
+        return _say(message, f"No projects{f' with status {wanted}' if wanted else ''}.")
+    return _say(message, "\n".join(lines))
+
+
+async def _project(svc: AssistantService, message: Inbound, args: list[str]) -> list[Outbound]:
+    if len(args) != 1:
+        return _say(message, "Usage: /project ID", "error")
+    try:
+        project = load(svc.workspace.projectlist_path).get(args[0])
+    except ProjectListError as exc:
+        return _say(message, f"Cannot read the project list: {exc}", "error")
+    if project is None:
+        return _say(message, f"No project {args[0]}.", "error")
+    lines = [f"{project.id} · {project.title}", f"status: {project.status}"]
+    if project.repos:
+        lines.append(f"repos: {', '.join(project.repos)}")
+    if project.tags:
+        lines.append(f"tags: {', '.join(project.tags)}")
+    if project.chat_binding:
+        binding = project.chat_binding
+        lines.append(f"chat: {binding.platform} {binding.group_name or binding.channel_id or ''}")
+    if project.notes:
+        lines.append(f"notes: {project.notes.strip()}")
+    for status in await svc.orchestrator.list_builders():
+        if status.project_id == project.id:
+            lines.append(f"builder: {_builder_line(status)}")
+    return _say(message, "\n".join(lines))
+
+
+def _builder_line(status: BuilderStatus) -> str:
+    summary = builder_summary(status)
+    state = "clean" if summary["clean"] else "unsaved: " + "; ".join(summary["unsaved"])
+    session = f", session {summary['session']}" if "session" in summary else ""
+    return f"{status.name} ({state}{session})"
+
+
+async def _builders(svc: AssistantService, message: Inbound, args: list[str]) -> list[Outbound]:
+    try:
+        statuses = await svc.orchestrator.list_builders()
+    except OrchestratorError as exc:
+        return _say(message, f"Cannot list builders: {exc}", "error")
+    if not statuses:
+        return _say(message, "No builders.")
+    return _say(message, "\n".join(_builder_line(s) for s in statuses))
+
+
+async def _status(svc: AssistantService, message: Inbound, args: list[str]) -> list[Outbound]:
+    if len(args) < 2:
+        return _say(message, "Usage: /status ID STATUS [reason]", "error")
+    project_id, status, *reason = args
+    try:
+        approval = await svc.arequest_approval(
+            message.sender,
+            message.chat,
+            "set_project_status",
+            {"id": project_id, "status": status, "reason": " ".join(reason) or "via /status"},
+            message.message_id,
+        )
+    except ActionInvalid as exc:
+        return _say(message, f"Cannot propose that: {exc}", "error")
+    return [card_message(approval)]
+
+
+async def _approvals(svc: AssistantService, message: Inbound, args: list[str]) -> list[Outbound]:
+    pending = svc.approvals.pending(principal=message.sender.key)
+    if not pending:
+        return _say(message, "No approvals waiting.")
+    return [card_message(a) for a in pending]
+
+
+async def _approve(svc: AssistantService, message: Inbound, args: list[str]) -> list[Outbound]:
+    if len(args) != 1:
+        return _say(message, "Usage: /approve ID", "error")
+    return await svc._resolve(args[0], message.sender, True, message.message_id, message.chat)
+
+
+async def _reject(svc: AssistantService, message: Inbound, args: list[str]) -> list[Outbound]:
+    if len(args) != 1:
+        return _say(message, "Usage: /reject ID", "error")
+    return await svc._resolve(args[0], message.sender, False, message.message_id, message.chat)
+
+
+async def _usage(svc: AssistantService, message: Inbound, args: list[str]) -> list[Outbound]:
+    usage = svc.conversations.usage(message.chat.key)
+    return _say(
+        message,
+        f"This chat: {usage.requests} model requests, {usage.input_tokens} input tokens, "
+        f"{usage.output_tokens} output tokens.",
+    )
+
+
+async def _help(svc: AssistantService, message: Inbound, args: list[str]) -> list[Outbound]:
+    return _say(message, HELP)
+
+
+COMMANDS: dict[str, Handler] = {
+    "projects": _projects,
+    "project": _project,
+    "builders": _builders,
+    "status": _status,
+    "approvals": _approvals,
+    "approve": _approve,
+    "reject": _reject,
+    "usage": _usage,
+    "help": _help,
+    "start": _help,
+}
+
+
+async def run_command(svc: AssistantService, message: Inbound, text: str) -> list[Outbound]:
+    try:
+        words = shlex.split(text[1:])
+    except ValueError as exc:
+        return _say(message, f"Cannot read that command: {exc}", "error")
+    if not words:
+        return _say(message, HELP)
+    # Telegram appends the bot's name in groups: /projects@foreman_bot
+    name = words[0].split("@", 1)[0].lower()
+    handler = COMMANDS.get(name)
+    if handler is None:
+        return _say(message, f"Unknown command /{name}.\n{HELP}", "error")
+    return await handler(svc, message, words[1:])

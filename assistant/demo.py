@@ -1,0 +1,204 @@
+"""`foreman demo`: a scripted conversation through the real agent loop, offline.
+
+The model is a pydantic-ai `FunctionModel` that maps each user turn to the tool calls a good
+model would make; everything else — the agent loop, approvals, the project-list edit, git
+worktrees, the dirty-builder refusal — is the real code path.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic_ai.messages import (
+    ModelMessage,
+    ModelRequest,
+    ModelResponse,
+    TextPart,
+    ToolCallPart,
+    ToolReturnPart,
+    UserPromptPart,
+)
+from pydantic_ai.models.function import AgentInfo, FunctionModel
+
+from assistant.messages import ChatRef, Inbound, Outbound, Principal
+
+DEMO_USER = Principal("terminal", "demo", "you")
+DEMO_CHAT = ChatRef("terminal", "demo")
+DIRTY_PROJECT = "0014"
+
+
+def _last_prompt(messages: list[ModelMessage]) -> str:
+    for message in reversed(messages):
+        if isinstance(message, ModelRequest):
+            for part in message.parts:
+                if isinstance(part, UserPromptPart) and isinstance(part.content, str):
+                    return part.content.lower()
+    return ""
+
+
+def _fresh_returns(messages: list[ModelMessage]) -> list[ToolReturnPart]:
+    last = messages[-1]
+    # A new user prompt is merged into the request holding earlier approvals' results.
+    if not isinstance(last, ModelRequest) or any(isinstance(p, UserPromptPart) for p in last.parts):
+        return []
+    return [p for p in last.parts if isinstance(p, ToolReturnPart)]
+
+
+def _summarise(returns: list[ToolReturnPart]) -> str:
+    by_tool = {r.tool_name: r.model_response_str() for r in returns}
+    lines = []
+    if "list_projects" in by_tool:
+        lines.append("Projects:\n" + by_tool["list_projects"])
+    if "list_builders" in by_tool:
+        raw = by_tool["list_builders"]
+        if raw == "no builders":
+            lines.append("No builders are running.")
+        else:
+            lines.append("Builders:")
+            for b in json.loads(raw):
+                state = "clean" if b["clean"] else "unsaved: " + "; ".join(b["unsaved"])
+                lines.append(f"• {b['name']} ({state})")
+    return "\n".join(lines) or "Done."
+
+
+def scripted_policy(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+    """What a good model would do for each of the demo's turns."""
+    returns = _fresh_returns(messages)
+    if returns:
+        return ModelResponse(parts=[TextPart(_summarise(returns))])
+    prompt = _last_prompt(messages)
+    if "sessions" in prompt:
+        return ModelResponse(
+            parts=[ToolCallPart("list_projects", {}), ToolCallPart("list_builders", {})]
+        )
+    if "start working on project 0015" in prompt:
+        return ModelResponse(
+            parts=[
+                TextPart("Moving 0015 to implementing and creating its builder."),
+                ToolCallPart(
+                    "set_project_status",
+                    {"id": "0015", "status": "implementing", "reason": "starting work"},
+                ),
+                ToolCallPart("create_builder", {"project_id": "0015"}),
+            ]
+        )
+    if "wrap up 0014" in prompt:
+        return ModelResponse(
+            parts=[
+                TextPart("Marking 0014 implemented and terminating its builder."),
+                ToolCallPart(
+                    "set_project_status",
+                    {"id": "0014", "status": "implemented", "reason": "wrapping up"},
+                ),
+                ToolCallPart("terminate_builder", {"name": "0014-ironman-training"}),
+            ]
+        )
+    return ModelResponse(parts=[TextPart("I can list sessions, start or wrap up a project.")])
+
+
+def demo_model() -> FunctionModel:
+    return FunctionModel(scripted_policy, model_name="demo-script")
+
+
+@dataclass
+class DemoReport:
+    workspace: Path
+    state_dir: Path
+    seconds: float
+    requests: int
+    transcript: list[str] = field(default_factory=list)
+
+
+class DemoPrinter:
+    def __init__(self, console: object) -> None:
+        from rich.console import Console
+
+        assert isinstance(console, Console)
+        self.console = console
+
+    def user(self, text: str) -> None:
+        self.console.print(f"\n[bold cyan]you>[/bold cyan] {text}", highlight=False)
+
+    def note(self, text: str) -> None:
+        self.console.print(f"[dim]   ({text})[/dim]", highlight=False)
+
+    def answers(self, out: list[Outbound]) -> None:
+        from assistant.cli.chat import render
+
+        for message in out:
+            render(self.console, message)
+
+
+async def run_demo(root: Path, console: object) -> DemoReport:
+    """Build the demo workspace under `root` and play the scripted conversation."""
+    from assistant.service import AssistantService
+    from assistant.store import open_store
+    from tools.orchestrator import make_demo_workspace
+
+    started = time.perf_counter()
+    printer = DemoPrinter(console)
+    workspace = make_demo_workspace(root / "workspace")
+    state_dir = root / "state"
+    svc = AssistantService(open_store(state_dir), workspace, demo_model(), {DEMO_USER.key})
+    printer.note(f"demo workspace: {workspace.root}")
+    printer.note(f"state: {state_dir}")
+
+    # An earlier builder for 0014 whose agent left work that was never committed.
+    builder = await svc.orchestrator.create_builder(DIRTY_PROJECT)
+    notes = Path(builder.path) / "ai-dev" / "training-plan.md"
+    notes.write_text("# Week 1\n- 3 x 10 min tempo\n")
+    printer.note(f"builder {builder.name} has an uncommitted file: {notes.name}")
+
+    counter = 0
+
+    async def say(
+        text: str = "", callback: str | None = None, shown: str | None = None
+    ) -> list[Outbound]:
+        nonlocal counter
+        counter += 1
+        printer.user(shown or text)
+        out = await svc.handle(
+            Inbound(
+                chat=DEMO_CHAT,
+                sender=DEMO_USER,
+                text=text,
+                message_id=f"demo-{counter}",
+                callback_data=callback,
+            )
+        )
+        printer.answers(out)
+        return out
+
+    def card_ids(out: list[Outbound]) -> list[str]:
+        return [m.extra["approval_id"] for m in out if m.kind == "approval_card"]
+
+    await say("show me all sessions")
+
+    out = await say("I want to start working on project 0015")
+    for approval_id in card_ids(out):
+        await say(f"/approve {approval_id}")
+    created = workspace.root / ".builders" / "0015-new-feature"
+    if created.is_dir():
+        printer.note(
+            f"on disk: {created.relative_to(workspace.root)}/"
+            f"{{{', '.join(sorted(p.name for p in created.iterdir()))}}}"
+        )
+
+    out = await say("wrap up 0014")
+    refusal: list[Outbound] = []
+    for approval_id in card_ids(out):
+        refusal = await say(f"/approve {approval_id}")
+    force = next((c for m in refusal for c in m.choices if c.data.startswith("force:")), None)
+    if force is not None:
+        printer.note(f"{notes.name} is still there: {notes.is_file()}")
+        out = await say(callback=force.data, shown=f"[{force.label}]")
+        for approval_id in card_ids(out):
+            await say(callback=f"approve:{approval_id}", shown="[Approve]")
+
+    await say("show me all sessions")
+    await say("/usage")
+    usage = svc.conversations.usage(DEMO_CHAT.key)
+    return DemoReport(workspace.root, state_dir, time.perf_counter() - started, usage.requests)

@@ -1,0 +1,118 @@
+"""What the relay remembers in the store: delivered notifications and per-builder history."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from assistant.relay._classify import Notification
+from assistant.store import Store
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def was_delivered(store: Store, key: str) -> bool:
+    row = store.connection.execute(
+        "SELECT state FROM deliveries WHERE notification_key = ?", (key,)
+    ).fetchone()
+    return row is not None and row["state"] == "sent"
+
+
+def record_delivery(
+    store: Store, notification: Notification, state: str, error: str | None = None
+) -> None:
+    with store.transaction() as conn:
+        conn.execute(
+            "INSERT OR REPLACE INTO deliveries "
+            "(notification_key, session_id, kind, state, error, at) VALUES (?, ?, ?, ?, ?, ?)",
+            (notification.key, notification.session_id, notification.kind, state, error, _now()),
+        )
+
+
+def failed_deliveries(store: Store) -> list[dict[str, Any]]:
+    rows = store.connection.execute(
+        "SELECT notification_key, session_id, kind, error, at FROM deliveries "
+        "WHERE state = 'failed' ORDER BY at"
+    ).fetchall()
+    return [dict(r) for r in rows]
+
+
+def append_history(
+    store: Store, builder: str, session_id: str, type_: str, payload: dict[str, Any]
+) -> None:
+    with store.transaction() as conn:
+        conn.execute(
+            "INSERT INTO builder_events (builder, session_id, at, type, event_json) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (builder, session_id, _now(), type_, json.dumps(payload, ensure_ascii=False)),
+        )
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One relayed exchange: what the chat sent the builder, and what came back."""
+
+    at: str
+    session_id: str
+    prompt: str
+    replies: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": self.at,
+            "session_id": self.session_id,
+            "prompt": self.prompt,
+            "replies": list(self.replies),
+        }
+
+
+def exchanges(store: Store, builder: str, last: int | None = None) -> list[Exchange]:
+    """The builder's relayed exchanges, oldest first (the newest `last` when given)."""
+    rows = store.connection.execute(
+        "SELECT session_id, at, type, event_json FROM builder_events "
+        "WHERE builder = ? AND type IN ('relay.forwarded', 'relay.notification') ORDER BY id",
+        (builder,),
+    ).fetchall()
+    out: list[Exchange] = []
+    current: dict[str, Any] | None = None
+    for row in rows:
+        payload = json.loads(row["event_json"])
+        if row["type"] == "relay.forwarded":
+            if current:
+                out.append(_exchange(current))
+            current = {"at": row["at"], "sid": row["session_id"], "prompt": payload["text"]}
+            current["replies"] = []
+        else:
+            if current is None:
+                current = {"at": row["at"], "sid": row["session_id"], "prompt": "", "replies": []}
+            current["replies"].append(payload["text"])
+    if current:
+        out.append(_exchange(current))
+    return out[-last:] if last else out
+
+
+def _exchange(data: dict[str, Any]) -> Exchange:
+    return Exchange(data["at"], data["sid"], data["prompt"], tuple(data["replies"]))
+
+
+def history_events(store: Store, builder: str, last: int | None = None) -> list[dict[str, Any]]:
+    """Raw stored events of a builder, oldest first."""
+    query = "SELECT id, session_id, at, type, event_json FROM builder_events WHERE builder = ?"
+    rows = store.connection.execute(
+        query + " ORDER BY id DESC" + (" LIMIT ?" if last else ""),
+        (builder, last) if last else (builder,),
+    ).fetchall()
+    return [
+        {
+            "id": r["id"],
+            "session_id": r["session_id"],
+            "at": r["at"],
+            "type": r["type"],
+            "event": json.loads(r["event_json"]),
+        }
+        for r in reversed(rows)
+    ]

@@ -1,0 +1,605 @@
+"""The chat-facing assistant: deterministic commands, free text for the agent, and approvals.
+
+Channels hand every direct message from an authenticated principal to `AssistantService.handle`
+and render the `Outbound` messages it returns. Approval is enforced here and in the agent's
+tools, never by the model: only the principal recorded on a card can resolve it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import getpass
+import logging
+import re
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from pydantic_ai import DeferredToolRequests, ToolApproved, ToolDenied
+from pydantic_ai.messages import (
+    ModelMessage,
+    ModelRequest,
+    ModelResponse,
+    TextPart,
+    ToolCallPart,
+    UserPromptPart,
+)
+from pydantic_ai.models import Model
+from pydantic_ai.usage import UsageLimits
+
+from assistant.agent import (
+    AssistantDeps,
+    ModelNotConfigured,
+    agent,
+    open_calls,
+    resolve_model,
+    settle,
+)
+from assistant.approvals import (
+    DEFAULT_TTL,
+    ActionInvalid,
+    ActionOutcome,
+    Approval,
+    ApprovalBook,
+    card_message,
+    commit_projectlist,
+    git_commit_enabled,
+    plan_action,
+    render_report,
+)
+from assistant.conversations import DEFAULT_MAX_MESSAGES, ConversationStore
+from assistant.messages import ChatRef, Choice, Inbound, Outbound, Principal
+from assistant.store import Store
+from tools.opencode import OpenCodeClient
+from tools.orchestrator import Orchestrator
+from tools.workspace import Workspace
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+YES = frozenset({"y", "yes", "ok", "approve", "approved", "go", "do it", "👍"})
+NO = frozenset({"n", "no", "reject", "rejected", "cancel", "stop", "👎"})
+_CALLBACK = re.compile(r"^(approve|reject|keep|force|cancel):([a-z0-9]{1,32})$")
+# Bounds one free-text turn: a runaway tool loop costs at most this many model requests.
+TURN_LIMITS = UsageLimits(request_limit=12)
+
+
+def local_principal() -> Principal:
+    """The user at this machine's terminal: `foreman chat`, `foreman approvals`, MCP and A2A.
+
+    Cards requested on their behalf are resolvable with `foreman approvals approve ID`.
+    """
+    user = getpass.getuser()
+    return Principal("terminal", user, user)
+
+
+def _run_in_thread(coro: Coroutine[Any, Any, T]) -> T:
+    # For the synchronous API: works whether or not the caller is inside an event loop.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+class AssistantService:
+    """One workspace's assistant, shared by every channel."""
+
+    def __init__(
+        self,
+        store: Store,
+        workspace: Workspace,
+        model: str | Model | None = None,
+        principals: set[str] | None = None,
+        *,
+        orchestrator: Orchestrator | None = None,
+        approval_ttl: Any = DEFAULT_TTL,
+        max_history: int = DEFAULT_MAX_MESSAGES,
+    ) -> None:
+        self.store = store
+        self.workspace = workspace
+        self.model = model
+        # None: the channel already authenticated the sender (e.g. the local terminal user).
+        self.principals = principals
+        self.orchestrator = orchestrator or Orchestrator(workspace, OpenCodeClient.from_env())
+        self.approvals = ApprovalBook(store, approval_ttl)
+        self.conversations = ConversationStore(store, max_history)
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    # ----- entry points -------------------------------------------------------------------
+
+    def is_principal(self, who: Principal) -> bool:
+        return self.principals is None or who.key in self.principals
+
+    async def handle(self, message: Inbound) -> list[Outbound]:
+        """Answer one direct message from a principal; anything else gets no answer at all."""
+        if not self.is_principal(message.sender) or not message.chat.is_direct:
+            return []
+        if message.callback_data:
+            return await self._callback(message)
+        text = message.text.strip()
+        if not text:
+            return []
+        if text.startswith("/"):
+            from assistant.commands import run_command
+
+            return await run_command(self, message, text)
+        if text.lower().rstrip(".!") in YES | NO:
+            pending = self.approvals.pending(
+                chat_key=message.chat.key, principal=message.sender.key
+            )
+            if len(pending) == 1:
+                approve = text.lower().rstrip(".!") in YES
+                return await self._resolve(
+                    pending[0].id, message.sender, approve, message.message_id, message.chat
+                )
+            if len(pending) > 1:
+                ids = ", ".join(a.id for a in pending)
+                return [
+                    self._say(
+                        message.chat,
+                        f"Several approvals are pending ({ids}): use /approve ID or /reject ID.",
+                    )
+                ]
+        return await self._converse(message)
+
+    def approval(self, approval_id: str) -> Approval | None:
+        return self.approvals.get(approval_id)
+
+    def request_approval(
+        self, principal: Principal, chat: ChatRef, tool_name: str, args: dict[str, Any]
+    ) -> Approval:
+        """Propose a mutation without a model (MCP/A2A, /status): the same card, the same rules.
+
+        Raises ActionInvalid when the action cannot be done (unknown project, bad status, ...).
+        """
+        return _run_in_thread(self.arequest_approval(principal, chat, tool_name, args))
+
+    async def arequest_approval(
+        self,
+        principal: Principal,
+        chat: ChatRef,
+        tool_name: str,
+        args: dict[str, Any],
+        message_id: str | None = None,
+    ) -> Approval:
+        plan = await plan_action(self._deps(principal, chat).actions, tool_name, args)
+        return self.approvals.create(
+            chat=chat,
+            principal=principal.key,
+            tool_name=tool_name,
+            args=args,
+            card=f"{plan.title}\n{plan.body}",
+            precondition=plan.precondition,
+            request_message_id=message_id,
+        )
+
+    async def resolve(
+        self,
+        approval_id: str,
+        approver: Principal,
+        approve: bool,
+        message_id: str | None = None,
+    ) -> list[Outbound]:
+        """Approve or reject a card. Only its principal may; each card is resolved once."""
+        return await self._resolve(approval_id, approver, approve, message_id, None)
+
+    # ----- approvals ----------------------------------------------------------------------
+
+    async def _callback(self, message: Inbound) -> list[Outbound]:
+        match = _CALLBACK.match(message.callback_data or "")
+        if not match:
+            return [self._say(message.chat, "That button is not one I know.", kind="error")]
+        action, approval_id = match.groups()
+        if action in ("approve", "reject", "cancel"):
+            return await self._resolve(
+                approval_id, message.sender, action == "approve", message.message_id, message.chat
+            )
+        return await self._after_refusal(approval_id, message.sender, action, message)
+
+    async def _after_refusal(
+        self, approval_id: str, who: Principal, action: str, message: Inbound
+    ) -> list[Outbound]:
+        """The choice offered after a refused terminate: keep the builder, or propose a force."""
+        refused = self.approvals.get(approval_id)
+        if refused is None or refused.tool_name != "terminate_builder":
+            return [self._say(message.chat, f"No refused terminate {approval_id}.", kind="error")]
+        if who.key != refused.principal:
+            self._audit_refusal(refused, who, message.message_id, "not the principal")
+            return [
+                self._say(
+                    message.chat, "Only the person this was asked of can choose.", kind="error"
+                )
+            ]
+        if refused.state != "refused":
+            return [
+                self._say(
+                    message.chat,
+                    f"Approval {refused.id} is {refused.state}; nothing to choose.",
+                    kind="error",
+                )
+            ]
+        if action == "keep":
+            self.approvals.finish(refused.id, state="kept", result=refused.result or {})
+            self.approvals.audit(
+                actor=who.key,
+                action="builder.kept",
+                chat_key=refused.chat.key,
+                message_id=message.message_id,
+                approval_id=refused.id,
+                details={"builder": refused.args["name"]},
+            )
+            return [self._say(refused.chat, f"Keeping builder {refused.args['name']}.")]
+        try:
+            fresh = await self.arequest_approval(
+                who,
+                refused.chat,
+                "force_terminate_builder",
+                {"name": refused.args["name"]},
+                message.message_id,
+            )
+        except ActionInvalid as exc:
+            return [
+                self._say(refused.chat, f"Cannot propose a force terminate: {exc}", kind="error")
+            ]
+        return [card_message(fresh)]
+
+    def _audit_refusal(
+        self, approval: Approval, who: Principal, message_id: str | None, reason: str
+    ) -> None:
+        self.approvals.audit(
+            actor=who.key,
+            action="approval.refused",
+            chat_key=approval.chat.key,
+            message_id=message_id,
+            approval_id=approval.id,
+            details={"reason": reason, "state": approval.state},
+        )
+
+    async def _resolve(
+        self,
+        approval_id: str,
+        approver: Principal,
+        approve: bool,
+        message_id: str | None,
+        reply_chat: ChatRef | None,
+    ) -> list[Outbound]:
+        approval = self.approvals.get(approval_id)
+        if approval is None:
+            chat = reply_chat or ChatRef(approver.platform, approver.user_id)
+            return [self._say(chat, f"No approval {approval_id}.", kind="error")]
+        chat = reply_chat or approval.chat
+        if approver.key != approval.principal:
+            self._audit_refusal(approval, approver, message_id, "not the principal")
+            return [
+                self._say(
+                    chat,
+                    f"Approval {approval.id} can only be resolved by the person it was asked of.",
+                    kind="error",
+                )
+            ]
+        if not approval.is_pending:
+            self._audit_refusal(approval, approver, message_id, f"already {approval.state}")
+            return [
+                self._say(
+                    chat,
+                    f"Approval {approval.id} is already {approval.state}; nothing done.",
+                    kind="error",
+                )
+            ]
+        if approval.expired():
+            if self.approvals.claim(approval.id, state="expired", by=approver.key):
+                self._audit_refusal(approval, approver, message_id, "expired")
+            return [self._say(chat, f"Approval {approval.id} expired; ask again.", kind="error")]
+        async with self._lock(approval.chat.key):
+            if not approve:
+                return await self._reject(approval, approver, message_id)
+            return await self._approve(approval, approver, message_id)
+
+    async def _reject(
+        self, approval: Approval, approver: Principal, message_id: str | None
+    ) -> list[Outbound]:
+        if not self.approvals.claim(approval.id, state="rejected", by=approver.key):
+            return [
+                self._say(
+                    approval.chat, f"Approval {approval.id} was already resolved.", kind="error"
+                )
+            ]
+        await self._record(approval, approver, ToolDenied(f"The user rejected {approval.id}."))
+        self.approvals.audit(
+            actor=approver.key,
+            action="approval.rejected",
+            chat_key=approval.chat.key,
+            message_id=message_id,
+            approval_id=approval.id,
+            details={"tool": approval.tool_name, "args": approval.args},
+        )
+        title = approval.card.splitlines()[0]
+        return [self._say(approval.chat, f"Rejected {approval.id}: {title}. Nothing changed.")]
+
+    async def _approve(
+        self, approval: Approval, approver: Principal, message_id: str | None
+    ) -> list[Outbound]:
+        deps = self._deps(approver, approval.chat)
+        try:
+            plan = await plan_action(deps.actions, approval.tool_name, approval.args)
+        except ActionInvalid as exc:
+            plan = None
+            reason = str(exc)
+        if plan is None or plan.precondition != approval.precondition:
+            return await self._stale(
+                approval,
+                approver,
+                message_id,
+                reason if plan is None else "the state changed since the card was made",
+                propose_again=plan is not None,
+            )
+        if not self.approvals.claim(approval.id, state="approved", by=approver.key):
+            return [
+                self._say(
+                    approval.chat, f"Approval {approval.id} was already resolved.", kind="error"
+                )
+            ]
+        outcome = await self._record(approval, approver, ToolApproved(), deps)
+        if outcome is None:
+            outcome = ActionOutcome("failed", "The action did not run.")
+        if outcome.status == "stale":
+            self.approvals.finish(approval.id, state="stale", result={"summary": outcome.summary})
+            return await self._stale(
+                approval,
+                approver,
+                message_id,
+                outcome.summary,
+                propose_again=True,
+                already_claimed=True,
+            )
+        details = dict(outcome.details)
+        if (
+            outcome.status == "done"
+            and approval.tool_name == "set_project_status"
+            and git_commit_enabled()
+        ):
+            try:
+                details["commit"] = commit_projectlist(
+                    self.workspace,
+                    outcome.summary,
+                    approver.display_name or approver.key,
+                    approval.id,
+                )
+            except Exception as exc:  # git is optional: the change stands, the report says so
+                details["commit_error"] = str(exc)
+        result = {"status": outcome.status, "summary": outcome.summary, "details": details}
+        self.approvals.finish(approval.id, state=outcome.status, result=result)
+        self.approvals.audit(
+            actor=approver.key,
+            action=f"approval.approved.{outcome.status}",
+            chat_key=approval.chat.key,
+            message_id=message_id,
+            approval_id=approval.id,
+            details={"tool": approval.tool_name, "args": approval.args, **result},
+        )
+        return [self._report(approval, outcome, details)]
+
+    def _report(
+        self, approval: Approval, outcome: ActionOutcome, details: dict[str, Any]
+    ) -> Outbound:
+        lines = [("✓ " if outcome.status == "done" else "✗ ") + outcome.summary]
+        if details.get("diff"):
+            lines.append(details["diff"])
+        if details.get("commit"):
+            lines.append(f"Committed {details['commit'][:10]}")
+        if details.get("commit_error"):
+            lines.append(f"Not committed: {details['commit_error']}")
+        if outcome.status == "refused" and "report" in details:
+            lines.append(render_report(details["report"]))
+            lines.append("Keep the builder, or force-terminate it (discards the work above)?")
+            return Outbound(
+                chat=approval.chat,
+                text="\n".join(lines),
+                choices=(
+                    Choice("Keep", f"keep:{approval.id}"),
+                    Choice("Force terminate", f"force:{approval.id}"),
+                ),
+                kind="error",
+                extra={"approval_id": approval.id},
+            )
+        return self._say(
+            approval.chat, "\n".join(lines), kind="text" if outcome.status == "done" else "error"
+        )
+
+    async def _stale(
+        self,
+        approval: Approval,
+        approver: Principal,
+        message_id: str | None,
+        reason: str,
+        *,
+        propose_again: bool,
+        already_claimed: bool = False,
+    ) -> list[Outbound]:
+        if not already_claimed:
+            if not self.approvals.claim(approval.id, state="stale", by=approver.key):
+                return [
+                    self._say(
+                        approval.chat, f"Approval {approval.id} was already resolved.", kind="error"
+                    )
+                ]
+            await self._record(
+                approval, approver, ToolDenied(f"Not done: approval {approval.id} was stale.")
+            )
+        out = [
+            self._say(
+                approval.chat,
+                f"Approval {approval.id} is stale ({reason}); nothing was done.",
+                kind="error",
+            )
+        ]
+        fresh = None
+        if propose_again:
+            try:
+                fresh = await self.arequest_approval(
+                    approver, approval.chat, approval.tool_name, approval.args, message_id
+                )
+                out.append(card_message(fresh))
+            except ActionInvalid as exc:
+                out.append(
+                    self._say(approval.chat, f"Cannot propose it again: {exc}", kind="error")
+                )
+        self.approvals.audit(
+            actor=approver.key,
+            action="approval.stale",
+            chat_key=approval.chat.key,
+            message_id=message_id,
+            approval_id=approval.id,
+            details={"reason": reason, "fresh": fresh.id if fresh else None},
+        )
+        return out
+
+    def _standing_answer(self, call: ToolCallPart) -> ToolDenied:
+        """What an open call's result says while its own card is not the one being decided."""
+        other = self.approvals.by_call(call.tool_call_id)
+        if other is None:
+            return ToolDenied("Not run: no approval was requested for this call.")
+        if other.state == "pending":
+            return ToolDenied(
+                f"Not run yet: waiting for the user's decision on approval {other.id}."
+            )
+        if other.state == "invalid":
+            return ToolDenied(f"Not proposed: {(other.result or {}).get('error', 'invalid')}")
+        return ToolDenied(f"Not run: approval {other.id} is {other.state}.")
+
+    async def _record(
+        self,
+        approval: Approval,
+        approver: Principal,
+        decision: ToolApproved | ToolDenied,
+        deps: AssistantDeps | None = None,
+    ) -> ActionOutcome | None:
+        """Run or deny the approval's tool call through the agent, and keep it in the history.
+
+        The card's own tool call is answered when it is still open; a card made without one (or
+        whose call was already closed) is re-issued as a call so the next turn sees its result.
+        """
+        deps = deps or self._deps(approver, approval.chat)
+        history = self.conversations.load(approval.chat.key)
+        pending = open_calls(history)
+        call_id = approval.tool_call_id
+        if call_id and any(c.tool_call_id == call_id for c in pending):
+            decisions = {c.tool_call_id: self._standing_answer(c) for c in pending}
+        else:
+            if pending:
+                history, _ = await settle(
+                    deps, history, {c.tool_call_id: self._standing_answer(c) for c in pending}
+                )
+            call_id = f"approval-{approval.id}"
+            title = approval.card.splitlines()[0]
+            history = [
+                *history,
+                ModelRequest(parts=[UserPromptPart(f"(card {approval.id}: {title})")]),
+                ModelResponse(
+                    parts=[ToolCallPart(approval.tool_name, approval.args, tool_call_id=call_id)]
+                ),
+            ]
+            decisions = {}
+        decisions[call_id] = decision
+        history, _ = await settle(
+            deps, history, decisions, metadata={call_id: {"approval_id": approval.id}}
+        )
+        self.conversations.save(approval.chat.key, history)
+        return deps.outcomes.get(approval.id)
+
+    # ----- free text ----------------------------------------------------------------------
+
+    async def _converse(self, message: Inbound) -> list[Outbound]:
+        try:
+            model = resolve_model(self.model)
+        except ModelNotConfigured as exc:
+            return [self._say(message.chat, str(exc), kind="error")]
+        deps = self._deps(message.sender, message.chat)
+        async with self._lock(message.chat.key):
+            history = self.conversations.load(message.chat.key)
+            pending = open_calls(history)
+            if pending:
+                history, _ = await settle(
+                    deps, history, {c.tool_call_id: self._standing_answer(c) for c in pending}
+                )
+            try:
+                result = await agent.run(
+                    message.text,
+                    message_history=history,
+                    deps=deps,
+                    model=model,
+                    usage_limits=TURN_LIMITS,
+                )
+            except Exception as exc:  # a model or network failure must not take the chat down
+                # Shown to the user below; the traceback only where logging is configured.
+                log.info("agent run failed", exc_info=True)
+                self.conversations.save(message.chat.key, history)
+                return [self._say(message.chat, f"The model call failed: {exc}", kind="error")]
+            messages = result.all_messages()
+            self.conversations.save(message.chat.key, messages, result.usage)
+        if isinstance(result.output, DeferredToolRequests):
+            return await self._cards(message, result.output, messages)
+        return [self._say(message.chat, result.output)]
+
+    async def _cards(
+        self, message: Inbound, requests: DeferredToolRequests, messages: list[ModelMessage]
+    ) -> list[Outbound]:
+        out: list[Outbound] = []
+        last = messages[-1] if isinstance(messages[-1], ModelResponse) else messages[-2]
+        said = "\n".join(p.content for p in last.parts if isinstance(p, TextPart)).strip()
+        if said:
+            out.append(self._say(message.chat, said))
+        batch = requests.approvals[0].tool_call_id if requests.approvals else None
+        for call in requests.approvals:
+            args = call.args_as_dict()
+            try:
+                plan = await plan_action(
+                    self._deps(message.sender, message.chat).actions, call.tool_name, args
+                )
+            except ActionInvalid as exc:
+                invalid = self.approvals.create(
+                    chat=message.chat,
+                    principal=message.sender.key,
+                    tool_name=call.tool_name,
+                    args=args,
+                    card=f"{call.tool_name}: {exc}",
+                    precondition={},
+                    tool_call_id=call.tool_call_id,
+                    batch_id=batch,
+                    request_message_id=message.message_id,
+                )
+                self.approvals.claim(invalid.id, state="invalid", by="assistant")
+                self.approvals.finish(invalid.id, state="invalid", result={"error": str(exc)})
+                out.append(
+                    self._say(message.chat, f"Cannot propose {call.tool_name}: {exc}", kind="error")
+                )
+                continue
+            approval = self.approvals.create(
+                chat=message.chat,
+                principal=message.sender.key,
+                tool_name=call.tool_name,
+                args=args,
+                card=f"{plan.title}\n{plan.body}",
+                precondition=plan.precondition,
+                tool_call_id=call.tool_call_id,
+                batch_id=batch,
+                request_message_id=message.message_id,
+            )
+            out.append(card_message(approval))
+        return out
+
+    # ----- shared -------------------------------------------------------------------------
+
+    def _deps(self, principal: Principal, chat: ChatRef) -> AssistantDeps:
+        return AssistantDeps(
+            workspace=self.workspace,
+            orchestrator=self.orchestrator,
+            approvals=self.approvals,
+            principal=principal,
+            chat=chat,
+        )
+
+    def _lock(self, chat_key: str) -> asyncio.Lock:
+        return self._locks.setdefault(chat_key, asyncio.Lock())
+
+    @staticmethod
+    def _say(chat: ChatRef, text: str, *, kind: str = "text") -> Outbound:
+        return Outbound(chat=chat, text=text, kind=kind)

@@ -1,0 +1,220 @@
+"""`foreman demo`, `foreman chat` and `foreman approvals` as a user runs them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from assistant.cli import cli
+from assistant.cli.chat import terminal_chat, terminal_principal
+from tests.assistant.scripted_chat import dm
+
+
+def _foreman(
+    *args: str, cwd: Path, stdin: str = "", env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "assistant", *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "COLUMNS": "100", **(env or {})},
+    )
+
+
+def _repo_root() -> Path:
+    return Path(__file__).resolve().parents[2]
+
+
+def test_demo_plays_the_whole_story_offline(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    result = subprocess.run(
+        [sys.executable, "-m", "assistant", "demo", str(tmp_path / "demo")],
+        cwd=_repo_root(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**env, "COLUMNS": "100"},
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    # the story, in order
+    steps = [
+        "you> show me all sessions",
+        "0014-ironman-training (unsaved: ai-dev: 1 untracked)",
+        "you> I want to start working on project 0015",
+        "Set 0015 New Feature: planned → implementing",
+        "✓ 0015: planned → implementing",
+        "✓ Builder 0015-new-feature created",
+        "you> wrap up 0014",
+        "Terminate will be refused while this work exists.",
+        "✗ Refused to terminate 0014-ironman-training",
+        "[1] Keep  [2] Force terminate",
+        "FORCE terminate builder 0014-ironman-training",
+        "✓ Builder 0014-ironman-training terminated",
+        "0015 implementing New Feature [builders: 0015-new-feature]",
+        "Demo done",
+    ]
+    position = 0
+    for step in steps:
+        found = out.find(step, position)
+        assert found >= 0, f"missing or out of order: {step!r}\n{out}"
+        position = found
+    workspace = tmp_path / "demo" / "workspace"
+    assert (workspace / ".builders" / "0015-new-feature" / "ai-dev").is_dir()
+    assert not (workspace / ".builders" / "0014-ironman-training").exists()
+    assert (tmp_path / "demo" / "state" / "foreman.db").is_file()
+
+
+def test_demo_refuses_a_non_empty_directory(tmp_path):
+    (tmp_path / "x").write_text("mine")
+    result = CliRunner().invoke(cli, ["demo", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "is not empty" in result.output
+    assert (tmp_path / "x").read_text() == "mine"
+
+
+def test_chat_reads_stdin_asks_y_n_and_keeps_history(workspace, tmp_path):
+    state = {"FOREMAN_STATE_DIR": str(tmp_path / "chat-state")}
+    first = _foreman(
+        "chat",
+        "--workspace",
+        str(workspace.root),
+        cwd=_repo_root(),
+        env=state,
+        stdin="/projects\n/status 0015 implementing\ny\nhello there\n",
+    )
+    assert first.returncode == 0, first.stderr
+    assert "0015 · planned · New Feature" in first.stdout
+    assert "Approve? [y/N]" in first.stdout
+    assert "✓ 0015: planned → implementing" in first.stdout
+    assert "set ANTHROPIC_API_KEY" in first.stdout
+    assert "Traceback" not in first.stderr
+    assert "status: implementing" in workspace.projectlist_path.read_text()
+
+    # A second run of the terminal chat continues the same conversation (state on disk).
+    second = _foreman(
+        "chat",
+        "--workspace",
+        str(workspace.root),
+        cwd=_repo_root(),
+        env={**state, "FOREMAN_MODEL": "test"},
+        stdin="hi\n/usage\n",
+    )
+    assert second.returncode == 0, second.stderr
+    assert re.search(r"This chat: [1-9]\d* model requests", second.stdout), second.stdout
+    third = _foreman(
+        "chat", "--workspace", str(workspace.root), cwd=_repo_root(), env=state, stdin="/usage\n"
+    )
+    assert re.search(r"This chat: [1-9]\d* model requests", third.stdout), third.stdout
+
+
+def test_chat_rejects_unless_y(workspace, tmp_path):
+    before = workspace.projectlist_path.read_bytes()
+    result = _foreman(
+        "chat",
+        "--workspace",
+        str(workspace.root),
+        cwd=_repo_root(),
+        stdin="/status 0015 implementing\n\n",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Rejected" in result.stdout
+    assert workspace.projectlist_path.read_bytes() == before
+
+
+def test_chat_survives_ctrl_c(workspace, tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assistant", "chat", "--workspace", str(workspace.root)],
+        cwd=_repo_root(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        proc.stdin.write("/projects\n")
+        proc.stdin.flush()
+        deadline = time.monotonic() + 30
+        seen = ""
+        while "0013" not in seen and time.monotonic() < deadline:
+            seen += proc.stdout.readline()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert "0013" in seen
+    assert proc.returncode == 0
+    assert "bye" in out
+    assert "Traceback" not in err
+
+
+def test_approvals_cli_lists_and_approves_the_terminal_users_cards(make_service, workspace):
+    svc = make_service(None)
+    me = terminal_principal()
+    # The synchronous entry point MCP/A2A request tools use.
+    approval = svc.request_approval(
+        me,
+        terminal_chat(),
+        "set_project_status",
+        {"id": "0016", "status": "specified", "reason": "spec written"},
+    )
+    runner = CliRunner()
+    listed = runner.invoke(cli, ["approvals"])
+    assert listed.exit_code == 0, listed.output
+    assert approval.id in listed.output and "Set 0016 Voice Notes" in listed.output
+
+    as_json = runner.invoke(cli, ["approvals", "list", "--json"])
+    assert '"tool": "set_project_status"' in as_json.output
+
+    done = runner.invoke(
+        cli, ["approvals", "approve", approval.id, "--workspace", str(workspace.root)]
+    )
+    assert done.exit_code == 0, done.output
+    assert "✓ 0016: conceived → specified" in done.output
+    assert "status: specified" in workspace.projectlist_path.read_text()
+
+    again = runner.invoke(
+        cli, ["approvals", "approve", approval.id, "--workspace", str(workspace.root)]
+    )
+    assert again.exit_code == 1
+    assert "already done" in again.output
+
+    missing = runner.invoke(
+        cli, ["approvals", "reject", "nope42", "--workspace", str(workspace.root)]
+    )
+    assert missing.exit_code == 1
+
+
+def test_approvals_cli_cannot_approve_someone_elses_card(make_service, workspace):
+    svc = make_service(None)
+    [card] = asyncio.run(svc.handle(dm("/status 0015 implementing")))
+    before = workspace.projectlist_path.read_bytes()
+    result = CliRunner().invoke(
+        cli, ["approvals", "approve", card.extra["approval_id"], "--workspace", str(workspace.root)]
+    )
+    assert result.exit_code == 1
+    assert "only be resolved by the person it was asked of" in result.output
+    assert workspace.projectlist_path.read_bytes() == before
+
+
+def test_demo_interactive_leaves_the_user_in_chat(tmp_path):
+    result = _foreman(
+        "demo", str(tmp_path / "d"), "--interactive", cwd=_repo_root(), stdin="/projects\n"
+    )
+    assert result.returncode == 0, result.stderr
+    chat = result.stdout.split("You are now in `foreman chat`", 1)[1]
+    assert "0015 · implementing · New Feature · 🔨 0015-new-feature" in chat
+    assert chat.rstrip().endswith("bye")

@@ -1,0 +1,329 @@
+"""The relay end to end: real `opencode serve`, a fake LLM, chat in, notifications out."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from assistant.messages import ChatRef, Inbound, Outbound, Principal
+from assistant.relay import Relay, exchanges
+from assistant.relay._bindings import Binding, save_binding
+from assistant.store import open_store
+from tests.opencode_server import FakeLLM, HttpError, OpenCodeProcess, ToolCall, start_opencode
+from tools.opencode import OpenCodeClient
+
+BUILDER = "0014-ironman-training"
+ASK_BASH = [{"permission": "bash", "pattern": "*", "action": "ask"}]
+ALICE = Principal("telegram", "100", "Alice")  # the principal
+BOB = Principal("telegram", "200", "Bob")  # a group member
+GROUP = ChatRef("telegram", "-1001", is_direct=False)
+
+
+def bash(command: str) -> ToolCall:
+    return ToolCall("bash", {"command": command, "description": "run"})
+
+
+class Chat:
+    """A bound group talking to a running relay; notifications land in `outbox`."""
+
+    def __init__(self, relay: Relay) -> None:
+        self.relay = relay
+        self.outbox: asyncio.Queue[Outbound] = asyncio.Queue()
+        self.seen: list[Outbound] = []
+
+    async def send(self, message: Outbound) -> str | None:
+        await self.outbox.put(message)
+        return None
+
+    async def say(self, text: str, sender: Principal = ALICE) -> list[Outbound]:
+        return await self.relay.handle(Inbound(GROUP, sender, text))
+
+    async def press(self, data: str, sender: Principal = ALICE) -> list[Outbound]:
+        return await self.relay.handle(Inbound(GROUP, sender, callback_data=data))
+
+    async def until(self, kind: str, timeout: float = 25) -> list[str]:
+        """Notification kinds received up to and including the first `kind`."""
+        kinds: list[str] = []
+        async with asyncio.timeout(timeout):
+            while True:
+                message = await self.outbox.get()
+                self.seen.append(message)
+                kinds.append(message.extra["notification_kind"])
+                if kinds[-1] == kind:
+                    return kinds
+
+    async def quiet(self, seconds: float = 0.5) -> list[str]:
+        """Whatever else arrives within `seconds` (to prove nothing more was sent)."""
+        await asyncio.sleep(seconds)
+        kinds = []
+        while not self.outbox.empty():
+            message = self.outbox.get_nowait()
+            self.seen.append(message)
+            kinds.append(message.extra["notification_kind"])
+        return kinds
+
+    async def settle(self, timeout: float = 15) -> None:
+        """Wait until the builder's session is idle on the server."""
+        session_id = await self.relay.session_for(BUILDER, create=False)
+        directory = self.relay.directory(BUILDER)
+        async with asyncio.timeout(timeout):
+            while session_id in await self.relay.opencode.session_status(directory):
+                await asyncio.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # one builder directory for the module: OpenCode loads an instance per directory (~3 s)
+    root = tmp_path_factory.mktemp("workspace")
+    (root / ".builders" / BUILDER).mkdir(parents=True)
+    return root
+
+
+@contextlib.asynccontextmanager
+async def running_relay(
+    server: OpenCodeProcess,
+    workspace: Path,
+    tmp_path: Path,
+    *,
+    trigger: str = "all_messages",
+    permission: list[dict[str, str]] | None = None,
+    retry_limit: int = 5,
+    new_session: bool = True,
+    abort_on_exit: bool = True,
+) -> AsyncIterator[Chat]:
+    client = OpenCodeClient(server.url, password=server.password)
+    store = open_store(tmp_path / "state")
+    save_binding(store, Binding("telegram", GROUP.chat_id, BUILDER, trigger=trigger), "test")  # type: ignore[arg-type]
+    relay = Relay(
+        store,
+        client,
+        workspace,
+        principals={ALICE.key},
+        retry_limit=retry_limit,
+        session_permission=permission,
+    )
+    chat = Chat(relay)
+    if new_session:
+        await chat.say("/new")
+    task = asyncio.create_task(relay.run(chat.send))
+    await asyncio.sleep(0.3)  # the event stream is open
+    try:
+        yield chat
+    finally:
+        if task.done() and task.exception():
+            raise AssertionError("the relay stopped") from task.exception()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        session_id = relay._current.get(BUILDER)
+        if session_id and abort_on_exit:
+            with contextlib.suppress(Exception):
+                await client.abort(session_id)
+        await client.aclose()
+        store.close()
+
+
+@pytest.fixture
+async def chat(
+    opencode_server: OpenCodeProcess, fake_llm: FakeLLM, workspace: Path, tmp_path: Path
+) -> AsyncIterator[Chat]:
+    async with running_relay(opencode_server, workspace, tmp_path) as chat:
+        yield chat
+
+
+async def test_a_text_answer_comes_back_as_done(chat: Chat, fake_llm: FakeLLM) -> None:
+    assert await chat.say("Say hello") == []
+    assert await chat.until("complete") == ["started", "complete"]
+    assert chat.seen[-1].text == "✅ Done\nHello from fake LLM"
+    assert "Alice: Say hello" in fake_llm.texts()
+    assert await chat.quiet() == []
+    (exchange,) = exchanges(chat.relay.store, BUILDER)
+    assert exchange.prompt == "Alice: Say hello"
+    assert exchange.replies == ("🔨 Started: Alice: Say hello", "✅ Done\nHello from fake LLM")
+    (reply,) = await chat.say("/history 1")
+    assert reply.text.startswith("» Alice: Say hello")
+
+
+async def test_bash_ok_is_quiet_and_exit_3_is_reported(chat: Chat, fake_llm: FakeLLM) -> None:
+    fake_llm.script(bash("echo hello-from-bash"), when="first")
+    await chat.say("first")
+    assert await chat.until("complete") == ["started", "complete"]
+    assert "hello-from-bash" in chat.seen[-1].text
+
+    fake_llm.script(bash("echo failing >&2; exit 3"), when="second")
+    await chat.say("second")
+    assert await chat.until("complete") == ["started", "command_failed", "complete"]
+    failed = chat.seen[-2]
+    assert failed.text == "⚠️ Command failed (exit 3): echo failing >&2; exit 3\nfailing"
+
+
+async def test_permission_allow_then_deny_with_a_reason(
+    opencode_server: OpenCodeProcess, fake_llm: FakeLLM, workspace: Path, tmp_path: Path
+) -> None:
+    async with running_relay(opencode_server, workspace, tmp_path, permission=ASK_BASH) as chat:
+        fake_llm.script(bash("echo approved-run"), when="approve me")
+        await chat.say("approve me")
+        assert await chat.until("permission") == ["started", "permission"]
+        card = chat.seen[-1]
+        assert card.text.startswith("🔒 Approval needed: bash `echo approved-run`")
+        assert [c.label for c in card.choices] == ["Allow once", "Always allow", "Deny"]
+
+        (refused,) = await chat.say("/allow", sender=BOB)
+        assert refused.text == "Only the principal can answer approval requests."
+        (allowed,) = await chat.say("/allow")
+        assert allowed.text == "Allowed once: echo approved-run"
+        assert await chat.until("complete") == ["complete"]
+        assert "approved-run" in chat.seen[-1].text
+
+        fake_llm.script(bash("rm -rf build"), when="clean up")
+        await chat.say("clean up")
+        assert await chat.until("permission") == ["started", "permission"]
+        (denied,) = await chat.press(chat.seen[-1].choices[2].data.replace(":reject", ":reject"))
+        assert denied.text == "Denied: rm -rf build"
+        assert await chat.until("complete") == ["complete"]
+
+        fake_llm.script(bash("rm -rf dist"), when="again")
+        await chat.say("again")
+        await chat.until("permission")
+        (denied,) = await chat.say("/deny not on the shared box")
+        assert denied.text == "Denied: rm -rf dist (not on the shared box)"
+        assert await chat.until("complete") == ["complete"]
+        assert "not on the shared box" in fake_llm.texts()[-1]
+
+
+async def test_a_question_is_answered_by_number(chat: Chat, fake_llm: FakeLLM) -> None:
+    question = {
+        "questions": [
+            {
+                "question": "Which color?",
+                "header": "Color",
+                "options": [
+                    {"label": "Red", "description": "red"},
+                    {"label": "Blue", "description": "blue"},
+                ],
+            }
+        ]
+    }
+    fake_llm.script(ToolCall("question", question), when="pick")
+    await chat.say("pick a color")
+    assert await chat.until("question") == ["started", "question"]
+    assert chat.seen[-1].text.startswith("❓ Color: Which color?")
+    (answered,) = await chat.say("2")
+    assert answered.text == "Answered: Blue"
+    assert await chat.until("complete") == ["complete"]
+    assert "Blue" in fake_llm.texts()[-1]
+
+
+async def test_llm_500_is_reported_once_then_aborted_at_the_limit(
+    opencode_server: OpenCodeProcess, fake_llm: FakeLLM, workspace: Path, tmp_path: Path
+) -> None:
+    async with running_relay(opencode_server, workspace, tmp_path, retry_limit=2) as chat:
+        fake_llm.always(HttpError(500, "upstream down"))
+        await chat.say("this will fail")
+        assert await chat.until("error") == ["started", "error"]
+        assert "upstream down" in chat.seen[-1].text and "retrying" in chat.seen[-1].text
+        assert await chat.until("error") == ["error"]
+        assert chat.seen[-1].text.startswith("❌ Gave up after 2 failed attempts")
+        await chat.settle()
+        fake_llm.always(None)
+        assert await chat.quiet() == []
+
+
+async def test_llm_400_is_an_error_not_done(chat: Chat, fake_llm: FakeLLM) -> None:
+    fake_llm.script(HttpError(400, "bad request body"), when="broken")
+    await chat.say("broken")
+    assert await chat.until("error") == ["started", "error"]
+    assert chat.seen[-1].text == "❌ APIError: bad request body"
+    await chat.settle()
+    assert await chat.quiet() == []
+
+
+async def test_stop_aborts_a_running_command_quietly(chat: Chat, fake_llm: FakeLLM) -> None:
+    fake_llm.script(bash("sleep 30"), when="slow")
+    await chat.say("slow job")
+    await chat.until("started")
+    await asyncio.sleep(1.0)  # the command is running
+    (stopped,) = await chat.say("/stop")
+    assert stopped.text == "⏹ Stopped."
+    await chat.settle(timeout=5)
+    assert await chat.quiet() == []  # no error for an abort, and no "done"
+
+
+async def test_mention_mode_sends_the_missed_conversation_as_context(
+    opencode_server: OpenCodeProcess, fake_llm: FakeLLM, workspace: Path, tmp_path: Path
+) -> None:
+    async with running_relay(opencode_server, workspace, tmp_path, trigger="mention") as chat:
+        assert await chat.say("we should store runs in sqlite", sender=BOB) == []
+        assert await chat.say("agreed, one table per athlete") == []
+        await asyncio.sleep(0.3)
+        assert fake_llm.requests == []  # nothing unaddressed reached the model
+        await chat.say("hey opencode, draft the schema")
+        assert await chat.until("complete") == ["started", "complete"]
+        seen = "\n".join(fake_llm.texts())
+        assert "Bob: we should store runs in sqlite" in seen
+        assert "Alice: agreed, one table per athlete" in seen
+        assert "Alice: hey opencode, draft the schema" in seen
+
+
+async def test_status_reports_the_pending_permission(
+    opencode_server: OpenCodeProcess, fake_llm: FakeLLM, workspace: Path, tmp_path: Path
+) -> None:
+    async with running_relay(opencode_server, workspace, tmp_path, permission=ASK_BASH) as chat:
+        fake_llm.script(bash("make deploy"), when="deploy")
+        await chat.say("deploy")
+        await chat.until("permission")
+        (status,) = await chat.say("/status")
+        session_id = chat.relay._current[BUILDER]
+        assert status.text.splitlines()[0] == f"{BUILDER} ({session_id}): busy"
+        assert "🔒 Approval needed: bash `make deploy`" in status.text
+        await chat.say("/deny")
+        await chat.until("complete")
+
+
+async def test_restarts_reannounce_pending_requests_once_and_duplicate_nothing(
+    fake_llm: FakeLLM, workspace: Path, tmp_path: Path
+) -> None:
+    server = start_opencode(fake_llm, tmp_path / "home")
+    try:
+        # 1. a permission asked while no relay runs is announced once when one starts
+        async with running_relay(server, workspace, tmp_path, permission=ASK_BASH) as chat:
+            session_id = chat.relay._current[BUILDER]
+        fake_llm.script(bash("echo one"), when="one")
+        async with OpenCodeClient(server.url, password=server.password) as client:
+            await client.get_session(session_id)
+            await client.prompt_async(session_id, "one")
+            async with asyncio.timeout(20):
+                while not await client.permissions(str(workspace / ".builders" / BUILDER)):
+                    await asyncio.sleep(0.1)
+        async with running_relay(
+            server, workspace, tmp_path, permission=ASK_BASH, new_session=False, abort_on_exit=False
+        ) as chat:
+            assert await chat.until("permission") == ["permission"]
+            first_key = chat.seen[-1].extra["notification_key"]
+            assert await chat.quiet() == []
+
+        # 2. a relay restart does not announce it again (delivery state in the store)
+        async with running_relay(
+            server, workspace, tmp_path, permission=ASK_BASH, new_session=False
+        ) as chat:
+            assert await chat.quiet(1.0) == []
+
+            # 3. the server dies mid-turn: the relay reconnects and says the turn was lost
+            await asyncio.to_thread(server.restart)
+            assert await chat.until("error", timeout=40) == ["error"]
+            assert "interrupted" in chat.seen[-1].text
+
+            # 4. the next permission is announced once; the old one never again
+            fake_llm.script(bash("echo two"), when="two")
+            await chat.say("two")
+            assert await chat.until("permission") == ["started", "permission"]
+            assert chat.seen[-1].extra["notification_key"] != first_key
+            await chat.say("/allow")
+            assert await chat.until("complete") == ["complete"]
+            assert await chat.quiet() == []
+    finally:
+        server.stop()

@@ -1,0 +1,227 @@
+# ruff: noqa: E501  (inline snapshots hold whole notification lines)
+"""The classifier over every recorded scenario of a real OpenCode 1.18.33 server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+from inline_snapshot import snapshot
+
+from assistant.cli import cli
+from assistant.relay import IDLE, SessionState, classify, replay
+from assistant.relay._format import one_line
+from assistant.relay._replay import read_stream
+from tools.opencode import parse_event_data
+
+
+def notifications_by_scenario(path: Path, retry_limit: int | None = 5) -> dict[str, list[str]]:
+    """Replay the whole capture (state carries over) and file each notification under the
+    scenario header its cause appeared in."""
+    states: dict[str, SessionState] = {}
+    delivered: set[str] = set()
+    out: dict[str, list[str]] = {}
+    scenario = "preamble"
+    for line in path.read_text().splitlines():
+        if line.startswith(("# SCENARIO", "# SAME PERIOD")):
+            scenario = line[2:].split(":")[0].split(" (")[0]
+            out[scenario] = []
+        if not line.startswith("data: "):
+            continue
+        event = parse_event_data(line[6:])
+        if event is None or event.session_id is None:
+            continue
+        state, notification = classify(
+            states.get(event.session_id, IDLE), event, retry_limit=retry_limit
+        )
+        states[event.session_id] = state
+        if notification and notification.key not in delivered:
+            delivered.add(notification.key)
+            out[scenario].append(one_line(notification).replace(notification.session_id, "S"))
+    return out
+
+
+def test_every_scenario_of_the_recorded_stream(corpus: Path) -> None:
+    stream = corpus / "opencode-1.18.33" / "event-stream.sse.txt"
+    assert notifications_by_scenario(stream) == snapshot(
+        {
+            "SCENARIO 1": [
+                "S started 🔨 Started: Say hello",
+                "S complete ✅ Done\\nHello from fake LLM",
+            ],
+            "SCENARIO 2": [
+                "S started 🔨 Started: RUN_BASH: echo hello-from-bash; ls",
+                "S complete ✅ Done\\nTool finished: hello-from-bash README.md",
+            ],
+            "SCENARIO 3": [
+                "S started 🔨 Started: FAIL_BASH please",
+                "S command_failed ⚠️ Command failed (exit 3): echo failing >&2; exit 3\\nfailing",
+                "S complete ✅ Done\\nTool finished: failing",
+            ],
+            "SCENARIO 4": [
+                "S started 🔨 Started: RUN_BASH: echo approved-run",
+                "S permission 🔒 Approval needed: bash `echo approved-run`\\nReply /allow, /allow always or /deny [reason].\\n1. Allow once\\n2. Always allow\\n3. Deny",
+                "S complete ✅ Done\\nTool finished: approved-run",
+            ],
+            "SCENARIO 5": [
+                "S started 🔨 Started: RUN_BASH: echo should-not-run",
+                "S permission 🔒 Approval needed: bash `echo should-not-run`\\nReply /allow, /allow always or /deny [reason].\\n1. Allow once\\n2. Always allow\\n3. Deny",
+                "S complete ✅ Done\\nTool finished: The user rejected permission to use this",
+            ],
+            "SCENARIO 6": [
+                "S started 🔨 Started: ASK_QUESTION now",
+                "S question ❓ Color: Which color?\\nReply with a number or an option's label.\\n1. Red\\n2. Blue",
+                'S complete ✅ Done\\nTool finished: User has answered your questions: "Which',
+            ],
+            "SCENARIO 7": [
+                "S started 🔨 Started: HTTP_ERROR now",
+                "S error ❌ The model request failed (fake upstream failure); OpenCode keeps retrying (attempt 1).",
+            ],
+            "SCENARIO 8": [
+                "S started 🔨 Started: HTTP_400 now",
+                "S error ❌ APIError: fake upstream failure 400",
+            ],
+            "SCENARIO 9": [
+                "S started 🔨 Started: RUN_BASH: sleep 20; echo done",
+                "S started 🔨 Started: hi with plan agent",
+                "S complete ✅ Done\\nHello from fake LLM",
+                'S started 🔨 Started: TOOL_CALL:todowrite {"todos":[{"content":"run tests","status":"in_progress","priority":"high"},{"content":"fix bug","st…',
+                "S complete ✅ Done\\nTool finished: The arguments provided to the tool are i",
+            ],
+            "SCENARIO 10": [
+                'S started 🔨 Started: TOOL_CALL:todowrite {"todos":[{"content":"run tests","status":"in_progress","priority":"high"},{"content":"fix bug","st…',
+                'S complete ✅ Done\\nTool finished: [   {     "content": "run tests",     "s',
+            ],
+            "SCENARIO 11": [
+                "S started 🔨 Started: RUN_BASH: python3 -m pytest -q test_sample.py",
+                "S tests_failed 🧪 Tests failed: 1 failed, 1 passed\\n$ python3 -m pytest -q test_sample.py\\n    def test_bad():\\n>       assert 1 == 2\\nE       assert 1 == 2\\n\\ntest_sample.py:5: AssertionError\\n=========================== short test summary info ============================\\nFAILED test_sample.py::test_bad - assert 1 == 2\\n1 failed, 1 passed in 1.62s",
+                "S complete ✅ Done\\nTool finished: .F",
+            ],
+            "SAME PERIOD ON GET /global/event": [
+                "S started 🔨 Started: hello proj2",
+                "S complete ✅ Done\\nHello from fake LLM",
+            ],
+        }
+    )
+
+
+def test_the_global_event_capture(corpus: Path) -> None:
+    stream = corpus / "opencode-1.18.33" / "global-event-stream.jsonl"
+    lines = [one_line(n) for n in replay(read_stream(stream), retry_limit=5)]
+    assert lines == snapshot(
+        [
+            "ses_dff276eeffferhkPBNgR8u4Yr5 started 🔨 Started: Say hello",
+            "ses_dff276eeffferhkPBNgR8u4Yr5 complete ✅ Done\\nHello from fake LLM",
+            "ses_dff276eeffferhkPBNgR8u4Yr5 started 🔨 Started: RUN_BASH: echo hi",
+            "ses_dff276eeffferhkPBNgR8u4Yr5 complete ✅ Done\\nTool finished: hi",
+            "ses_dff276eeffferhkPBNgR8u4Yr5 started 🔨 Started: FAIL_BASH",
+            "ses_dff276eeffferhkPBNgR8u4Yr5 command_failed ⚠️ Command failed (exit 3): echo failing >&2; exit 3\\nfailing",
+            "ses_dff276eeffferhkPBNgR8u4Yr5 complete ✅ Done\\nTool finished: failing",
+            "ses_dff276eeffferhkPBNgR8u4Yr5 started 🔨 Started: RUN_BASH: python3 -c 'import sys; print(\"1 failed\"); sys.exit(1)' # pytest",
+            "ses_dff276eeffferhkPBNgR8u4Yr5 tests_failed 🧪 Tests failed: 1 failed\\n$ python3 -c 'import sys; print(\"1 failed\"); sys.exit(1)' # pytest\\n1 failed",
+            "ses_dff276eeffferhkPBNgR8u4Yr5 complete ✅ Done\\nTool finished: 1 failed",
+            "ses_dff276eeffferhkPBNgR8u4Yr5 started 🔨 Started: HTTP_400",
+            "ses_dff276eeffferhkPBNgR8u4Yr5 error ❌ APIError: fake upstream failure 400",
+            "ses_dff276eeffferhkPBNgR8u4Yr5 started 🔨 Started: RUN_BASH: rm -f nothing.txt",
+            "ses_dff276eeffferhkPBNgR8u4Yr5 permission 🔒 Approval needed: bash `rm -f nothing.txt`\\nReply /allow, /allow always or /deny [reason].\\n1. Allow once\\n2. Always allow\\n3. Deny",
+            "ses_dff276eeffferhkPBNgR8u4Yr5 complete ✅ Done\\nTool finished: (no output)",
+            "ses_dff276eeffferhkPBNgR8u4Yr5 started 🔨 Started: ASK_QUESTION",
+            "ses_dff276eeffferhkPBNgR8u4Yr5 question ❓ Color: Which color?\\nReply with a number or an option's label.\\n1. Red\\n2. Blue",
+            'ses_dff276eeffferhkPBNgR8u4Yr5 complete ✅ Done\\nTool finished: User has answered your questions: "Which',
+            "ses_dff276eeffferhkPBNgR8u4Yr5 started 🔨 Started: RUN_BASH: sleep 30",
+        ]
+    )
+
+
+def test_a_long_retry_is_reported_once_then_aborted_at_the_limit(corpus: Path) -> None:
+    stream = corpus / "opencode-1.18.33" / "event-stream.sse.txt"
+    by_scenario = notifications_by_scenario(stream, retry_limit=3)
+    assert by_scenario["SCENARIO 7"] == snapshot(
+        [
+            "S started 🔨 Started: HTTP_ERROR now",
+            "S error ❌ The model request failed (fake upstream failure); OpenCode keeps retrying (attempt 1).",
+            "S error ❌ Gave up after 3 failed attempts (fake upstream failure); the turn was stopped.",
+        ]
+    )
+    aborts = [n for n in replay(read_stream(stream), retry_limit=3) if n.abort]
+    assert [(n.kind, n.text) for n in aborts] == snapshot(
+        [
+            (
+                "error",
+                "Gave up after 3 failed attempts (fake upstream failure); the turn was stopped.",
+            )
+        ]
+    )
+
+
+def test_duplicate_idle_and_repeated_busy_notify_once() -> None:
+    def event(type_: str, **props) -> object:
+        return parse_event_data(
+            json.dumps({"id": f"e{event.n}", "type": type_, "properties": props})
+        )
+
+    event.n = 0
+    sid = "ses_1"
+    sequence = [
+        ("session.status", {"sessionID": sid, "status": {"type": "busy"}}),
+        ("session.status", {"sessionID": sid, "status": {"type": "busy"}}),
+        ("session.status", {"sessionID": sid, "status": {"type": "idle"}}),
+        ("session.idle", {"sessionID": sid}),
+        ("session.idle", {"sessionID": sid}),
+    ]
+    state, kinds = IDLE, []
+    for type_, props in sequence:
+        event.n += 1
+        state, notification = classify(state, event(type_, **props))
+        kinds.append(notification.kind if notification else None)
+    assert kinds == ["started", None, "complete", None, None]
+
+
+def test_replay_command_prints_one_line_per_notification(corpus: Path) -> None:
+    stream = corpus / "opencode-1.18.33" / "event-stream.sse.txt"
+    result = CliRunner().invoke(cli, ["relay", "replay", str(stream)])
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert len(lines) == len(replay(read_stream(stream), retry_limit=5))
+    assert lines[:2] == snapshot(
+        [
+            "ses_dff2adc09ffevgzWs1EdBVQdHD started 🔨 Started: Say hello",
+            "ses_dff2adc09ffevgzWs1EdBVQdHD complete ✅ Done\\nHello from fake LLM",
+        ]
+    )
+
+
+def test_replay_command_json(corpus: Path) -> None:
+    stream = corpus / "opencode-1.18.33" / "global-event-stream.jsonl"
+    result = CliRunner().invoke(cli, ["relay", "replay", "--json", str(stream)])
+    assert result.exit_code == 0
+    records = [json.loads(line) for line in result.output.splitlines()]
+    assert [r for r in records if r["kind"] == "permission"] == snapshot(
+        [
+            {
+                "session_id": "ses_dff276eeffferhkPBNgR8u4Yr5",
+                "kind": "permission",
+                "key": "permission:per_200d8a3ac001N365c8fqbm704w",
+                "text": """\
+Approval needed: bash `rm -f nothing.txt`
+Reply /allow, /allow always or /deny [reason].\
+""",
+                "choices": [
+                    {"label": "Allow once", "data": "perm:per_200d8a3ac001N365c8fqbm704w:once"},
+                    {"label": "Always allow", "data": "perm:per_200d8a3ac001N365c8fqbm704w:always"},
+                    {"label": "Deny", "data": "perm:per_200d8a3ac001N365c8fqbm704w:reject"},
+                ],
+            }
+        ]
+    )
+
+
+def test_replay_command_names_the_bad_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"type": "session.idle", "properties": {"sessionID": "s"}}\nnot json\n')
+    result = CliRunner().invoke(cli, ["relay", "replay", str(bad)])
+    assert result.exit_code == 1
+    assert result.output.replace(str(tmp_path), "TMP") == snapshot(
+        "Error: TMP/bad.jsonl:2: not an OpenCode event: not json\n"
+    )

@@ -8,20 +8,7 @@ from typing import Any
 
 import click
 
-
-def workspace_options(command: Any) -> Any:
-    """`--workspace DIR` and `--file PATH`, as the other workspace commands take them."""
-    command = click.option(
-        "--file",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="A project list file, named directly (overrides the search).",
-    )(command)
-    return click.option(
-        "--workspace",
-        type=click.Path(file_okay=False, path_type=Path),
-        help="The workspace (default: $FOREMAN_WORKSPACE, else the current directory or a parent).",
-    )(command)
-
+from assistant.cli.options import open_workspace, workspace_options
 
 model_option = click.option(
     "--model",
@@ -43,13 +30,12 @@ def _bridge(
     from assistant.interop import Bridge, local_human, parse_principal
     from assistant.service import AssistantService
     from assistant.store import open_store
-    from tools.workspace import WorkspaceNotFound, find_workspace
 
     try:
         human = parse_principal(approver) if approver else local_human()
-        found = find_workspace(workspace, file)
-    except (ValueError, WorkspaceNotFound) as error:
+    except ValueError as error:
         raise click.ClickException(str(error)) from None
+    found = open_workspace(workspace, file)
     chosen: Any = model or os.environ.get("FOREMAN_MODEL")
     if chosen == "offline":
         from assistant.evals import offline_model
@@ -82,7 +68,7 @@ def _announce(what: str, url: str, host: str) -> None:
 @approver_option
 def mcp(
     http: str | None,
-    workspace: Path | None,
+    workspace_dir: Path | None,
     file: Path | None,
     model: str | None,
     approver: str | None,
@@ -105,7 +91,9 @@ def mcp(
 
     caller = Principal("mcp", "client")
     if http is None:
-        server = build_mcp_server(_bridge(workspace, file, model, approver, caller), caller=caller)
+        server = build_mcp_server(
+            _bridge(workspace_dir, file, model, approver, caller), caller=caller
+        )
         server.run("stdio", show_banner=False)
         return
     try:
@@ -113,7 +101,7 @@ def mcp(
         token = token_from_env("FOREMAN_MCP_TOKEN")
     except (ValueError, MissingToken) as error:
         raise click.ClickException(str(error)) from None
-    bridge = _bridge(workspace, file, model, approver, caller)
+    bridge = _bridge(workspace_dir, file, model, approver, caller)
     server = build_mcp_server(bridge, caller=caller, auth=BearerToken(token))
     _announce("mcp", f"http://{host}:{port}/mcp", host)
     server.run("http", show_banner=False, host=host, port=port, log_level="warning")
@@ -132,7 +120,11 @@ def mcp(
 @model_option
 @approver_option
 def a2a(
-    http: str, workspace: Path | None, file: Path | None, model: str | None, approver: str | None
+    http: str,
+    workspace_dir: Path | None,
+    file: Path | None,
+    model: str | None,
+    approver: str | None,
 ) -> None:
     """Serve the assistant as an A2A agent.
 
@@ -156,7 +148,7 @@ def a2a(
     except (ValueError, MissingToken) as error:
         raise click.ClickException(str(error)) from None
     caller = Principal("a2a", "client")
-    bridge = _bridge(workspace, file, model, approver, caller)
+    bridge = _bridge(workspace_dir, file, model, approver, caller)
     app = build_a2a_app(bridge, caller=caller, url=f"http://{host}:{port}/", token=token)
     _announce("a2a", f"http://{host}:{port}/", host)
     uvicorn.run(app, host=host, port=port, log_level="warning")

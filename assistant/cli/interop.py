@@ -24,6 +24,15 @@ approver_option = click.option(
 )
 
 
+def _require_extra(module: str) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise click.ClickException(
+            f"this command needs {module}: pip install 'foreman-assistant[mcp]'"
+        )
+
+
 def _bridge(
     workspace: Path | None, file: Path | None, model: str | None, approver: str | None, caller: Any
 ) -> Any:
@@ -85,6 +94,7 @@ def mcp(
       foreman mcp                                   # stdio, e.g. in an MCP client's config
       FOREMAN_MCP_TOKEN=s3cret foreman mcp --http 127.0.0.1:8765
     """
+    _require_extra("fastmcp")
     from assistant.interop import MissingToken, parse_host_port, token_from_env
     from assistant.interop.mcp import BearerToken, build_mcp_server
     from assistant.messages import Principal
@@ -136,6 +146,7 @@ def a2a(
     Example:
       FOREMAN_A2A_TOKEN=s3cret foreman a2a --http 127.0.0.1:8766
     """
+    _require_extra("fasta2a")
     import uvicorn
 
     from assistant.interop import MissingToken, parse_host_port, token_from_env

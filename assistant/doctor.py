@@ -39,9 +39,6 @@ CHECKS: dict[str, str] = {
     "python": "assistant.doctor:check_python",
     # project list (tools/projectlist)
     "workspace": "assistant.doctor:check_workspace",
-    # interop and evals (assistant/interop, assistant/evals)
-    "mcp/a2a": "assistant.interop._doctor:check_interop",
-    "evals": "assistant.interop._doctor:check_evals",
 }
 
 _registered: list[CheckFunction] = []

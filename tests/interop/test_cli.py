@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -82,25 +81,3 @@ def test_a2a_command_serves_its_card(workspace: Any) -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
-
-
-def test_doctor_reports_interop_without_showing_secrets(
-    workspace: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("FOREMAN_MCP_TOKEN", "very-secret-value")
-    monkeypatch.setenv("FOREMAN_APPROVER", "telegram:42")
-    result = CliRunner().invoke(cli, ["doctor", "--json", "--workspace", str(workspace.root)])
-    checks = {c["name"]: c for c in json.loads(result.output)["checks"]}
-    assert checks["mcp/a2a"]["ok"] is True
-    assert checks["mcp/a2a"]["data"]["approver"] == "telegram:42"
-    assert checks["mcp/a2a"]["data"]["mcp_token_set"] is True
-    assert checks["evals"]["data"]["cases"] >= 30
-    assert "very-secret-value" not in result.output
-    monkeypatch.setenv("FOREMAN_APPROVER", "carrier-pigeon")
-    result = CliRunner().invoke(cli, ["doctor", "--json", "--workspace", str(workspace.root)])
-    checks = {c["name"]: c for c in json.loads(result.output)["checks"]}
-    assert checks["mcp/a2a"]["ok"] is False
-    assert (
-        "FOREMAN_APPROVER: approver 'carrier-pigeon' must be PLATFORM:USER_ID"
-        in (checks["mcp/a2a"]["detail"])
-    )

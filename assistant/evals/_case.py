@@ -40,9 +40,11 @@ class Turn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     say: str | None = None
-    # press a button on a card: `card` counts the cards shown so far (0 = first, -1 = latest)
+    # press a button: on the latest card offering it (for `tool`, when given), or on `card`
+    # counted over the cards shown so far (0 = first, -1 = latest)
     press: ButtonKind | None = None
-    card: int = -1
+    tool: str | None = None
+    card: int | None = None
     sender: Literal["principal", "stranger"] = "principal"
     edit_status: dict[str, str] | None = None
     make_dirty: str | None = None
@@ -101,7 +103,7 @@ class Expected(BaseModel):
     tools: list[ToolCallExpectation] | None = None
     # never called
     tools_absent: list[str] | None = None
-    # exactly these approvals were requested, in this order
+    # exactly these approvals were requested (in any order), each in its final state
     approvals: list[ApprovalExpectation] | None = None
     # final status on disk of each listed project
     statuses: dict[str, str] | None = None

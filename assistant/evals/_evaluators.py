@@ -66,13 +66,13 @@ class ToolsCalled(Evaluator[Conversation, Outcome, Any]):
 
 @dataclass
 class ApprovalsRequested(Evaluator[Conversation, Outcome, Any]):
-    """Exactly the expected approvals were requested, in order, and ended in the expected state."""
+    """Exactly the expected approvals were requested (in any order), each ending as expected."""
 
     def evaluate(self, ctx: Context) -> dict[str, EvaluationReason]:
         wanted = _expected(ctx).approvals
         if wanted is None:
             return {}
-        actual = ctx.output.approvals
+        actual = list(ctx.output.approvals)
         summary = ", ".join(f"{a.tool}({a.args})={a.state}" for a in actual) or "none"
         if len(actual) != len(wanted):
             return {
@@ -80,17 +80,25 @@ class ApprovalsRequested(Evaluator[Conversation, Outcome, Any]):
                     False, f"expected {len(wanted)} approvals, got {len(actual)}: {summary}"
                 )
             }
-        for index, (want, got) in enumerate(zip(wanted, actual, strict=True)):
-            if want.tool != got.tool or not _matches(got.args, want.args):
-                return {
-                    "approvals": EvaluationReason(False, f"#{index}: wanted {want.tool}; {summary}")
-                }
-            if want.state is not None and want.state != got.state:
+        for want in wanted:
+            match = next(
+                (
+                    got
+                    for got in actual
+                    if got.tool == want.tool
+                    and _matches(got.args, want.args)
+                    and want.state in (None, got.state)
+                ),
+                None,
+            )
+            if match is None:
+                state = f"={want.state}" if want.state else ""
                 return {
                     "approvals": EvaluationReason(
-                        False, f"#{index} {got.tool}: state {got.state}, wanted {want.state}"
+                        False, f"no {want.tool}({want.args}){state} among: {summary}"
                     )
                 }
+            actual.remove(match)
         return {"approvals": EvaluationReason(True)}
 
 

@@ -22,7 +22,7 @@ from assistant.evals._case import (
     Turn,
 )
 from assistant.evals._recording import RecordingModel
-from assistant.messages import ChatRef, Inbound, Outbound, Principal
+from assistant.messages import ChatRef, Choice, Inbound, Outbound, Principal
 
 PRINCIPAL = Principal("terminal", "eval-user", "Eval User")
 STRANGER = Principal("terminal", "stranger", "Someone Else")
@@ -100,21 +100,38 @@ def _inbound(turn: Turn, number: int, cards: list[Outbound]) -> Inbound:
     message_id = f"eval-{number}"
     if turn.say is not None:
         return Inbound(chat=CHAT, sender=sender, text=turn.say, message_id=message_id)
-    if not cards:
-        raise CaseError(f"turn {number}: press {turn.press!r} but no card was shown yet")
-    try:
-        card = cards[turn.card]
-    except IndexError:
-        raise CaseError(
-            f"turn {number}: card {turn.card} does not exist ({len(cards)} shown)"
-        ) from None
-    for choice in card.choices:
-        if choice.data.split(":", 1)[0] == turn.press:
-            return Inbound(
-                chat=CHAT, sender=sender, callback_data=choice.data, message_id=message_id
+    card = _card_for(turn, number, cards)
+    choice = next(c for c in card.choices if _button(c) == turn.press)
+    return Inbound(chat=CHAT, sender=sender, callback_data=choice.data, message_id=message_id)
+
+
+def _button(choice: Choice) -> str:
+    return choice.data.split(":", 1)[0]
+
+
+def _card_for(turn: Turn, number: int, cards: list[Outbound]) -> Outbound:
+    """The card a press is on: `card` by position, else the latest offering that button
+    (for `tool`, when given), so a case does not depend on the order a model asked in."""
+    if turn.card is not None:
+        try:
+            card = cards[turn.card]
+        except IndexError:
+            raise CaseError(
+                f"turn {number}: card {turn.card} does not exist ({len(cards)} shown)"
+            ) from None
+        if not any(_button(c) == turn.press for c in card.choices):
+            offered = ", ".join(c.data for c in card.choices)
+            raise CaseError(
+                f"turn {number}: card {turn.card} has no {turn.press!r} button ({offered})"
             )
-    offered = ", ".join(c.data for c in card.choices)
-    raise CaseError(f"turn {number}: card {turn.card} has no {turn.press!r} button ({offered})")
+        return card
+    for card in reversed(cards):
+        if turn.tool is not None and card.extra.get("tool") != turn.tool:
+            continue
+        if any(_button(c) == turn.press for c in card.choices):
+            return card
+    wanted = f" for {turn.tool}" if turn.tool else ""
+    raise CaseError(f"turn {number}: no card{wanted} with a {turn.press!r} button was shown")
 
 
 def _render(message: Outbound) -> str:

@@ -15,6 +15,7 @@ from assistant.evals import (
     EVALUATORS,
     ApprovalExpectation,
     ApprovalRecord,
+    CaseError,
     Conversation,
     EvalSetupError,
     Expected,
@@ -102,7 +103,9 @@ def test_expectations_fail_when_the_outcome_differs() -> None:
         "history_bounded": False,
         "requests_bounded": False,
     }
-    assert results["approvals"][1] == "#0 set_project_status: state pending, wanted done"
+    assert results["approvals"][1] == (
+        "no set_project_status({})=done among: set_project_status({'id': '0015'})=pending"
+    )
 
 
 def test_tool_order_matters() -> None:
@@ -201,3 +204,11 @@ def test_a_model_without_its_key_is_named(monkeypatch: pytest.MonkeyPatch) -> No
     assert (model.system, label) == ("anthropic", "anthropic:claude-sonnet-4-5")
     model, label = choose_model("offline")
     assert model.model_name == "foreman-offline-policy"
+
+
+async def test_a_press_names_a_card_no_one_showed(tmp_path: Path) -> None:
+    conversation = Conversation(
+        turns=[Turn(say="mark 0015 as implementing"), Turn(press="approve", tool="create_builder")]
+    )
+    with pytest.raises(CaseError, match="turn 1: no card for create_builder with a 'approve'"):
+        await play_in(tmp_path, conversation, offline_model())

@@ -20,6 +20,10 @@ COMMANDS: dict[str, str] = {
     "status": "assistant.cli.projects:status",
     "check": "assistant.cli.projects:check",
     "doctor": "assistant.cli.doctor:doctor",
+    # gateway and channels (assistant/gateway, assistant/channels)
+    "serve": "assistant.cli.serve:serve",
+    "pairing": "assistant.cli.serve:pairing",
+    "whatsapp": "assistant.cli.serve:whatsapp",
     # orchestrator (tools/orchestrator)
     "builder": "assistant.cli.builders:builder",
     # relay (assistant/relay)
@@ -29,6 +33,10 @@ COMMANDS: dict[str, str] = {
     "chat": "assistant.cli.chat:chat",
     "demo": "assistant.cli.demo:demo",
     "approvals": "assistant.cli.approvals:approvals",
+    # interop and evals (assistant/interop, assistant/evals)
+    "mcp": "assistant.cli.interop:mcp",
+    "a2a": "assistant.cli.interop:a2a",
+    "eval": "assistant.cli.evals:eval_command",
 }
 
 

@@ -1,0 +1,280 @@
+"""Telegram through python-telegram-bot: updates -> `Inbound`, `Outbound` -> messages and keyboards.
+
+Text is sent without a parse mode, so nothing a builder or a user writes can break the markup
+or inject formatting; no escaping is needed and none is done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from assistant.channels._base import ChannelHealth, InboundHandler
+from assistant.channels._chunks import split_text
+from assistant.messages import ChatRef, Choice, Inbound, Outbound, Principal
+
+if TYPE_CHECKING:
+    from telegram import Chat, InlineKeyboardMarkup, Message, Update, User
+    from telegram.ext import Application
+
+log = logging.getLogger("foreman.channels.telegram")
+
+MESSAGE_LIMIT = 4096
+CALLBACK_DATA_LIMIT = 64  # bytes
+# a row of buttons stays readable on a phone up to about this many characters
+_ROW_CHARS = 30
+_RETRY_DELAYS = (0.5, 1.0, 2.0)
+
+
+def chat_ref(chat: Chat, message: Message | None = None) -> ChatRef:
+    """Where a message was said; a forum topic is its own place (`message_thread_id`)."""
+    thread = None
+    if message is not None and message.is_topic_message and message.message_thread_id:
+        thread = str(message.message_thread_id)
+    return ChatRef(
+        platform="telegram",
+        chat_id=str(chat.id),
+        thread_id=thread,
+        is_direct=chat.type == "private",
+    )
+
+
+def principal(user: User) -> Principal:
+    name = f"@{user.username}" if user.username else user.full_name
+    return Principal(platform="telegram", user_id=str(user.id), display_name=name)
+
+
+def inbound_from_update(update: Update, bot_id: int, bot_username: str | None) -> Inbound | None:
+    """The update as an `Inbound`, or None for what no one needs to see.
+
+    Dropped here: edits, channel posts, service messages (joins, pins, topic changes), media
+    without text, and anything sent by a bot (ourselves included, so two bots cannot loop).
+    """
+    query = update.callback_query
+    if query is not None:
+        message = query.message
+        if message is None or query.data is None or query.from_user.is_bot:
+            return None
+        return Inbound(
+            chat=chat_ref(message.chat, message if _is_message(message) else None),
+            sender=principal(query.from_user),
+            message_id=str(message.message_id),
+            callback_data=query.data,
+        )
+    message = update.message
+    if message is None or message.from_user is None or not message.text:
+        return None
+    if message.from_user.is_bot or message.from_user.id == bot_id:
+        return None
+    return Inbound(
+        chat=chat_ref(message.chat, message),
+        sender=principal(message.from_user),
+        text=_without_bot_suffix(message.text, bot_username),
+        message_id=str(message.message_id),
+    )
+
+
+def _is_message(message: object) -> bool:
+    from telegram import Message
+
+    return isinstance(message, Message)
+
+
+def _without_bot_suffix(text: str, bot_username: str | None) -> str:
+    # in groups Telegram writes commands as /status@my_bot
+    if bot_username and text.startswith("/"):
+        command, _, rest = text.partition(" ")
+        suffix = f"@{bot_username}"
+        if command.lower().endswith(suffix.lower()):
+            command = command[: -len(suffix)]
+            return f"{command} {rest}" if rest else command
+    return text
+
+
+def keyboard(choices: tuple[Choice, ...]) -> InlineKeyboardMarkup | None:
+    """Buttons whose `callback_data` is the choice's data; short sets share one row."""
+    from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+    if not choices:
+        return None
+    for choice in choices:
+        if len(choice.data.encode()) > CALLBACK_DATA_LIMIT:
+            raise ValueError(
+                f"button {choice.label!r}: callback data {choice.data!r} is longer than "
+                f"Telegram's {CALLBACK_DATA_LIMIT} bytes; send an id instead"
+            )
+    buttons = [InlineKeyboardButton(c.label, callback_data=c.data) for c in choices]
+    if sum(len(c.label) for c in choices) <= _ROW_CHARS:
+        return InlineKeyboardMarkup([buttons])
+    return InlineKeyboardMarkup([[button] for button in buttons])
+
+
+class TelegramChannel:
+    """One bot, long polling by default (or a webhook), sending plain text and inline keyboards."""
+
+    platform = "telegram"
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        base_url: str = "https://api.telegram.org/bot",
+        poll_timeout: int = 10,
+        webhook_url: str | None = None,
+        webhook_listen: str = "127.0.0.1",
+        webhook_port: int = 8443,
+        retry_delays: tuple[float, ...] = _RETRY_DELAYS,
+    ) -> None:
+        self._token = token
+        self.base_url = base_url
+        self.poll_timeout = poll_timeout
+        self.webhook_url = webhook_url
+        self.webhook_listen = webhook_listen
+        self.webhook_port = webhook_port
+        self.retry_delays = retry_delays
+        self.app: Application[Any, Any, Any, Any, Any, Any] | None = None
+        self.bot_username: str | None = None
+        self.last_inbound: datetime | None = None
+        self._state = "stopped"
+        self._on_inbound: InboundHandler | None = None
+        self._chat_locks: dict[str, asyncio.Lock] = {}
+
+    def _build(self) -> Application[Any, Any, Any, Any, Any, Any]:
+        from telegram import Update
+        from telegram.ext import AIORateLimiter, ApplicationBuilder, TypeHandler
+
+        app = (
+            ApplicationBuilder()
+            .token(self._token)
+            .base_url(self.base_url)
+            # 429s are waited out and retried by the rate limiter itself
+            .rate_limiter(AIORateLimiter(max_retries=3))
+            .get_updates_read_timeout(self.poll_timeout + 10)
+            # a slow assistant turn in one chat must not hold up a builder's group;
+            # order within one chat is kept by a lock per chat below
+            .concurrent_updates(True)
+            .build()
+        )
+        app.add_handler(TypeHandler(Update, self._on_update))
+        app.add_error_handler(self._on_error)
+        return app
+
+    async def start(self, on_inbound: InboundHandler) -> None:
+        self._on_inbound = on_inbound
+        self.app = app = self._build()
+        await app.initialize()
+        self.bot_username = app.bot.username
+        await app.start()
+        assert app.updater is not None
+        if self.webhook_url:
+            await app.updater.start_webhook(
+                listen=self.webhook_listen,
+                port=self.webhook_port,
+                webhook_url=self.webhook_url,
+                drop_pending_updates=False,
+            )
+            self._state = "webhook"
+        else:
+            await app.updater.start_polling(
+                timeout=self.poll_timeout, allowed_updates=["message", "callback_query"]
+            )
+            self._state = "polling"
+        log.info("telegram: %s as @%s", self._state, self.bot_username)
+
+    async def stop(self) -> None:
+        app = self.app
+        if app is None:
+            return
+        # stop fetching first, then let updates already being handled finish their replies
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        if app.running:
+            await app.stop()
+        await app.shutdown()
+        self.app = None
+        self._state = "stopped"
+
+    def health(self) -> ChannelHealth:
+        who = f"as @{self.bot_username}" if self.bot_username else ""
+        return ChannelHealth("telegram", self._state, who, self.last_inbound)
+
+    async def _on_update(self, update: Update, context: object) -> None:
+        assert self.app is not None and self._on_inbound is not None
+        message = inbound_from_update(update, self.app.bot.id, self.bot_username)
+        query = update.callback_query
+        if message is None:
+            if query is not None:
+                await query.answer()
+            return
+        self.last_inbound = datetime.now(UTC)
+        lock = self._chat_locks.setdefault(message.chat.key, asyncio.Lock())
+        async with lock:
+            await self._answer(message, query)
+
+    async def _answer(self, message: Inbound, query: Any) -> None:
+        assert self._on_inbound is not None
+        replies = await self._on_inbound(message)
+        if query is not None:
+            refusals = [r.text for r in replies if r.kind == "refusal"]
+            # answering stops the button's spinner; a refusal shows as an alert to the presser
+            await query.answer(refusals[0] if refusals else None, show_alert=bool(refusals))
+            replies = [r for r in replies if r.kind != "refusal"]
+        for reply in replies:
+            await self.send(reply)
+
+    async def _on_error(self, update: object, context: Any) -> None:
+        log.error("telegram: error while handling an update", exc_info=context.error)
+
+    async def send(self, message: Outbound) -> str | None:
+        """Send (or edit, with `replaces_message_id`); returns the id of the last message sent."""
+        if self.app is None:
+            raise RuntimeError("telegram channel is not started")
+        bot = self.app.bot
+        chat_id = int(message.chat.chat_id)
+        markup = keyboard(message.choices)
+        if message.replaces_message_id is not None:
+            text = split_text(message.text, MESSAGE_LIMIT)[0]
+            await self._retrying(
+                bot.edit_message_text,
+                text=text,
+                chat_id=chat_id,
+                message_id=int(message.replaces_message_id),
+                reply_markup=markup,
+            )
+            return message.replaces_message_id
+        thread = int(message.chat.thread_id) if message.chat.thread_id else None
+        pieces = split_text(message.text, MESSAGE_LIMIT)
+        sent_id: str | None = None
+        for index, piece in enumerate(pieces):
+            last = index == len(pieces) - 1
+            sent = await self._retrying(
+                bot.send_message,
+                chat_id=chat_id,
+                text=piece,
+                message_thread_id=thread,
+                reply_markup=markup if last else None,
+            )
+            sent_id = str(sent.message_id) if sent is not None else sent_id
+        return sent_id
+
+    async def _retrying(self, call: Any, **kwargs: Any) -> Any:
+        """Retry server errors and timeouts; a bad request is our bug and is raised at once."""
+        from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError
+
+        for attempt, delay in enumerate((*self.retry_delays, None)):
+            try:
+                return await call(**kwargs)
+            except BadRequest as exc:
+                if "not modified" in str(exc).lower():
+                    return None  # an edit to the same text: already in the wanted state
+                raise
+            except (Forbidden, InvalidToken):
+                raise
+            except NetworkError as exc:
+                if delay is None:
+                    raise
+                log.warning("telegram: %s failed (%s), retry %d", call.__name__, exc, attempt + 1)
+                await asyncio.sleep(delay)
+        return None

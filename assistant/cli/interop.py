@@ -1,0 +1,142 @@
+"""`foreman mcp` and `foreman a2a`: other agents call Foreman; only the human approves."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+workspace_option = click.option(
+    "--workspace",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The workspace (default: $FOREMAN_WORKSPACE or the current directory's).",
+)
+model_option = click.option(
+    "--model",
+    metavar="MODEL",
+    help="Model for `ask` turns (default: $FOREMAN_MODEL); 'offline' is the scripted policy "
+    "the evals use, for trying things without a key.",
+)
+approver_option = click.option(
+    "--approver",
+    metavar="PLATFORM:USER",
+    help="Whose DM gets the approval cards (default: $FOREMAN_APPROVER, else terminal:$USER, "
+    "the user `foreman approvals` acts as).",
+)
+
+
+def _bridge(workspace: Path | None, model: str | None, approver: str | None, caller: Any) -> Any:
+    from assistant.interop import Bridge, local_human, parse_principal
+    from assistant.service import AssistantService
+    from assistant.store import open_store
+    from tools.workspace import WorkspaceNotFound, find_workspace
+
+    try:
+        human = parse_principal(approver) if approver else local_human()
+        found = find_workspace(workspace)
+    except (ValueError, WorkspaceNotFound) as error:
+        raise click.ClickException(str(error)) from None
+    chosen: Any = model or os.environ.get("FOREMAN_MODEL")
+    if chosen == "offline":
+        from assistant.evals import offline_model
+
+        chosen = offline_model()
+    service = AssistantService(open_store(), found, chosen, principals={human.key, caller.key})
+    return Bridge(service=service, workspace=found, approver=human)
+
+
+def _announce(what: str, url: str, host: str) -> None:
+    from assistant.interop import is_loopback
+
+    click.echo(f"foreman {what}: {url} (bearer token required)", err=True)
+    if not is_loopback(host):
+        click.echo(
+            f"warning: {host} is reachable from other machines; keep the token secret", err=True
+        )
+
+
+@click.command("mcp")
+@click.option(
+    "--http",
+    "http",
+    metavar="HOST:PORT",
+    help="Serve streamable HTTP at HOST:PORT (path /mcp) instead of stdio. Binds 127.0.0.1 "
+    "unless HOST says otherwise; needs FOREMAN_MCP_TOKEN, sent as `Authorization: Bearer`.",
+)
+@workspace_option
+@model_option
+@approver_option
+def mcp(http: str | None, workspace: Path | None, model: str | None, approver: str | None) -> None:
+    """Serve Foreman as an MCP server (stdio by default).
+
+    Tools: list_projects, get_project, list_builders, builder_status, reconcile (read);
+    request_status_change, request_builder_create, request_builder_terminate (file an approval
+    card for the human, return its id); approval_status(id); ask(message). No tool approves:
+    the human decides in their DM or with `foreman approvals approve ID`.
+
+    \b
+    Examples:
+      foreman mcp                                   # stdio, e.g. in an MCP client's config
+      FOREMAN_MCP_TOKEN=s3cret foreman mcp --http 127.0.0.1:8765
+    """
+    from assistant.interop import MissingToken, parse_host_port, token_from_env
+    from assistant.interop.mcp import BearerToken, build_mcp_server
+    from assistant.messages import Principal
+
+    caller = Principal("mcp", "client")
+    if http is None:
+        server = build_mcp_server(_bridge(workspace, model, approver, caller), caller=caller)
+        server.run("stdio", show_banner=False)
+        return
+    try:
+        host, port = parse_host_port(http)
+        token = token_from_env("FOREMAN_MCP_TOKEN")
+    except (ValueError, MissingToken) as error:
+        raise click.ClickException(str(error)) from None
+    bridge = _bridge(workspace, model, approver, caller)
+    server = build_mcp_server(bridge, caller=caller, auth=BearerToken(token))
+    _announce("mcp", f"http://{host}:{port}/mcp", host)
+    server.run("http", show_banner=False, host=host, port=port, log_level="warning")
+
+
+@click.command("a2a")
+@click.option(
+    "--http",
+    "http",
+    metavar="HOST:PORT",
+    required=True,
+    help="Serve at HOST:PORT (127.0.0.1 unless HOST says otherwise). Needs FOREMAN_A2A_TOKEN "
+    "(or FOREMAN_MCP_TOKEN) as a bearer token; the agent card stays public.",
+)
+@workspace_option
+@model_option
+@approver_option
+def a2a(http: str, workspace: Path | None, model: str | None, approver: str | None) -> None:
+    """Serve the assistant as an A2A agent.
+
+    Each message is a turn with the assistant in the calling agent's own chat (one per A2A
+    context). A change it proposes is filed as an approval card for the human; the reply carries
+    the approval id. Nothing an A2A caller sends can approve it.
+
+    \b
+    Example:
+      FOREMAN_A2A_TOKEN=s3cret foreman a2a --http 127.0.0.1:8766
+    """
+    import uvicorn
+
+    from assistant.interop import MissingToken, parse_host_port, token_from_env
+    from assistant.interop.a2a import build_a2a_app
+    from assistant.messages import Principal
+
+    try:
+        host, port = parse_host_port(http)
+        token = token_from_env("FOREMAN_A2A_TOKEN", "FOREMAN_MCP_TOKEN")
+    except (ValueError, MissingToken) as error:
+        raise click.ClickException(str(error)) from None
+    caller = Principal("a2a", "client")
+    bridge = _bridge(workspace, model, approver, caller)
+    app = build_a2a_app(bridge, caller=caller, url=f"http://{host}:{port}/", token=token)
+    _announce("a2a", f"http://{host}:{port}/", host)
+    uvicorn.run(app, host=host, port=port, log_level="warning")

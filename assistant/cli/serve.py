@@ -1,0 +1,171 @@
+"""`foreman serve`, `foreman pairing …` and `foreman whatsapp login`: the gateway's commands."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from assistant.gateway import ConfigError, GatewayConfig, default_config_path, load_config
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="foreman.toml to read (default: $FOREMAN_CONFIG, else ./foreman.toml if present).",
+)
+
+
+def _load(config_path: Path | None) -> GatewayConfig:
+    try:
+        return load_config(config_path or default_config_path())
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # httpx logs every request URL, and a Telegram URL carries the bot token
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
+@click.command()
+@config_option
+@click.option("-v", "--verbose", is_flag=True, help="Log routing decisions and connections.")
+def serve(config_path: Path | None, verbose: bool) -> None:
+    """Run the configured chat channels, the router and the relay until SIGINT / SIGTERM.
+
+    \b
+    DMs from allow-listed users go to the assistant, messages in a bound group or topic
+    go to the relay, everything else is ignored (or, with pairing on, answered with a
+    pairing code). One health line is printed at start.
+
+    \b
+    Examples:
+      FOREMAN_TELEGRAM_TOKEN=123:abc FOREMAN_TELEGRAM_ALLOWED_USERS=42 foreman serve
+      foreman serve --config ~/foreman.toml -v
+    """
+    from assistant.gateway import build_gateway
+    from assistant.gateway._services import build_services
+    from assistant.store import open_store
+
+    _logging(verbose)
+    config = _load(config_path)
+    if config.telegram is None and config.whatsapp is None:
+        raise click.ClickException(
+            "no chat channel configured: set FOREMAN_TELEGRAM_TOKEN (or [telegram] token) "
+            "or FOREMAN_WHATSAPP_DB (or [whatsapp] db)"
+        )
+    store = open_store(config.state_dir)
+    try:
+        assistant, relay = build_services(config, store)
+        gateway = build_gateway(config, store, assistant=assistant, relay=relay)
+        asyncio.run(gateway.run_until_signalled(announce=click.echo))
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        store.close()
+
+
+@click.group()
+def pairing() -> None:
+    """See and approve pairing codes given to people who DMed the assistant.
+
+    \b
+    With pairing on ([pairing] enabled = true, or FOREMAN_PAIRING=on) a DM from someone
+    who is not allow-listed is answered with a short-lived code instead of reaching the
+    assistant. Approving the code lets that person DM the assistant from then on.
+
+    \b
+    Examples:
+      foreman pairing list
+      foreman pairing approve K7PQ2XMA
+    """
+
+
+def _pairing_store(config_path: Path | None):  # type: ignore[no-untyped-def]
+    from assistant.gateway import Pairing
+    from assistant.store import open_store
+
+    config = _load(config_path)
+    return Pairing(open_store(config.state_dir), max_pending=config.pairing.max_pending)
+
+
+@pairing.command("list")
+@config_option
+def pairing_list(config_path: Path | None) -> None:
+    """List the pairing codes still waiting for approval."""
+    pending = _pairing_store(config_path).pending()
+    if not pending:
+        click.echo("No pairing codes pending.")
+        return
+    for code in pending:
+        who = f" ({code.display_name})" if code.display_name else ""
+        click.echo(
+            f"{code.code}  {code.platform}:{code.user_id}{who}  "
+            f"expires {code.expires_at:%Y-%m-%d %H:%M} UTC"
+        )
+
+
+@pairing.command("approve")
+@click.argument("code")
+@config_option
+def pairing_approve(code: str, config_path: Path | None) -> None:
+    """Let the sender of CODE talk to the assistant from now on."""
+    from assistant.gateway import PairingError
+
+    try:
+        approved = _pairing_store(config_path).approve(code)
+    except PairingError as exc:
+        raise click.ClickException(str(exc)) from None
+    who = f" ({approved.display_name})" if approved.display_name else ""
+    click.echo(
+        f"Paired {approved.platform}:{approved.user_id}{who}; they can DM the assistant now."
+    )
+
+
+@click.group()
+def whatsapp() -> None:
+    """Link Foreman to a WhatsApp account (as a linked device)."""
+
+
+@whatsapp.command("login")
+@config_option
+@click.option("--phone", help="Link with a pair code for this number instead of a QR code.")
+@click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for pairing.")
+def whatsapp_login(config_path: Path | None, phone: str | None, timeout: float) -> None:
+    """Show a QR code (or a pair code) to scan with WhatsApp, and store the session.
+
+    \b
+    The session file is [whatsapp] db, else $FOREMAN_WHATSAPP_DB, else whatsapp.db in
+    the state directory. It is a credential: anyone holding it can read your chats.
+
+    \b
+    Examples:
+      foreman whatsapp login
+      foreman whatsapp login --phone +49 170 1234567
+    """
+    from assistant.channels.whatsapp import login, neonize_client
+    from assistant.store import default_state_dir
+
+    config = _load(config_path)
+    if config.whatsapp is not None:
+        db = config.whatsapp.db
+    else:
+        db = (config.state_dir or default_state_dir()) / "whatsapp.db"
+    client = neonize_client(db)
+    try:
+        account = asyncio.run(login(client, phone=phone, show=click.echo, timeout=timeout))
+    except TimeoutError:
+        raise click.ClickException(f"not paired within {timeout:.0f} seconds") from None
+    click.echo(f"Linked {account}. Session stored in {db} (a credential: keep it private).")
+    if config.whatsapp is None:
+        click.echo(f"To use it, set FOREMAN_WHATSAPP_DB={db} or [whatsapp] db in foreman.toml.")

@@ -1,0 +1,68 @@
+"""A model wrapper that records what every request sent and what came back.
+
+It works the same around a real model and the offline policy, so a case's tool calls, request
+count, tokens and history size are measured outside the code under test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart
+from pydantic_ai.models import Model, ModelRequestParameters, StreamedResponse
+from pydantic_ai.models.wrapper import WrapperModel
+from pydantic_ai.settings import ModelSettings
+from pydantic_ai.tools import RunContext
+
+
+@dataclass
+class Recording:
+    requests: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    max_history: int = 0
+    tool_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def add(self, sent: list[ModelMessage], response: ModelResponse) -> None:
+        self.requests += 1
+        self.max_history = max(self.max_history, len(sent))
+        self.input_tokens += response.usage.input_tokens
+        self.output_tokens += response.usage.output_tokens
+        for part in response.parts:
+            if isinstance(part, ToolCallPart):
+                self.tool_calls.append((part.tool_name, part.args_as_dict()))
+
+
+class RecordingModel(WrapperModel):
+    """Passes every request through unchanged and notes it in `recording`."""
+
+    def __init__(self, wrapped: Model | str) -> None:
+        super().__init__(wrapped)
+        self.recording = Recording()
+
+    async def request(
+        self,
+        messages: list[ModelMessage],
+        model_settings: ModelSettings | None,
+        model_request_parameters: ModelRequestParameters,
+    ) -> ModelResponse:
+        response = await super().request(messages, model_settings, model_request_parameters)
+        self.recording.add(messages, response)
+        return response
+
+    @asynccontextmanager
+    async def request_stream(
+        self,
+        messages: list[ModelMessage],
+        model_settings: ModelSettings | None,
+        model_request_parameters: ModelRequestParameters,
+        run_context: RunContext[Any] | None = None,
+    ) -> AsyncIterator[StreamedResponse]:
+        async with super().request_stream(
+            messages, model_settings, model_request_parameters, run_context
+        ) as stream:
+            yield stream
+        self.recording.add(messages, stream.get())

@@ -1,0 +1,53 @@
+"""The gateway: configuration, routing, pairing and the `foreman serve` runtime."""
+
+from assistant.gateway._assembly import allow_list, build_channels, build_gateway
+from assistant.gateway._config import (
+    ConfigError,
+    GatewayConfig,
+    OpenCodeConfig,
+    PairingConfig,
+    TelegramConfig,
+    WhatsAppConfig,
+    default_config_path,
+    load_config,
+    normalise_whatsapp_id,
+)
+from assistant.gateway._doctor import ChannelCheck, check_channels
+from assistant.gateway._gateway import Gateway, RelayRunner
+from assistant.gateway._pairing import Pairing, PairingCode, PairingError
+from assistant.gateway._router import (
+    NOT_YOURS,
+    AllowList,
+    AssistantPort,
+    RelayPort,
+    Route,
+    Router,
+)
+
+__all__ = [
+    "NOT_YOURS",
+    "AllowList",
+    "AssistantPort",
+    "ChannelCheck",
+    "ConfigError",
+    "Gateway",
+    "GatewayConfig",
+    "OpenCodeConfig",
+    "Pairing",
+    "PairingCode",
+    "PairingConfig",
+    "PairingError",
+    "RelayPort",
+    "RelayRunner",
+    "Route",
+    "Router",
+    "TelegramConfig",
+    "WhatsAppConfig",
+    "allow_list",
+    "build_channels",
+    "build_gateway",
+    "check_channels",
+    "default_config_path",
+    "load_config",
+    "normalise_whatsapp_id",
+]

@@ -1,0 +1,80 @@
+"""Putting a gateway together from its configuration."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from assistant.channels import Channel
+from assistant.gateway._config import GatewayConfig
+from assistant.gateway._gateway import Gateway, RelayRunner
+from assistant.gateway._pairing import Pairing
+from assistant.gateway._router import AllowList, AssistantPort, RelayPort, Router
+from assistant.store import Store
+
+
+def allow_list(config: GatewayConfig) -> AllowList:
+    return AllowList.of(
+        telegram=config.telegram.allowed_users if config.telegram else (),
+        whatsapp=config.whatsapp.allowed if config.whatsapp else (),
+    )
+
+
+def build_channels(config: GatewayConfig, *, whatsapp_client: Any = None) -> list[Channel]:
+    channels: list[Channel] = []
+    if config.telegram is not None:
+        from assistant.channels.telegram import TelegramChannel
+
+        tg = config.telegram
+        channels.append(
+            TelegramChannel(
+                tg.token,
+                base_url=tg.base_url,
+                poll_timeout=tg.poll_timeout,
+                webhook_url=tg.webhook_url,
+                webhook_listen=tg.webhook_listen,
+                webhook_port=tg.webhook_port,
+            )
+        )
+    if config.whatsapp is not None:
+        from assistant.channels.whatsapp import WhatsAppChannel, neonize_client
+
+        client = whatsapp_client or neonize_client(config.whatsapp.db)
+        channels.append(WhatsAppChannel(client, watchdog_seconds=config.whatsapp.watchdog_seconds))
+    return channels
+
+
+def build_gateway(
+    config: GatewayConfig,
+    store: Store,
+    *,
+    assistant: AssistantPort | None = None,
+    relay: RelayPort | None = None,
+    channels: list[Channel] | None = None,
+) -> Gateway:
+    """A gateway with the configured channels, routing to the given assistant and relay."""
+    pairing = Pairing(
+        store,
+        ttl=timedelta(minutes=config.pairing.ttl_minutes),
+        max_pending=config.pairing.max_pending,
+    )
+    router = Router(
+        allow=allow_list(config),
+        assistant=assistant,
+        relay=relay,
+        pairing=pairing,
+        pairing_enabled=config.pairing.enabled,
+    )
+    runner: RelayRunner | None = relay if hasattr(relay, "run") else None  # type: ignore[assignment]
+    principals = sum(len(ids) for ids in router.allow.users.values())
+    extras = [
+        f"{principals} allow-listed",
+        f"pairing {'on' if config.pairing.enabled else 'off'}",
+        f"state {store.path}",
+    ]
+    return Gateway(
+        router,
+        channels if channels is not None else build_channels(config),
+        relay_runner=runner,
+        extras=extras,
+    )

@@ -1,0 +1,119 @@
+"""`foreman doctor` checks for the configured chat channels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import httpx
+
+from assistant.gateway._config import GatewayConfig
+
+Status = Literal["ok", "warn", "fail"]
+
+
+@dataclass(frozen=True)
+class ChannelCheck:
+    name: str
+    status: Status
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.status:<4} {self.name}: {self.detail}"
+
+
+def check_channels(config: GatewayConfig, *, timeout: float = 5.0) -> list[ChannelCheck]:
+    """One line per fact worth knowing about each channel; secrets are never shown."""
+    checks: list[ChannelCheck] = []
+    if config.telegram is None and config.whatsapp is None:
+        checks.append(
+            ChannelCheck(
+                "channels",
+                "warn",
+                "none configured (set FOREMAN_TELEGRAM_TOKEN or FOREMAN_WHATSAPP_DB)",
+            )
+        )
+    if config.telegram is not None:
+        checks.extend(_telegram(config, timeout))
+    if config.whatsapp is not None:
+        checks.extend(_whatsapp(config))
+    if config.pairing.enabled:
+        checks.append(
+            ChannelCheck(
+                "pairing",
+                "ok",
+                f"on: strangers get a code valid {config.pairing.ttl_minutes} min, "
+                f"at most {config.pairing.max_pending} pending",
+            )
+        )
+    return checks
+
+
+def _telegram(config: GatewayConfig, timeout: float) -> list[ChannelCheck]:
+    tg = config.telegram
+    assert tg is not None
+    checks = []
+    url = f"{tg.base_url}{tg.token}/getMe"
+    try:
+        response = httpx.get(url, timeout=timeout)
+        payload = response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        # the exception text may hold the URL, and the URL holds the token: name the host only
+        host = httpx.URL(tg.base_url).host
+        checks.append(
+            ChannelCheck("telegram", "fail", f"cannot reach {host}: {type(exc).__name__}")
+        )
+    else:
+        if response.status_code == 200 and payload.get("ok"):
+            username = payload["result"].get("username")
+            mode = "webhook" if tg.webhook_url else "long polling"
+            checks.append(ChannelCheck("telegram", "ok", f"bot @{username}, {mode}"))
+        else:
+            reason = payload.get("description", f"HTTP {response.status_code}")
+            checks.append(ChannelCheck("telegram", "fail", f"token refused: {reason}"))
+    if tg.allowed_users:
+        checks.append(ChannelCheck("telegram users", "ok", f"{len(tg.allowed_users)} allow-listed"))
+    else:
+        checks.append(
+            ChannelCheck(
+                "telegram users",
+                "warn",
+                "nobody allow-listed (FOREMAN_TELEGRAM_ALLOWED_USERS): every DM is ignored",
+            )
+        )
+    return checks
+
+
+def _whatsapp(config: GatewayConfig) -> list[ChannelCheck]:
+    wa = config.whatsapp
+    assert wa is not None
+    checks = []
+    try:
+        import neonize  # noqa: F401
+    except Exception as exc:
+        checks.append(
+            ChannelCheck(
+                "whatsapp", "fail", f"neonize cannot be loaded ({exc}); pip install '.[whatsapp]'"
+            )
+        )
+    if wa.db.is_file():
+        checks.append(ChannelCheck("whatsapp session", "ok", f"{wa.db}"))
+    else:
+        checks.append(
+            ChannelCheck(
+                "whatsapp session",
+                "fail",
+                f"no session at {wa.db}: run `foreman whatsapp login`",
+            )
+        )
+    if wa.allowed:
+        checks.append(ChannelCheck("whatsapp users", "ok", f"{len(wa.allowed)} allow-listed"))
+    else:
+        checks.append(
+            ChannelCheck(
+                "whatsapp users",
+                "warn",
+                "nobody allow-listed (FOREMAN_WHATSAPP_ALLOWED): every DM is ignored",
+            )
+        )
+    return checks

@@ -1,0 +1,126 @@
+"""The router: decides, for every inbound message, who (if anyone) gets to see it."""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from assistant.gateway._pairing import Pairing
+from assistant.messages import ChatRef, Inbound, Outbound
+
+log = logging.getLogger("foreman.gateway.router")
+
+NOT_YOURS = "Not yours: only the owner of this assistant can press that."
+
+
+class AssistantPort(Protocol):
+    """The personal assistant, as the router sees it."""
+
+    async def handle(self, message: Inbound) -> list[Outbound]: ...
+
+
+class RelayPort(Protocol):
+    """The builder relay, as the router sees it."""
+
+    async def handle(self, message: Inbound) -> list[Outbound]: ...
+
+    def binding_for(self, chat: ChatRef) -> object | None: ...
+
+
+class Route(enum.Enum):
+    ASSISTANT = "assistant"
+    RELAY = "relay"
+    PAIRING = "pairing"
+    REFUSED = "refused"  # a button pressed by someone who may not press it
+    IGNORED = "ignored"
+
+
+@dataclass(frozen=True)
+class AllowList:
+    """The principals: platform -> user ids authenticated by that platform."""
+
+    users: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, **platforms: Iterable[str]) -> AllowList:
+        return cls({name: frozenset(ids) for name, ids in platforms.items()})
+
+    def allows(self, platform: str, user_id: str) -> bool:
+        # the terminal is the local user, already authenticated by the operating system
+        return platform == "terminal" or user_id in self.users.get(platform, frozenset())
+
+
+@dataclass
+class Router:
+    """Principal DMs go to the assistant, bound groups to the relay, everything else nowhere.
+
+    Nothing from a sender who is neither allow-listed nor paired reaches a model: such DMs
+    are ignored or, with pairing on, answered with a fixed text holding a pairing code.
+    """
+
+    allow: AllowList
+    assistant: AssistantPort | None = None
+    relay: RelayPort | None = None
+    pairing: Pairing | None = None
+    pairing_enabled: bool = False
+
+    def is_principal(self, message: Inbound) -> bool:
+        sender = message.sender
+        if self.allow.allows(sender.platform, sender.user_id):
+            return True
+        return self.pairing is not None and self.pairing.is_paired(sender.platform, sender.user_id)
+
+    def decide(self, message: Inbound) -> Route:
+        principal = self.is_principal(message)
+        if message.chat.is_direct:
+            if principal:
+                return Route.ASSISTANT if self.assistant is not None else Route.IGNORED
+            if message.callback_data is not None:
+                return Route.REFUSED
+            return Route.PAIRING if self.pairing_enabled and self.pairing else Route.IGNORED
+        if self.relay is None:
+            return Route.IGNORED
+        if self.relay.binding_for(message.chat) is None:
+            # the one thing said in an unbound group that matters: the principal binding it
+            binding_it = message.text.strip().startswith("/bind")
+            return Route.RELAY if principal and binding_it else Route.IGNORED
+        if principal:
+            return Route.RELAY
+        # a group member who is not the principal may not steer or approve a builder
+        return Route.REFUSED if message.callback_data is not None else Route.IGNORED
+
+    async def handle(self, message: Inbound) -> list[Outbound]:
+        route = self.decide(message)
+        where = f"{message.chat.key} from {message.sender.key}"
+        if route is Route.ASSISTANT:
+            assert self.assistant is not None
+            return await self.assistant.handle(message)
+        if route is Route.RELAY:
+            assert self.relay is not None
+            return await self.relay.handle(message)
+        if route is Route.REFUSED:
+            log.warning("refused a button press in %s (%s)", where, message.callback_data)
+            return [Outbound(chat=message.chat, text=NOT_YOURS, kind="refusal")]
+        if route is Route.PAIRING:
+            return self._pairing_reply(message)
+        if message.chat.is_direct:
+            log.info("ignored a DM %s: not allow-listed", where)
+        else:
+            log.debug("ignored a group message %s", where)
+        return []
+
+    def _pairing_reply(self, message: Inbound) -> list[Outbound]:
+        assert self.pairing is not None
+        code = self.pairing.request(message.sender)
+        if code is None:
+            return []
+        minutes = max(1, int((code.expires_at - code.created_at).total_seconds() // 60))
+        text = (
+            f"This assistant is private. Pairing code: {code.code}\n"
+            f"Its owner can let you in with `foreman pairing approve {code.code}` "
+            f"(the code expires in {minutes} minutes)."
+        )
+        return [Outbound(chat=message.chat, text=text, kind="pairing")]

@@ -1,0 +1,123 @@
+"""Foreman as an MCP server (FastMCP): read tools, request tools, approval status, and `ask`.
+
+There is deliberately no tool that approves: `request_*` tools file an approval card for the
+human and return its id; `approval_status` reports what the human decided.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from fastmcp import FastMCP
+from fastmcp.exceptions import ToolError
+from fastmcp.server.auth import AccessToken, TokenVerifier
+
+from assistant.interop import _reads
+from assistant.interop._bridge import Bridge, RequestRefused
+from assistant.messages import Principal
+
+INSTRUCTIONS = (
+    "Foreman manages a workspace's project list and its coding builders. Read freely. Changes "
+    "(status, builder create/terminate) are only requested here: each request returns an approval "
+    "id that a human decides on; poll approval_status(id). Nothing you call can approve."
+)
+
+
+class BearerToken(TokenVerifier):
+    """Accepts exactly one shared secret (`FOREMAN_MCP_TOKEN`), compared in constant time."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self._token = token
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        if hmac.compare_digest(token.encode(), self._token.encode()):
+            return AccessToken(token=token, client_id="foreman-mcp", scopes=[])
+        return None
+
+
+def build_mcp_server(
+    bridge: Bridge, *, caller: Principal, auth: TokenVerifier | None = None
+) -> FastMCP:
+    """The server; `caller` is who `ask` speaks as (its own chat, never an approver)."""
+    mcp = FastMCP("foreman", instructions=INSTRUCTIONS, auth=auth)
+    workspace = bridge.workspace
+
+    @mcp.tool
+    def list_projects(status: str | None = None) -> list[dict[str, Any]]:
+        """List projects (id, title, status, repos, builders), optionally only one status."""
+        return _reads.list_projects(workspace, status)
+
+    @mcp.tool
+    def get_project(id: str) -> dict[str, Any]:
+        """Show one project by id (e.g. "0014"): all its fields and its builders."""
+        return _read(lambda: _reads.get_project(workspace, id))
+
+    @mcp.tool
+    async def list_builders() -> list[dict[str, Any]]:
+        """List builders on disk with their worktrees' state."""
+        return await _reads.list_builders(workspace)
+
+    @mcp.tool
+    async def builder_status(name: str) -> dict[str, Any]:
+        """Show one builder: each worktree clean or dirty, ahead/behind, last commit."""
+        try:
+            return await _reads.builder_status(workspace, name)
+        except _reads.NotFound as error:
+            raise ToolError(str(error)) from None
+
+    @mcp.tool
+    async def reconcile() -> dict[str, Any]:
+        """Compare builders on disk with git's worktrees and report what does not match."""
+        return await _reads.reconcile(workspace)
+
+    @mcp.tool
+    async def request_status_change(id: str, status: str, reason: str = "") -> dict[str, Any]:
+        """Ask the human to approve a project status change; returns the pending approval."""
+        return await _request(
+            bridge, "set_project_status", {"id": id, "status": status, "reason": reason}
+        )
+
+    @mcp.tool
+    async def request_builder_create(
+        project_id: str, extra_repos: list[str] | None = None, name: str | None = None
+    ) -> dict[str, Any]:
+        """Ask the human to approve a new builder for a project; returns the approval."""
+        args = {"project_id": project_id, "extra_repos": extra_repos or [], "name": name}
+        return await _request(bridge, "create_builder", args)
+
+    @mcp.tool
+    async def request_builder_terminate(name: str, force: bool = False) -> dict[str, Any]:
+        """Ask the human to approve terminating a builder (force: discard its work)."""
+        tool = "force_terminate_builder" if force else "terminate_builder"
+        return await _request(bridge, tool, {"name": name})
+
+    @mcp.tool
+    def approval_status(id: str) -> dict[str, Any]:
+        """The state of an approval (pending, approved, rejected, ...) and its result."""
+        view = bridge.status(id)
+        if view is None:
+            raise ToolError(f"no approval {id!r}")
+        return view
+
+    @mcp.tool
+    async def ask(message: str) -> dict[str, Any]:
+        """Talk to the assistant in your own chat; changes it proposes wait for the human."""
+        return await bridge.ask(caller, message)
+
+    return mcp
+
+
+def _read(fn: Any) -> Any:
+    try:
+        return fn()
+    except _reads.NotFound as error:
+        raise ToolError(str(error)) from None
+
+
+async def _request(bridge: Bridge, tool: str, args: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return await bridge.request(tool, args)
+    except RequestRefused as error:
+        raise ToolError(str(error)) from None

@@ -1,0 +1,297 @@
+"""A fake Telegram Bot API server on 127.0.0.1 that real python-telegram-bot talks to.
+
+It speaks the Bot API's wire format (form-encoded or JSON requests, `{"ok": …, "result": …}`
+answers, long-polled `getUpdates`), records every call, and lets a test inject updates as if
+users wrote or pressed something. It runs in a thread, so a bot in another process (the
+`foreman serve` subprocess test) can use it too.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl
+
+BOT = {
+    "id": 7000001,
+    "is_bot": True,
+    "first_name": "Foreman",
+    "username": "foreman_test_bot",
+    "can_join_groups": True,
+    "can_read_all_group_messages": True,
+    "supports_inline_queries": False,
+}
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+
+
+@dataclass
+class FakeTelegram:
+    token: str = "123456:TEST-TOKEN"
+    calls: list[Call] = field(default_factory=list)
+    # method -> list of (status, description, retry_after) answers served before the real one
+    failures: dict[str, list[tuple[int, str, int | None]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._updates: list[dict[str, Any]] = []
+        self._update_ids = itertools.count(1)
+        self._message_ids = itertools.count(100)
+        self._chats: dict[int, dict[str, Any]] = {}
+        self._messages: dict[tuple[int, int], dict[str, Any]] = {}
+        self._cond = threading.Condition()
+        self._closed = False
+        self._server: ThreadingHTTPServer | None = None
+        self._fetched: list[dict[str, Any]] = []
+
+    # --- running -------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/bot"
+
+    def start(self) -> FakeTelegram:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                fake._serve(self)
+
+            do_GET = do_POST
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    # --- what users do -------------------------------------------------------------------
+
+    def user(self, user_id: int, name: str = "Ada") -> dict[str, Any]:
+        return {"id": user_id, "is_bot": False, "first_name": name, "username": name.lower()}
+
+    def dm(self, user_id: int, text: str, name: str = "Ada") -> int:
+        chat = {"id": user_id, "type": "private", "first_name": name}
+        return self._push_message(chat, self.user(user_id, name), text)
+
+    def group_message(
+        self, chat_id: int, user_id: int, text: str, thread_id: int | None = None
+    ) -> int:
+        chat = {"id": chat_id, "type": "supergroup", "title": "builders", "is_forum": True}
+        return self._push_message(chat, self.user(user_id), text, thread_id=thread_id)
+
+    def press(self, user_id: int, message: dict[str, Any], data: str) -> int:
+        """A press on a button of `message` (as the bot sent it)."""
+        update_id = next(self._update_ids)
+        self._push(
+            {
+                "update_id": update_id,
+                "callback_query": {
+                    "id": f"cq{update_id}",
+                    "from": self.user(user_id),
+                    "chat_instance": "ci1",
+                    "data": data,
+                    "message": message,
+                },
+            }
+        )
+        return update_id
+
+    def push_raw(self, update: dict[str, Any]) -> None:
+        update = {"update_id": next(self._update_ids), **update}
+        self._push(update)
+
+    # --- what the bot did ------------------------------------------------------------------
+
+    def sent(self, method: str = "sendMessage") -> list[dict[str, Any]]:
+        with self._cond:
+            return [c.params for c in self.calls if c.method == method]
+
+    def wait_for(
+        self,
+        method: str,
+        predicate: Callable[[dict[str, Any]], bool] = lambda _: True,
+        timeout: float = 15.0,
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for call in self.calls:
+                    if call.method == method and predicate(call.params):
+                        return call.params
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    seen = [(c.method, c.params.get("text")) for c in self.calls[-10:]]
+                    raise AssertionError(f"no {method} call matched within {timeout}s; {seen}")
+                self._cond.wait(remaining)
+
+    def wait_until_consumed(self, update_id: int, timeout: float = 15.0) -> None:
+        """Wait until the bot has fetched updates past `update_id` (it acknowledged it)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not any(u["update_id"] == update_id for u in self._fetched):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"update {update_id} was never fetched")
+                self._cond.wait(remaining)
+
+    def message(self, chat_id: int, message_id: int) -> dict[str, Any]:
+        with self._cond:
+            return self._messages[(chat_id, message_id)]
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _push_message(
+        self,
+        chat: dict[str, Any],
+        sender: dict[str, Any],
+        text: str,
+        thread_id: int | None = None,
+    ) -> int:
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": chat,
+            "from": sender,
+            "text": text,
+        }
+        if thread_id is not None:
+            message["message_thread_id"] = thread_id
+            message["is_topic_message"] = True
+        self._chats[chat["id"]] = chat
+        update_id = next(self._update_ids)
+        self._push({"update_id": update_id, "message": message})
+        return update_id
+
+    def _push(self, update: dict[str, Any]) -> None:
+        with self._cond:
+            self._updates.append(update)
+            self._cond.notify_all()
+
+    def _serve(self, request: BaseHTTPRequestHandler) -> None:
+        path = request.path.split("?", 1)[0]
+        prefix = f"/bot{self.token}/"
+        if not path.startswith(prefix):
+            self._answer(request, 404, {"ok": False, "error_code": 404, "description": "Not Found"})
+            return
+        method = path[len(prefix) :]
+        length = int(request.headers.get("Content-Length") or 0)
+        body = request.rfile.read(length).decode() if length else ""
+        if request.headers.get("Content-Type", "").startswith("application/json"):
+            params = json.loads(body or "{}")
+        else:
+            params = {key: _decode(key, value) for key, value in parse_qsl(body)}
+        if method != "getUpdates":
+            with self._cond:
+                self.calls.append(Call(method, params))
+                self._cond.notify_all()
+        pending = self.failures.get(method)
+        if pending:
+            status, description, retry_after = pending.pop(0)
+            answer: dict[str, Any] = {
+                "ok": False,
+                "error_code": status,
+                "description": description,
+            }
+            if retry_after is not None:
+                answer["parameters"] = {"retry_after": retry_after}
+            self._answer(request, status, answer)
+            return
+        handler = getattr(self, f"_api_{method}", None)
+        if handler is None:
+            self._answer(request, 200, {"ok": True, "result": True})
+            return
+        self._answer(request, 200, {"ok": True, "result": handler(params)})
+
+    def _answer(self, request: BaseHTTPRequestHandler, status: int, payload: Any) -> None:
+        data = json.dumps(payload).encode()
+        try:
+            request.send_response(status)
+            request.send_header("Content-Type", "application/json")
+            request.send_header("Content-Length", str(len(data)))
+            request.end_headers()
+            request.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the bot gave up on a long poll while shutting down
+
+    # --- the Bot API methods the channel uses --------------------------------------------------
+
+    def _api_getMe(self, params: dict[str, Any]) -> dict[str, Any]:
+        return BOT
+
+    def _api_getUpdates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        offset = int(params.get("offset") or 0)
+        timeout = float(params.get("timeout") or 0)
+        deadline = time.monotonic() + min(timeout, 5.0)
+        with self._cond:
+            # an offset acknowledges every update before it
+            self._updates = [u for u in self._updates if u["update_id"] >= offset]
+            while not self._updates and not self._closed:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            batch = list(self._updates)
+            self._fetched.extend(batch)
+            self._cond.notify_all()
+            return batch
+
+    def _api_sendMessage(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = int(params["chat_id"])
+        chat = self._chats.get(chat_id, {"id": chat_id, "type": "private", "first_name": "x"})
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": chat,
+            "from": {k: BOT[k] for k in ("id", "is_bot", "first_name", "username")},
+            "text": params["text"],
+        }
+        if params.get("message_thread_id"):
+            message["message_thread_id"] = int(params["message_thread_id"])
+            message["is_topic_message"] = True
+        if params.get("reply_markup"):
+            message["reply_markup"] = params["reply_markup"]
+        with self._cond:
+            self._messages[(chat_id, message["message_id"])] = message
+        params["_result"] = message
+        return message
+
+    def _api_editMessageText(self, params: dict[str, Any]) -> dict[str, Any]:
+        key = (int(params["chat_id"]), int(params["message_id"]))
+        with self._cond:
+            message = dict(self._messages[key])
+            message["text"] = params["text"]
+            message.pop("reply_markup", None)
+            if params.get("reply_markup"):
+                message["reply_markup"] = params["reply_markup"]
+            self._messages[key] = message
+        return message
+
+
+_JSON_FIELDS = {"reply_markup", "allowed_updates", "entities"}
+
+
+def _decode(key: str, value: str) -> Any:
+    # PTB sends nested objects (reply_markup) as JSON inside the form fields
+    return json.loads(value) if key in _JSON_FIELDS else value

@@ -1,0 +1,100 @@
+"""`foreman serve` as a real subprocess, with Telegram pointed at the fake Bot API server."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from click.testing import CliRunner
+from inline_snapshot import snapshot
+
+from assistant.cli import cli
+from tests.channels.fake_telegram import FakeTelegram
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def start_serve(env: dict[str, str], *args: str) -> tuple[subprocess.Popen[str], queue.Queue[str]]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "assistant", "serve", *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(line.rstrip("\n"))
+
+    threading.Thread(target=pump, daemon=True).start()
+    return process, lines
+
+
+def read_until(lines: queue.Queue[str], prefix: str, timeout: float = 30) -> tuple[str, list[str]]:
+    seen: list[str] = []
+    while True:
+        line = lines.get(timeout=timeout)
+        seen.append(line)
+        if line.startswith(prefix):
+            return line, seen
+
+
+def test_serve_starts_prints_health_and_stops_cleanly_on_sigterm(
+    fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
+    env = {
+        **os.environ,
+        "FOREMAN_TELEGRAM_TOKEN": fake_telegram.token,
+        "FOREMAN_TELEGRAM_BASE_URL": fake_telegram.base_url,
+        "FOREMAN_TELEGRAM_ALLOWED_USERS": "42",
+        "FOREMAN_STATE_DIR": str(tmp_path / "state"),
+        "FOREMAN_PAIRING": "on",
+    }
+    process, lines = start_serve(env, "--verbose")
+    try:
+        health, _ = read_until(lines, "foreman serve: telegram")
+        assert health.startswith("foreman serve: telegram polling as @foreman_test_bot")
+        assert "1 allow-listed · pairing on" in health
+        # it is really polling: a stranger's DM gets the pairing text back
+        fake_telegram.dm(666, "hello")
+        reply = fake_telegram.wait_for("sendMessage")
+        assert reply["chat_id"] == "666" and "Pairing code:" in reply["text"]
+
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        _, rest = read_until(lines, "foreman serve: stopped", timeout=5)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert "foreman serve: stopping" in rest
+    transcript = "\n".join(rest)
+    assert fake_telegram.token not in transcript
+    assert "Traceback" not in transcript
+
+
+def test_serve_refuses_a_bad_config_naming_key_and_line(tmp_path: Path) -> None:
+    config = tmp_path / "foreman.toml"
+    config.write_text('[telegram]\ntoken = "1:x"\nallowed_users = ["ada"]\n')
+    result = CliRunner().invoke(cli, ["serve", "--config", str(config)])
+    assert result.exit_code == 1
+    assert result.output.replace(str(tmp_path), "DIR") == snapshot(
+        "Error: DIR/foreman.toml:3: telegram.allowed_users: 'ada' is not a numeric Telegram user id\n"  # noqa: E501
+    )
+
+
+def test_serve_without_any_channel_says_how_to_configure_one() -> None:
+    result = CliRunner().invoke(cli, ["serve"], env={"FOREMAN_TELEGRAM_TOKEN": None})
+    assert result.exit_code == 1
+    assert result.output == snapshot(
+        "Error: no chat channel configured: set FOREMAN_TELEGRAM_TOKEN (or [telegram] token) or FOREMAN_WHATSAPP_DB (or [whatsapp] db)\n"  # noqa: E501
+    )

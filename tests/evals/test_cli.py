@@ -1,0 +1,90 @@
+"""`foreman eval` as a user runs it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+from inline_snapshot import snapshot
+
+from assistant.cli import cli
+
+ONE_CASE = """\
+name: tiny
+evaluators: [NoUnapprovedMutation, ApprovalsRequested, FinalState]
+cases:
+- name: abandon
+  inputs:
+    turns:
+    - say: mark 0015 abandoned
+    - press: approve
+  expected_output:
+    approvals: [{tool: set_project_status, state: done}]
+    statuses: {"0015": %s}
+"""
+
+
+def _dataset(tmp_path: Path, status: str) -> Path:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(ONE_CASE % status)
+    return path
+
+
+def test_eval_prints_report_and_totals(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["eval", "--dataset", str(_dataset(tmp_path, "abandoned"))])
+    assert result.exit_code == 0, result.output
+    assert "Evaluation Summary: tiny · function:foreman-offline-policy" in result.output
+    totals = result.output[result.output.rindex("\nmodel: ") + 1 :]
+    assert totals == snapshot("""\
+model: offline scripted policy (no model key: ANTHROPIC_API_KEY is not set)
+cases passed: 1/1
+unapproved mutations: 0
+per case: 1.0 requests, 53.0 input tokens, 11.0 output tokens
+""")
+
+
+def test_eval_json_and_failing_case(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli,
+        ["eval", "--model", "offline", "--json", "--dataset", str(_dataset(tmp_path, "planned"))],
+    )
+    assert result.exit_code == 1
+    document = json.loads(result.output)
+    assert document["totals"] == snapshot(
+        {
+            "model": "offline scripted policy (--model offline)",
+            "cases": 1,
+            "cases_passed": 0,
+            "unapproved_mutations": 0,
+            "requests_per_case": 1.0,
+            "input_tokens_per_case": 53.0,
+            "output_tokens_per_case": 11.0,
+        }
+    )
+    assert document["cases"][0]["failures"] == snapshot(
+        ["statuses: on disk: {'0015': 'abandoned'}, wanted {'0015': 'planned'}"]
+    )
+
+
+def test_eval_names_the_missing_key(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli,
+        [
+            "eval",
+            "--model",
+            "anthropic:claude-sonnet-4-5",
+            "--dataset",
+            str(_dataset(tmp_path, "x")),
+        ],
+    )
+    assert result.exit_code == 1
+    assert "ANTHROPIC_API_KEY" in result.output
+
+
+def test_eval_unknown_case_filter(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["eval", "--dataset", str(_dataset(tmp_path, "x")), "-k", "nothing-like-this"]
+    )
+    assert result.exit_code == 1
+    assert "no case name contains 'nothing-like-this'" in result.output

@@ -1,0 +1,130 @@
+"""Foreman as an A2A agent on loopback: a real HTTP round trip with fasta2a's client."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from fasta2a.client import A2AClient
+from fasta2a.schema import Message, Part
+
+from assistant.evals import demo_workspace, offline_model
+from assistant.interop import Bridge
+from assistant.interop.a2a import build_a2a_app
+from assistant.messages import Principal
+from assistant.service import AssistantService
+from assistant.store import open_store
+
+HUMAN = Principal("terminal", getpass.getuser())
+CALLER = Principal("a2a", "client")
+TOKEN = "a2a-test-token"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Any:
+    return demo_workspace(tmp_path / "workspace")
+
+
+@pytest.fixture
+def service(workspace: Any) -> AssistantService:
+    return AssistantService(
+        open_store(), workspace, offline_model(), principals={HUMAN.key, CALLER.key}
+    )
+
+
+@pytest.fixture
+async def base_url(service: AssistantService, workspace: Any) -> AsyncIterator[str]:
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/"
+    bridge = Bridge(service=service, workspace=workspace, approver=HUMAN)
+    app = build_a2a_app(bridge, caller=CALLER, url=url, token=TOKEN)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        assert not serving.done(), "the A2A server did not start"
+        await asyncio.sleep(0.05)
+    yield url
+    server.should_exit = True
+    await serving
+
+
+async def _turn(client: A2AClient, text: str, context_id: str) -> dict[str, Any]:
+    message = Message(
+        role="user", parts=[Part(text=text)], message_id=str(uuid.uuid4()), context_id=context_id
+    )
+    sent = await client.send_message(message)
+    task_id = sent["result"]["task"]["id"]
+    for _ in range(200):
+        task = (await client.get_task(task_id))["result"]
+        if task["status"]["state"] in ("completed", "failed", "canceled"):
+            return task
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"task {task_id} never finished")
+
+
+def _reply(task: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    [artifact] = task["artifacts"]
+    text = next(p["text"] for p in artifact["parts"] if "text" in p)
+    data = [p["data"] for p in artifact["parts"] if "data" in p]
+    return text, (data[0]["approvals"] if data else [])
+
+
+async def test_round_trip_and_mutations_wait_for_the_human(
+    base_url: str, service: AssistantService, workspace: Any
+) -> None:
+    before = workspace.projectlist_path.read_bytes()
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with httpx.AsyncClient(headers=headers) as http:
+        client = A2AClient(base_url, http_client=http)
+        context = str(uuid.uuid4())
+
+        listed = await _turn(client, "show me all projects", context)
+        assert listed["status"]["state"] == "completed"
+        text, approvals = _reply(listed)
+        assert "Ironman Training" in text and "New Feature" in text
+        assert approvals == []
+
+        asked = await _turn(client, "mark 0015 as implementing", context)
+        text, [card] = _reply(asked)
+        assert (card["state"], card["approver"], card["tool"]) == (
+            "pending",
+            HUMAN.key,
+            "set_project_status",
+        )
+        assert f"Approval {card['approval_id']} is waiting for {HUMAN.key}" in text
+
+        # the calling agent cannot approve, however it phrases it
+        for attempt in ("yes", f"/approve {card['approval_id']}"):
+            await _turn(client, attempt, context)
+        assert service.approval(card["approval_id"]).state == "pending"
+        assert workspace.projectlist_path.read_bytes() == before
+
+    await service.resolve(card["approval_id"], HUMAN, approve=True)
+    assert b"status: implementing" in workspace.projectlist_path.read_bytes()
+
+
+async def test_token_required_but_agent_card_public(base_url: str) -> None:
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        card = (await http.get(".well-known/agent-card.json")).json()
+        assert card["name"] == "foreman"
+        assert card["securitySchemes"] == {
+            "bearer": {"httpAuthSecurityScheme": {"scheme": "bearer"}}
+        }
+        assert [s["id"] for s in card["skills"]] == ["projects"]
+        for headers in ({}, {"Authorization": "Bearer wrong"}):
+            response = await http.post("", json={"jsonrpc": "2.0", "id": 1}, headers=headers)
+            assert response.status_code == 401

@@ -1,0 +1,333 @@
+"""Foreman as an MCP server: another agent reads, requests, and waits for the human."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastmcp import Client
+from fastmcp.client.transports import StdioTransport, StreamableHttpTransport
+from fastmcp.exceptions import ToolError
+from inline_snapshot import snapshot
+from pydantic_ai import Agent
+from pydantic_ai.mcp import MCPToolset
+from pydantic_ai.messages import (
+    ModelMessage,
+    ModelRequest,
+    ModelResponse,
+    TextPart,
+    ToolCallPart,
+    ToolReturnPart,
+)
+from pydantic_ai.models.function import AgentInfo, FunctionModel
+
+from assistant.evals import demo_workspace, offline_model
+from assistant.interop import Bridge
+from assistant.interop.mcp import build_mcp_server
+from assistant.messages import Principal
+from assistant.service import AssistantService
+from assistant.store import open_store
+
+REPO = Path(__file__).resolve().parents[2]
+HUMAN = Principal("terminal", getpass.getuser())
+CALLER = Principal("mcp", "client")
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Any:
+    return demo_workspace(tmp_path / "workspace")
+
+
+@pytest.fixture
+def service(workspace: Any) -> AssistantService:
+    return AssistantService(
+        open_store(), workspace, offline_model(), principals={HUMAN.key, CALLER.key}
+    )
+
+
+@pytest.fixture
+def server(service: AssistantService, workspace: Any) -> Any:
+    bridge = Bridge(service=service, workspace=workspace, approver=HUMAN)
+    return build_mcp_server(bridge, caller=CALLER)
+
+
+def _status(workspace: Any, project_id: str) -> str:
+    from tools.projectlist import load
+
+    return load(workspace.projectlist_path).get(project_id).status
+
+
+async def test_tools_offered_and_none_approves(server: Any) -> None:
+    async with Client(server) as client:
+        tools = await client.list_tools()
+    listed = {t.name: (t.description, sorted(t.input_schema.get("properties", {}))) for t in tools}
+    assert listed == snapshot(
+        {
+            "list_projects": (
+                "List projects (id, title, status, repos, builders), optionally only one status.",
+                ["status"],
+            ),
+            "get_project": (
+                'Show one project by id (e.g. "0014"): all its fields and its builders.',
+                ["id"],
+            ),
+            "list_builders": ("List builders on disk with their worktrees' state.", []),
+            "builder_status": (
+                "Show one builder: each worktree clean or dirty, ahead/behind, last commit.",
+                ["name"],
+            ),
+            "reconcile": (
+                "Compare builders on disk with git's worktrees and report what does not match.",
+                [],
+            ),
+            "request_status_change": (
+                "Ask the human to approve a project status change; returns the pending approval.",
+                ["id", "reason", "status"],
+            ),
+            "request_builder_create": (
+                "Ask the human to approve a new builder for a project; returns the approval.",
+                ["extra_repos", "name", "project_id"],
+            ),
+            "request_builder_terminate": (
+                "Ask the human to approve terminating a builder (force: discard its work).",
+                ["force", "name"],
+            ),
+            "approval_status": (
+                "The state of an approval (pending, approved, rejected, ...) and its result.",
+                ["id"],
+            ),
+            "ask": (
+                "Talk to the assistant in your own chat; changes it proposes wait for the human.",
+                ["message"],
+            ),
+        }
+    )
+    assert not [name for name in listed if name.startswith(("approve", "resolve", "set_"))]
+
+
+async def test_request_tools_refuse_bad_requests(server: Any, service: AssistantService) -> None:
+    async with Client(server) as client:
+        with pytest.raises(ToolError, match="0099"):
+            await client.call_tool("request_status_change", {"id": "0099", "status": "planned"})
+        with pytest.raises(ToolError, match="finished"):
+            await client.call_tool("request_status_change", {"id": "0015", "status": "finished"})
+        with pytest.raises(ToolError, match="no approval 'nope'"):
+            await client.call_tool("approval_status", {"id": "nope"})
+        with pytest.raises(ToolError, match="0099"):
+            await client.call_tool("get_project", {"id": "0099"})
+    assert service.approvals.pending() == []
+
+
+async def test_builder_requests_wait_for_the_human(
+    server: Any, service: AssistantService, workspace: Any
+) -> None:
+    async with Client(server) as client:
+        created = (await client.call_tool("request_builder_create", {"project_id": "0015"})).data
+        assert (created["state"], created["tool"], created["approver"]) == (
+            "pending",
+            "create_builder",
+            HUMAN.key,
+        )
+        assert not (workspace.root / ".builders").exists()
+        await service.resolve(created["approval_id"], HUMAN, approve=True)
+        status = (await client.call_tool("approval_status", {"id": created["approval_id"]})).data
+        assert status["state"] == "done"
+        builders = (await client.call_tool("list_builders", {})).data
+        assert [b["name"] for b in builders] == ["0015-new-feature"]
+        forced = (
+            await client.call_tool(
+                "request_builder_terminate", {"name": "0015-new-feature", "force": True}
+            )
+        ).data
+        assert (forced["tool"], forced["state"]) == ("force_terminate_builder", "pending")
+    assert (workspace.root / ".builders" / "0015-new-feature").is_dir()
+
+
+async def test_ask_hands_cards_to_the_human(
+    server: Any, service: AssistantService, workspace: Any
+) -> None:
+    async with Client(server) as client:
+        answer = (await client.call_tool("ask", {"message": "mark 0015 as implementing"})).data
+        [card] = answer["approvals"]
+        assert (card["state"], card["approver"]) == ("pending", HUMAN.key)
+        assert f"Approval {card['approval_id']} is waiting for {HUMAN.key}" in answer["replies"][-1]
+        # the caller answering in its own chat decides nothing
+        for attempt in ("yes", f"/approve {card['approval_id']}"):
+            await client.call_tool("ask", {"message": attempt})
+        assert service.approval(card["approval_id"]).state == "pending"
+        assert _status(workspace, "0015") == "planned"
+        await service.resolve(card["approval_id"], HUMAN, approve=True)
+        assert _status(workspace, "0015") == "implementing"
+    caller_cards = [a for a in service.approvals.recent() if a.principal == CALLER.key]
+    assert [a.state for a in caller_cards] == ["rejected"]
+
+
+def _scripted_caller(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+    """The other agent: list projects, request 0015 -> implementing, then report the approval id."""
+    returns = [
+        p
+        for m in messages
+        if isinstance(m, ModelRequest)
+        for p in m.parts
+        if isinstance(p, ToolReturnPart)
+    ]
+    if not returns:
+        return ModelResponse(parts=[ToolCallPart("list_projects", {})])
+    if len(returns) == 1:
+        assert "0015" in returns[0].model_response_str()
+        return ModelResponse(
+            parts=[
+                ToolCallPart(
+                    "request_status_change",
+                    {"id": "0015", "status": "implementing", "reason": "tests pass"},
+                )
+            ]
+        )
+    return ModelResponse(parts=[TextPart(returns[-1].model_response_str())])
+
+
+def _foreman(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "assistant", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+
+
+async def test_agent_over_stdio_requests_and_the_human_approves(workspace: Any) -> None:
+    before = workspace.projectlist_path.read_bytes()
+    transport = StdioTransport(
+        command=sys.executable,
+        args=["-m", "assistant", "mcp", "--workspace", str(workspace.root)],
+        env=dict(os.environ),
+        cwd=str(REPO),
+    )
+    agent = Agent(FunctionModel(_scripted_caller), toolsets=[MCPToolset(Client(transport))])
+    result = await agent.run("Get 0015 going.")
+    request = json.loads(result.output)
+    assert (request["state"], request["tool"], request["approver"]) == (
+        "pending",
+        "set_project_status",
+        HUMAN.key,
+    )
+    assert "planned" in request["card"] and "implementing" in request["card"]
+    assert workspace.projectlist_path.read_bytes() == before
+
+    approved = _foreman(
+        "approvals", "approve", request["approval_id"], "--workspace", str(workspace.root)
+    )
+    assert approved.returncode == 0, approved.stdout + approved.stderr
+    assert _status(workspace, "0015") == "implementing"
+    changed = [
+        (old, new)
+        for old, new in zip(
+            before.decode().splitlines(),
+            workspace.projectlist_path.read_text().splitlines(),
+            strict=True,
+        )
+        if old != new
+    ]
+    assert changed == [("    status: planned", "    status: implementing")]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def http_server(workspace: Any) -> Iterator[str]:
+    port = _free_port()
+    env = dict(os.environ, FOREMAN_MCP_TOKEN="test-token-123")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "assistant",
+            "mcp",
+            "--http",
+            f"127.0.0.1:{port}",
+            "--workspace",
+            str(workspace.root),
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}/mcp"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert process.poll() is None, process.stderr.read()
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+async def test_http_needs_the_bearer_token(http_server: str) -> None:
+    ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+    async with httpx.AsyncClient() as client:
+        for headers in ({}, {"Authorization": "Bearer nope"}):
+            response = await client.post(http_server, json=ping, headers=headers)
+            assert response.status_code == 401
+    right = Client(
+        StreamableHttpTransport(http_server, headers={"Authorization": "Bearer test-token-123"})
+    )
+    async with right:
+        projects = (await right.call_tool("list_projects", {"status": "planned"})).data
+    assert projects == [
+        {
+            "id": "0015",
+            "title": "New Feature",
+            "status": "planned",
+            "repos": ["ai-dev", "domain-apis"],
+        }
+    ]
+
+
+def test_http_refuses_to_start_without_a_token(workspace: Any) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("FOREMAN_MCP_TOKEN",)}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "assistant",
+            "mcp",
+            "--http",
+            "127.0.0.1:1",
+            "--workspace",
+            str(workspace.root),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "serving over HTTP needs a bearer token: set FOREMAN_MCP_TOKEN" in result.stderr

@@ -1,6 +1,12 @@
 """The gateway: configuration, routing, pairing and the `foreman serve` runtime."""
 
-from assistant.gateway._assembly import allow_list, build_channels, build_gateway
+from assistant.gateway._assembly import (
+    allow_list,
+    build_channels,
+    build_gateway,
+    pairing_for,
+    principal_keys,
+)
 from assistant.gateway._config import (
     ConfigError,
     GatewayConfig,
@@ -19,6 +25,7 @@ from assistant.gateway._router import (
     NOT_YOURS,
     AllowList,
     AssistantPort,
+    PrincipalKeys,
     RelayPort,
     Route,
     Router,
@@ -37,6 +44,7 @@ __all__ = [
     "PairingCode",
     "PairingConfig",
     "PairingError",
+    "PrincipalKeys",
     "RelayPort",
     "RelayRunner",
     "Route",
@@ -50,4 +58,6 @@ __all__ = [
     "default_config_path",
     "load_config",
     "normalise_whatsapp_id",
+    "pairing_for",
+    "principal_keys",
 ]

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
 from assistant.channels import Channel
+from assistant.gateway._cards import CardEdits
 from assistant.gateway._config import GatewayConfig
 from assistant.gateway._gateway import Gateway, RelayRunner
 from assistant.gateway._pairing import Pairing
-from assistant.gateway._router import AllowList, AssistantPort, RelayPort, Router
+from assistant.gateway._router import AllowList, AssistantPort, PrincipalKeys, RelayPort, Router
 from assistant.store import Store
 
 
@@ -18,6 +20,19 @@ def allow_list(config: GatewayConfig) -> AllowList:
         telegram=config.telegram.allowed_users if config.telegram else (),
         whatsapp=config.whatsapp.allowed if config.whatsapp else (),
     )
+
+
+def pairing_for(config: GatewayConfig, store: Store) -> Pairing:
+    return Pairing(
+        store,
+        ttl=timedelta(minutes=config.pairing.ttl_minutes),
+        max_pending=config.pairing.max_pending,
+    )
+
+
+def principal_keys(config: GatewayConfig, store: Store) -> PrincipalKeys:
+    """Who may talk to the assistant and steer builders, as the services check it."""
+    return PrincipalKeys(allow_list(config), pairing_for(config, store))
 
 
 def build_channels(config: GatewayConfig, *, whatsapp_client: Any = None) -> list[Channel]:
@@ -51,19 +66,17 @@ def build_gateway(
     assistant: AssistantPort | None = None,
     relay: RelayPort | None = None,
     channels: list[Channel] | None = None,
+    closers: Sequence[Callable[[], Awaitable[object]]] = (),
 ) -> Gateway:
     """A gateway with the configured channels, routing to the given assistant and relay."""
-    pairing = Pairing(
-        store,
-        ttl=timedelta(minutes=config.pairing.ttl_minutes),
-        max_pending=config.pairing.max_pending,
-    )
+    pairing = pairing_for(config, store)
     router = Router(
         allow=allow_list(config),
         assistant=assistant,
         relay=relay,
         pairing=pairing,
         pairing_enabled=config.pairing.enabled,
+        cards=CardEdits(store),
     )
     runner: RelayRunner | None = relay if hasattr(relay, "run") else None  # type: ignore[assignment]
     principals = sum(len(ids) for ids in router.allow.users.values())
@@ -77,4 +90,5 @@ def build_gateway(
         channels if channels is not None else build_channels(config),
         relay_runner=runner,
         extras=extras,
+        closers=closers,
     )

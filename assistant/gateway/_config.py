@@ -60,6 +60,14 @@ class OpenCodeConfig:
 
 
 @dataclass(frozen=True)
+class MCPConfig:
+    """The MCP server inside `foreman serve`: off unless `http` (HOST:PORT) is set."""
+
+    http: str | None = None
+    token: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
 class GatewayConfig:
     """Everything `foreman serve` needs; secrets are never printed (repr hides them)."""
 
@@ -71,6 +79,7 @@ class GatewayConfig:
     whatsapp: WhatsAppConfig | None = None
     pairing: PairingConfig = PairingConfig()
     opencode: OpenCodeConfig = OpenCodeConfig()
+    mcp: MCPConfig = MCPConfig()
 
     def __repr__(self) -> str:  # tokens must not reach logs through a stray repr
         channels = [name for name in ("telegram", "whatsapp") if getattr(self, name)]
@@ -101,7 +110,16 @@ def default_config_path() -> Path | None:
 
 # section -> allowed keys; anything else is a typo worth reporting
 _KEYS: dict[str, set[str]] = {
-    "": {"workspace", "model", "state_dir", "telegram", "whatsapp", "pairing", "opencode"},
+    "": {
+        "workspace",
+        "model",
+        "state_dir",
+        "telegram",
+        "whatsapp",
+        "pairing",
+        "opencode",
+        "mcp",
+    },
     "telegram": {
         "token",
         "base_url",
@@ -114,6 +132,7 @@ _KEYS: dict[str, set[str]] = {
     "whatsapp": {"db", "allowed", "watchdog_seconds"},
     "pairing": {"enabled", "ttl_minutes", "max_pending"},
     "opencode": {"url", "password", "username"},
+    "mcp": {"http", "token"},
 }
 
 
@@ -249,6 +268,7 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
         whatsapp=_whatsapp(reader, reader.table(data, "whatsapp"), env, resolve),
         pairing=_pairing(reader, reader.table(data, "pairing") or {}, env),
         opencode=_opencode(reader, reader.table(data, "opencode") or {}, env),
+        mcp=_mcp(reader, reader.table(data, "mcp") or {}, env),
     )
 
 
@@ -339,3 +359,13 @@ def _opencode(reader: _Reader, table: dict[str, Any], env: Mapping[str, str]) ->
         or reader.string("opencode", table, "username")
         or "opencode",
     )
+
+
+def _mcp(reader: _Reader, table: dict[str, Any], env: Mapping[str, str]) -> MCPConfig:
+    http = env.get("FOREMAN_MCP_HTTP") or reader.string("mcp", table, "http")
+    token = env.get("FOREMAN_MCP_TOKEN") or reader.string("mcp", table, "token")
+    if http and not token:
+        if env.get("FOREMAN_MCP_HTTP"):
+            raise ConfigError("FOREMAN_MCP_HTTP is set but no bearer token: set FOREMAN_MCP_TOKEN")
+        raise reader.fail("mcp", "http", "needs a bearer token: set FOREMAN_MCP_TOKEN or token")
+    return MCPConfig(http=http, token=token)

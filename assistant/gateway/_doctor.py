@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import httpx
 
@@ -116,4 +116,21 @@ def _whatsapp(config: GatewayConfig) -> list[ChannelCheck]:
                 "nobody allow-listed (FOREMAN_WHATSAPP_ALLOWED): every DM is ignored",
             )
         )
+    return checks
+
+
+def doctor_checks(context: object) -> list[Any]:
+    """`foreman doctor`'s channel checks: the config file, then each configured channel."""
+    from assistant.doctor import Check
+    from assistant.gateway._config import ConfigError, default_config_path, load_config
+
+    path = default_config_path()
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        return [Check("config", False, str(exc))]
+    checks = [Check("config", True, str(path) if path else "no file; environment only")]
+    for check in check_channels(config):
+        detail = f"warning: {check.detail}" if check.status == "warn" else check.detail
+        checks.append(Check(check.name, check.status != "fail", detail, {"status": check.status}))
     return checks

@@ -33,12 +33,17 @@ class Gateway:
         *,
         relay_runner: RelayRunner | None = None,
         extras: Sequence[str] = (),
+        closers: Sequence[Callable[[], Awaitable[object]]] = (),
+        background: Sequence[Callable[[], Awaitable[None]]] = (),
     ) -> None:
         self.router = router
         self.channels = {channel.platform: channel for channel in channels}
         self.relay_runner = relay_runner
         self.extras = tuple(extras)  # facts for the health line (state dir, pairing, …)
+        self.closers = tuple(closers)  # e.g. the OpenCode client's aclose, run after stop
+        self.background = tuple(background)  # loops that run while serving (group creation)
         self._relay_task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self.undelivered: list[tuple[Outbound, str]] = []
 
     async def on_inbound(self, message: Inbound) -> list[Outbound]:
@@ -87,6 +92,7 @@ class Gateway:
             raise
         if self.relay_runner is not None:
             self._relay_task = asyncio.create_task(self._run_relay(), name="relay-events")
+        self._tasks = [asyncio.create_task(job()) for job in self.background]
 
     async def _run_relay(self) -> None:
         assert self.relay_runner is not None
@@ -98,6 +104,10 @@ class Gateway:
             log.exception("the relay's event stream stopped")
 
     async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
         if self._relay_task is not None:
             self._relay_task.cancel()
             await asyncio.gather(self._relay_task, return_exceptions=True)
@@ -107,6 +117,11 @@ class Gateway:
                 await channel.stop()
             except Exception:
                 log.exception("stopping %s failed", channel.platform)
+        for close in self.closers:
+            try:
+                await close()
+            except Exception:
+                log.exception("closing %s failed", close)
 
     async def run_until_signalled(
         self, stop: asyncio.Event | None = None, announce: Callable[[str], None] = print

@@ -61,6 +61,13 @@ class Pairing:
         ).fetchone()
         return row is not None
 
+    def paired(self) -> list[tuple[str, str]]:
+        """Every paired (platform, user_id)."""
+        rows = self.store.connection.execute(
+            "SELECT platform, user_id FROM paired_users ORDER BY platform, user_id"
+        ).fetchall()
+        return [(row["platform"], row["user_id"]) for row in rows]
+
     def request(self, sender: Principal) -> PairingCode | None:
         """The sender's pending code (a new one if needed), or None when too many are pending."""
         now = self.clock()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from assistant.gateway._cards import CardEdits
 from assistant.gateway._pairing import Pairing
 from assistant.messages import ChatRef, Inbound, Outbound
 
@@ -53,6 +54,31 @@ class AllowList:
         return platform == "terminal" or user_id in self.users.get(platform, frozenset())
 
 
+@dataclass(frozen=True)
+class PrincipalKeys:
+    """The principals as `platform:user_id` keys, read live: the allow-list plus paired users.
+
+    Handed to the assistant and the relay, which check keys themselves as a second line.
+    """
+
+    allow: AllowList
+    pairing: Pairing | None = None
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str) or ":" not in key:
+            return False
+        platform, user_id = key.split(":", 1)
+        if self.allow.allows(platform, user_id):
+            return True
+        return self.pairing is not None and self.pairing.is_paired(platform, user_id)
+
+    def __iter__(self) -> Iterator[str]:
+        for platform, ids in self.allow.users.items():
+            yield from (f"{platform}:{user_id}" for user_id in sorted(ids))
+        if self.pairing is not None:
+            yield from (f"{p}:{u}" for p, u in self.pairing.paired())
+
+
 @dataclass
 class Router:
     """Principal DMs go to the assistant, bound groups to the relay, everything else nowhere.
@@ -66,6 +92,10 @@ class Router:
     relay: RelayPort | None = None
     pairing: Pairing | None = None
     pairing_enabled: bool = False
+    cards: CardEdits | None = None
+
+    def principal_keys(self) -> PrincipalKeys:
+        return PrincipalKeys(self.allow, self.pairing)
 
     def is_principal(self, message: Inbound) -> bool:
         sender = message.sender
@@ -97,7 +127,8 @@ class Router:
         where = f"{message.chat.key} from {message.sender.key}"
         if route is Route.ASSISTANT:
             assert self.assistant is not None
-            return await self.assistant.handle(message)
+            replies = await self.assistant.handle(message)
+            return self.cards.after_press(message, replies) if self.cards else replies
         if route is Route.RELAY:
             assert self.relay is not None
             return await self.relay.handle(message)

@@ -3,33 +3,68 @@
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
-from assistant.gateway._config import GatewayConfig
-from assistant.gateway._router import AssistantPort, RelayPort
+from assistant.gateway._config import ConfigError, GatewayConfig
+from assistant.gateway._router import PrincipalKeys
 from assistant.store import Store
 
 log = logging.getLogger("foreman.gateway")
 
 
+@dataclass
+class Services:
+    """What the router routes to, built from the configuration."""
+
+    workspace: Any  # tools.workspace.Workspace
+    assistant: Any  # assistant.service.AssistantService
+    relay: Any = None  # assistant.relay.Relay, when an OpenCode server is configured
+    closers: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
+
+    def projects(self) -> list[Any]:
+        return declared_projects(self.workspace.projectlist_path)
+
+
 def build_services(
-    config: GatewayConfig, store: Store
-) -> tuple[AssistantPort | None, RelayPort | None]:
-    return _assistant(config, store), _relay(config, store)
+    config: GatewayConfig, store: Store, principals: PrincipalKeys, *, model: Any = None
+) -> Services:
+    """The assistant, and the relay when `opencode.url` is set."""
+    from assistant.service import AssistantService
+    from tools.workspace import WorkspaceNotFound, find_workspace
 
-
-def _assistant(config: GatewayConfig, store: Store) -> AssistantPort | None:
+    from_env = bool(os.environ.get("FOREMAN_WORKSPACE"))
     try:
-        from assistant.service import AssistantService  # type: ignore[import-not-found]
-    except ImportError:
-        log.warning("the assistant is not part of this build; DMs will go unanswered")
-        return None
-    return AssistantService(store=store, workspace=config.workspace, model=config.model)  # type: ignore[no-any-return]
+        # FOREMAN_WORKSPACE is read by find_workspace itself, so its errors name the variable
+        workspace = find_workspace(None if from_env else config.workspace)
+    except WorkspaceNotFound as exc:
+        message = str(exc).replace("--workspace ", "workspace ", 1)
+        raise ConfigError(message, path=None if from_env else config.path) from None
+    # the router already admits only principals; the service checks the same live set again
+    assistant = AssistantService(store, workspace, model or config.model, principals)  # type: ignore[arg-type]
+    services = Services(workspace, assistant)
+    if not config.opencode.url:
+        return services
+    from assistant.relay import Relay
+    from tools.opencode import OpenCodeClient
+
+    client = OpenCodeClient(config.opencode.url, config.opencode.password, config.opencode.username)
+    services.relay = Relay(
+        store, client, workspace, principals=set(principals), projects=services.projects
+    )
+    services.closers.append(client.aclose)
+    return services
 
 
-def _relay(config: GatewayConfig, store: Store) -> RelayPort | None:
+def declared_projects(projectlist: Path) -> list[Any]:
+    """The projects (with their chat bindings) as the file says now; none if it is unreadable."""
+    from tools.projectlist import ProjectListError, load
+
     try:
-        from assistant.relay import Relay  # type: ignore[import-not-found]
-    except ImportError:
-        log.warning("the relay is not part of this build; bound groups are ignored")
-        return None
-    return Relay(store=store, base_url=config.opencode.url)  # type: ignore[no-any-return]
+        return list(load(projectlist, strict=False).projects)
+    except ProjectListError as exc:
+        log.warning("project list unreadable, using stored bindings only: %s", exc)
+        return []

@@ -27,7 +27,7 @@ def test_a_working_telegram_bot_and_a_missing_whatsapp_session(
             "ok   telegram: bot @foreman_test_bot, long polling",
             "ok   telegram users: 1 allow-listed",
             "fail whatsapp session: no session at DIR/wa.db: run `foreman whatsapp login`",
-            "warn whatsapp users: nobody allow-listed (FOREMAN_WHATSAPP_ALLOWED): every DM is ignored",  # noqa: E501
+            "warn whatsapp users: nobody allow-listed (FOREMAN_WHATSAPP_ALLOWED): every DM is ignored",
         ]
     )
 
@@ -53,3 +53,39 @@ def test_a_refused_token_and_an_unreachable_server_never_show_the_token(
     line = str(check_channels(down, timeout=2)[0])
     assert line == snapshot("fail telegram: cannot reach 127.0.0.1: ConnectError")
     assert "WRONG" not in line
+
+
+def test_foreman_doctor_lists_the_channel_checks(fake_telegram: FakeTelegram) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from assistant.cli import cli
+
+    env = {
+        "FOREMAN_TELEGRAM_TOKEN": fake_telegram.token,
+        "FOREMAN_TELEGRAM_BASE_URL": fake_telegram.base_url,
+        "FOREMAN_TELEGRAM_ALLOWED_USERS": "",
+    }
+    result = CliRunner().invoke(cli, ["doctor", "--json"], env=env)
+    checks = {c["name"]: c for c in json.loads(result.output)["checks"]}
+    assert checks["config"]["detail"] == "no file; environment only"
+    assert (checks["telegram"]["ok"], checks["telegram"]["detail"]) == (
+        True,
+        "bot @foreman_test_bot, long polling",
+    )
+    assert checks["telegram users"]["detail"].startswith("warning: nobody allow-listed")
+    assert fake_telegram.token not in result.output
+
+
+def test_foreman_doctor_fails_on_a_bad_config_file(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from assistant.cli import cli
+
+    config = tmp_path / "foreman.toml"
+    config.write_text("[telegram]\ntoken = 5\n")
+    result = CliRunner().invoke(cli, ["doctor"], env={"FOREMAN_CONFIG": str(config)})
+    assert result.exit_code == 1
+    assert "FAIL  config" in result.output
+    assert f"{config}:2: telegram.token: must be a non-empty string, got 5" in result.output

@@ -102,7 +102,7 @@ def test_secrets_never_show_in_the_config_repr(tmp_path: Path) -> None:
         (
             '[telegram]\ntoken = "1:x"\npoll_timout = 5\n',
             snapshot(
-                "foreman.toml:3: telegram.poll_timout: unknown key (known keys: allowed_users, base_url, poll_timeout, token, webhook_listen, webhook_port, webhook_url)"  # noqa: E501
+                "foreman.toml:3: telegram.poll_timout: unknown key (known keys: allowed_users, base_url, poll_timeout, token, webhook_listen, webhook_port, webhook_url)"
             ),
         ),
         (
@@ -118,12 +118,18 @@ def test_secrets_never_show_in_the_config_repr(tmp_path: Path) -> None:
         (
             'model = "x"\n\n[whatsapp]\ndb = "a.db"\nallowed = ["not a number"]\n',
             snapshot(
-                "foreman.toml:5: whatsapp.allowed: 'not a number' is neither a phone number nor a WhatsApp JID"  # noqa: E501
+                "foreman.toml:5: whatsapp.allowed: 'not a number' is neither a phone number nor a WhatsApp JID"
             ),
         ),
         (
             '[telegram]\ntoken = = "1"\n',
             snapshot("foreman.toml:2: not valid TOML: Invalid value (at line 2, column 9)"),
+        ),
+        (
+            '[mcp]\nhttp = "127.0.0.1:8765"\n',
+            snapshot(
+                "foreman.toml:2: mcp.http: needs a bearer token: set FOREMAN_MCP_TOKEN or token"
+            ),
         ),
         ("telegram = 5\n", snapshot("foreman.toml:1: telegram: must be a [telegram] table, got 5")),
     ],

@@ -173,3 +173,48 @@ async def test_the_principal_can_bind_an_unbound_group_through_the_relay(
     bind = Inbound(OTHER_GROUP, OWNER, "/bind 0001-auth mention")
     assert r.decide(bind) is Route.RELAY
     assert await r.handle(bind) == [Outbound(OTHER_GROUP, "→ builder: /bind 0001-auth mention")]
+
+
+async def test_a_resolved_card_is_edited_to_its_outcome_unless_the_assistant_did(
+    store: Store, scripted_relay: ScriptedRelay
+) -> None:
+    from assistant.gateway._cards import CardEdits
+
+    with store.transaction() as conn:
+        conn.execute(
+            "INSERT INTO approvals (id, chat_key, principal, tool_name, args_json, card, state, "
+            "created_at, resolved_by) VALUES ('k3x9pq', 'telegram:42', 'telegram:42', "
+            "'set_project_status', '{}', 'Set 0015 New Feature: planned → implementing', "
+            "'done', '2026-01-01', 'telegram:42')"
+        )
+
+    class Reporting:
+        async def handle(self, message: Inbound) -> list[Outbound]:
+            return [Outbound(message.chat, "✓ 0015: planned → implementing")]
+
+    r = Router(allow=AllowList.of(telegram=["42"]), assistant=Reporting(), cards=CardEdits(store))
+    press = Inbound(DM_OWNER, OWNER, message_id="900", callback_data="approve:k3x9pq")
+    edit, report = await r.handle(press)
+    assert (edit.replaces_message_id, edit.choices) == ("900", ())
+    assert edit.text == snapshot(
+        """\
+Approval k3x9pq: ✅ approved by @ada
+Set 0015 New Feature: planned → implementing\
+"""
+    )
+    assert report.text == "✓ 0015: planned → implementing"
+    # text messages and unknown approvals are left alone
+    assert len(await r.handle(Inbound(DM_OWNER, OWNER, "approve"))) == 1
+    unknown = Inbound(DM_OWNER, OWNER, message_id="901", callback_data="approve:zzzzzz")
+    assert len(await r.handle(unknown)) == 1
+
+
+def test_principal_keys_are_the_allow_list_plus_paired_users_read_live(store: Store) -> None:
+    pairing = Pairing(store)
+    keys = Router(allow=AllowList.of(telegram=["42"]), pairing=pairing).principal_keys()
+    assert "telegram:42" in keys and "telegram:666" not in keys
+    code = pairing.request(STRANGER)
+    assert code is not None
+    pairing.approve(code.code)
+    assert "telegram:666" in keys
+    assert sorted(keys) == ["telegram:42", "telegram:666"]

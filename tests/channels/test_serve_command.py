@@ -48,10 +48,26 @@ def read_until(lines: queue.Queue[str], prefix: str, timeout: float = 30) -> tup
             return line, seen
 
 
+PROJECTLIST = """\
+# Projects
+
+```yaml
+projects:
+  - id: "0001"
+    title: "Auth rework"
+    status: planned
+```
+"""
+
+
 def test_serve_starts_prints_health_and_stops_cleanly_on_sigterm(
     fake_telegram: FakeTelegram, tmp_path: Path
 ) -> None:
+    workspace = tmp_path / "ws"
+    (workspace / ".ai").mkdir(parents=True)
+    (workspace / ".ai" / "projectlist.md").write_text(PROJECTLIST)
     env = {
+        "FOREMAN_WORKSPACE": str(workspace),
         **os.environ,
         "FOREMAN_TELEGRAM_TOKEN": fake_telegram.token,
         "FOREMAN_TELEGRAM_BASE_URL": fake_telegram.base_url,
@@ -68,6 +84,10 @@ def test_serve_starts_prints_health_and_stops_cleanly_on_sigterm(
         fake_telegram.dm(666, "hello")
         reply = fake_telegram.wait_for("sendMessage")
         assert reply["chat_id"] == "666" and "Pairing code:" in reply["text"]
+        # and the principal's DM reaches the real assistant (a command: no model needed)
+        fake_telegram.dm(42, "/projects")
+        table = fake_telegram.wait_for("sendMessage", lambda p: p["chat_id"] == "42")
+        assert "0001" in table["text"] and "Auth rework" in table["text"]
 
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
@@ -88,7 +108,19 @@ def test_serve_refuses_a_bad_config_naming_key_and_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["serve", "--config", str(config)])
     assert result.exit_code == 1
     assert result.output.replace(str(tmp_path), "DIR") == snapshot(
-        "Error: DIR/foreman.toml:3: telegram.allowed_users: 'ada' is not a numeric Telegram user id\n"  # noqa: E501
+        "Error: DIR/foreman.toml:3: telegram.allowed_users: 'ada' is not a numeric Telegram user id\n"
+    )
+
+
+def test_serve_without_a_workspace_says_so(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli,
+        ["serve"],
+        env={"FOREMAN_TELEGRAM_TOKEN": "1:x", "FOREMAN_WORKSPACE": str(tmp_path / "none")},
+    )
+    assert result.exit_code == 1
+    assert result.output.replace(str(tmp_path), "DIR") == snapshot(
+        "Error: FOREMAN_WORKSPACE DIR/none: no such directory\n"
     )
 
 
@@ -96,5 +128,5 @@ def test_serve_without_any_channel_says_how_to_configure_one() -> None:
     result = CliRunner().invoke(cli, ["serve"], env={"FOREMAN_TELEGRAM_TOKEN": None})
     assert result.exit_code == 1
     assert result.output == snapshot(
-        "Error: no chat channel configured: set FOREMAN_TELEGRAM_TOKEN (or [telegram] token) or FOREMAN_WHATSAPP_DB (or [whatsapp] db)\n"  # noqa: E501
+        "Error: no chat channel configured: set FOREMAN_TELEGRAM_TOKEN (or [telegram] token) or FOREMAN_WHATSAPP_DB (or [whatsapp] db)\n"
     )

@@ -209,7 +209,7 @@ async def test_a_429_is_waited_out_by_the_rate_limiter(
 
 async def test_health_line_names_the_bot_and_the_mode(gateway: Gateway) -> None:
     assert gateway.health_line() == snapshot(
-        "foreman serve: telegram polling as @foreman_test_bot (last inbound none) · assistant on · relay off"  # noqa: E501
+        "foreman serve: telegram polling as @foreman_test_bot (last inbound none) · assistant on · relay off"
     )
 
 

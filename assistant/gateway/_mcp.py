@@ -1,0 +1,64 @@
+"""The MCP server inside `foreman serve`: cards other agents file go to the human's chat."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from assistant.approvals import card_message
+from assistant.gateway._config import ConfigError, GatewayConfig
+from assistant.interop import Bridge, parse_host_port
+from assistant.messages import Outbound, Principal
+
+
+@dataclass
+class DeliveringBridge(Bridge):
+    """The interop bridge, plus: a card filed for the human is posted in their DM at once."""
+
+    deliver: Callable[[Outbound], Awaitable[object]] | None = None
+
+    async def request(self, tool_name: str, args: dict[str, Any]) -> dict[str, Any]:
+        view = await super().request(tool_name, args)
+        if self.deliver is not None:
+            await self.deliver(card_message(self.service.approval(view["approval_id"])))
+        return view
+
+
+def approver_of(config: GatewayConfig) -> Principal:
+    """Whose DM gets cards filed by other agents: the first allow-listed user."""
+    if config.telegram is not None and config.telegram.allowed_users:
+        return Principal("telegram", config.telegram.allowed_users[0])
+    if config.whatsapp is not None and config.whatsapp.allowed:
+        return Principal("whatsapp", config.whatsapp.allowed[0])
+    raise ConfigError(
+        "mcp.http: cards filed over MCP need someone to approve them; allow-list a user "
+        "(FOREMAN_TELEGRAM_ALLOWED_USERS or FOREMAN_WHATSAPP_ALLOWED)",
+        path=config.path,
+    )
+
+
+def mcp_job(
+    config: GatewayConfig,
+    service: Any,
+    workspace: Any,
+    deliver: Callable[[Outbound], Awaitable[object]],
+) -> tuple[Callable[[], Awaitable[None]], str]:
+    """A coroutine function serving MCP over HTTP (bearer token), and its URL."""
+    from assistant.interop.mcp import BearerToken, build_mcp_server
+
+    assert config.mcp.http is not None and config.mcp.token is not None
+    try:
+        host, port = parse_host_port(config.mcp.http)
+    except ValueError as exc:
+        raise ConfigError(f"mcp.http: {exc}", path=config.path) from None
+    caller = Principal("mcp", "client")
+    bridge = DeliveringBridge(
+        service=service, workspace=workspace, approver=approver_of(config), deliver=deliver
+    )
+    server = build_mcp_server(bridge, caller=caller, auth=BearerToken(config.mcp.token))
+
+    async def serve() -> None:
+        await server.run_http_async(show_banner=False, host=host, port=port, log_level="warning")
+
+    return serve, f"http://{host}:{port}/mcp"

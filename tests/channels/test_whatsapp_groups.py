@@ -1,0 +1,88 @@
+"""A WhatsApp group is created for a builder whose binding asks for one, once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from assistant.channels.whatsapp import WhatsAppChannel
+from assistant.gateway import AllowList, Route, Router
+from assistant.gateway._groups import WhatsAppGroups
+from assistant.gateway._services import declared_projects
+from assistant.messages import ChatRef, Inbound, Principal
+from assistant.relay import Relay
+from assistant.relay._bindings import stored_bindings
+from assistant.store import open_store
+from tests.channels.fake_neonize import FakeNeonizeClient
+from tools.opencode import OpenCodeClient
+
+OWNER = "491701234567@s.whatsapp.net"
+PROJECTLIST = """\
+# Projects
+
+```yaml
+projects:
+  - id: "0020"
+    title: "Chat ops"
+    status: implementing
+    chat_binding:
+      platform: whatsapp
+      group_name: "0020 Chat ops builder"
+      trigger: mention
+      patterns: ["@builder"]
+  - id: "0021"
+    title: "Not started"
+    status: planned
+    chat_binding:
+      platform: whatsapp
+      group_name: "0021 builder"
+  - id: "0022"
+    title: "Already has a group"
+    status: implementing
+    chat_binding:
+      platform: whatsapp
+      channel_id: "120363555555555555@g.us"
+```
+"""
+
+
+async def test_a_group_is_made_once_for_an_existing_builder_and_the_relay_knows_it(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "ws"
+    (root / ".ai").mkdir(parents=True)
+    (root / ".ai" / "projectlist.md").write_text(PROJECTLIST)
+    for builder in ("0020-chat-ops", "0022-already"):
+        (root / ".builders" / builder).mkdir(parents=True)
+    store = open_store(tmp_path / "state")
+    client = FakeNeonizeClient()
+    groups = WhatsAppGroups(
+        WhatsAppChannel(client),
+        store,
+        root,
+        lambda: declared_projects(root / ".ai" / "projectlist.md"),
+        participants=[OWNER],
+    )
+
+    (made,) = await groups.once()
+    assert client.groups == [("0020 Chat ops builder", [OWNER])]
+    assert (made.builder, made.chat_id, made.trigger, made.patterns) == (
+        "0020-chat-ops",
+        "120363000000000001@g.us",
+        "mention",
+        ("@builder",),
+    )
+    assert await groups.once() == []  # not twice
+    assert len(client.groups) == 1
+    assert [b.builder for b in stored_bindings(store)] == ["0020-chat-ops"]
+    assert (root / ".ai" / "projectlist.md").read_text() == PROJECTLIST  # never edited
+
+    # the relay now carries that group's traffic, and the router sends it there
+    opencode = OpenCodeClient("http://127.0.0.1:9")  # not contacted by binding lookups
+    relay = Relay(store, opencode, root, principals={f"whatsapp:{OWNER}"})
+    group = ChatRef("whatsapp", "120363000000000001@g.us", is_direct=False)
+    binding = relay.binding_for(group)
+    assert binding is not None and binding.builder == "0020-chat-ops"
+    router = Router(allow=AllowList.of(whatsapp=[OWNER]), relay=relay)
+    said = Inbound(group, Principal("whatsapp", OWNER), "@builder run the tests")
+    assert router.decide(said) is Route.RELAY
+    await opencode.aclose()

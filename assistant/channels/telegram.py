@@ -11,7 +11,9 @@ import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from assistant.channels._base import ChannelHealth, InboundHandler
+import httpx
+
+from assistant.channels._base import ChannelError, ChannelHealth, InboundHandler
 from assistant.channels._chunks import split_text
 from assistant.messages import ChatRef, Choice, Inbound, Outbound, Principal
 
@@ -163,8 +165,21 @@ class TelegramChannel:
 
     async def start(self, on_inbound: InboundHandler) -> None:
         self._on_inbound = on_inbound
+        from telegram.error import InvalidToken, NetworkError
+
         self.app = app = self._build()
-        await app.initialize()
+        try:
+            await app.initialize()
+        except InvalidToken:
+            self.app = None
+            raise ChannelError(
+                "telegram: the bot token was refused (check FOREMAN_TELEGRAM_TOKEN)"
+            ) from None
+        except NetworkError as exc:
+            self.app = None
+            # the message never includes the URL, which would carry the token
+            host = httpx.URL(self.base_url).host
+            raise ChannelError(f"telegram: cannot reach {host}: {type(exc).__name__}") from None
         self.bot_username = app.bot.username
         await app.start()
         assert app.updater is not None

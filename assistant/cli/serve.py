@@ -53,6 +53,7 @@ def serve(config_path: Path | None, verbose: bool) -> None:
       FOREMAN_TELEGRAM_TOKEN=123:abc FOREMAN_TELEGRAM_ALLOWED_USERS=42 foreman serve
       foreman serve --config ~/foreman.toml -v
     """
+    from assistant.channels import ChannelError
     from assistant.gateway import build_gateway, principal_keys
     from assistant.gateway._services import build_services
     from assistant.store import open_store
@@ -95,7 +96,7 @@ def serve(config_path: Path | None, verbose: bool) -> None:
             gateway.background = (*gateway.background, serve_mcp)
             gateway.extras = (*gateway.extras, f"mcp {url}")
         asyncio.run(gateway.run_until_signalled(announce=click.echo))
-    except ConfigError as exc:
+    except (ConfigError, ChannelError) as exc:
         raise click.ClickException(str(exc)) from None
     finally:
         store.close()

@@ -7,6 +7,7 @@ or inject formatting; no escaping is needed and none is done.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -184,12 +185,20 @@ class TelegramChannel:
         await app.start()
         assert app.updater is not None
         if self.webhook_url:
-            await app.updater.start_webhook(
-                listen=self.webhook_listen,
-                port=self.webhook_port,
-                webhook_url=self.webhook_url,
-                drop_pending_updates=False,
-            )
+            try:
+                await app.updater.start_webhook(
+                    listen=self.webhook_listen,
+                    port=self.webhook_port,
+                    webhook_url=self.webhook_url,
+                    # Telegram echoes it in a header: requests without it are not Telegram's
+                    secret_token=hashlib.sha256(self._token.encode()).hexdigest()[:64],
+                    drop_pending_updates=False,
+                )
+            except RuntimeError as exc:  # e.g. python-telegram-bot[webhooks] not installed
+                await app.stop()
+                await app.shutdown()
+                self.app = None
+                raise ChannelError(f"telegram webhook: {exc}") from None
             self._state = "webhook"
         else:
             await app.updater.start_polling(

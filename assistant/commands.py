@@ -6,8 +6,8 @@ import shlex
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from assistant.agent import builder_summary
 from assistant.approvals import ActionInvalid, card_message
+from assistant.builder_summary import builder_summary
 from assistant.messages import Inbound, Outbound
 from tools.orchestrator import BuilderStatus, OrchestratorError, builders_by_project
 from tools.projectlist import ProjectListError, load

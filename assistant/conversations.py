@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
-from pydantic_ai.messages import (
-    ModelMessage,
-    ModelMessagesTypeAdapter,
-    ModelRequest,
-)
-from pydantic_ai.usage import RunUsage
+from typing import TYPE_CHECKING
 
 from assistant.store import Store
+
+if TYPE_CHECKING:
+    from pydantic_ai.messages import ModelMessage
+    from pydantic_ai.usage import RunUsage
 
 DEFAULT_MAX_MESSAGES = 40
 
@@ -29,7 +27,7 @@ class ChatUsage:
 def _starts_turn(message: ModelMessage) -> bool:
     # A request holding the user's words and no tool results: dropping everything before it
     # can never separate a tool call from its result.
-    if not isinstance(message, ModelRequest):
+    if message.kind != "request":
         return False
     kinds = {part.part_kind for part in message.parts}
     return "user-prompt" in kinds and kinds <= {"user-prompt", "system-prompt"}
@@ -60,14 +58,20 @@ class ConversationStore:
         ).fetchone()
         if row is None:
             return []
+        from pydantic_ai.messages import ModelMessagesTypeAdapter
+
         return list(ModelMessagesTypeAdapter.validate_json(row["messages_json"]))
 
     def save(
         self, chat_key: str, messages: list[ModelMessage], usage: RunUsage | None = None
     ) -> None:
+        from pydantic_ai.messages import ModelMessagesTypeAdapter
+
         kept = bound_history(messages, self.max_messages)
         payload = ModelMessagesTypeAdapter.dump_json(kept).decode()
-        usage = usage or RunUsage()
+        requests = usage.requests if usage else 0
+        input_tokens = usage.input_tokens if usage else 0
+        output_tokens = usage.output_tokens if usage else 0
         now = datetime.now(UTC).isoformat()
         with self.store.transaction() as conn:
             conn.execute(
@@ -80,7 +84,7 @@ class ConversationStore:
                      input_tokens = input_tokens + excluded.input_tokens,
                      output_tokens = output_tokens + excluded.output_tokens,
                      updated_at = excluded.updated_at""",
-                (chat_key, payload, usage.requests, usage.input_tokens, usage.output_tokens, now),
+                (chat_key, payload, requests, input_tokens, output_tokens, now),
             )
 
     def usage(self, chat_key: str) -> ChatUsage:

@@ -39,6 +39,10 @@ CHECKS: dict[str, str] = {
     "python": "assistant.doctor:check_python",
     # project list (tools/projectlist)
     "workspace": "assistant.doctor:check_workspace",
+    # orchestrator (tools/orchestrator): the `task` binary, the OpenCode server
+    "builders": "assistant.cli.builders:check_builders",
+    # assistant (assistant/agent): model and key, prompt size
+    "assistant": "assistant.agent_doctor:check_assistant",
     # gateway and channels (assistant/gateway)
     "channels": "assistant.gateway._doctor:doctor_checks",
 }

@@ -13,30 +13,12 @@ import getpass
 import logging
 import re
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic_ai import DeferredToolRequests, ToolApproved, ToolDenied
-from pydantic_ai.messages import (
-    ModelMessage,
-    ModelRequest,
-    ModelResponse,
-    TextPart,
-    ToolCallPart,
-    UserPromptPart,
-)
-from pydantic_ai.models import Model
-from pydantic_ai.usage import UsageLimits
-
-from assistant.agent import (
-    AssistantDeps,
-    ModelNotConfigured,
-    agent,
-    open_calls,
-    resolve_model,
-    settle,
-)
 from assistant.approvals import (
     DEFAULT_TTL,
+    ActionContext,
     ActionInvalid,
     ActionOutcome,
     Approval,
@@ -49,10 +31,20 @@ from assistant.approvals import (
 )
 from assistant.conversations import DEFAULT_MAX_MESSAGES, ConversationStore
 from assistant.messages import ChatRef, Choice, Inbound, Outbound, Principal
+from assistant.model_config import ModelNotConfigured, resolve_model
 from assistant.store import Store
 from tools.opencode import OpenCodeClient
 from tools.orchestrator import Orchestrator
 from tools.workspace import Workspace
+
+if TYPE_CHECKING:
+    # pydantic-ai is imported where a model or a tool call is involved, so slash commands
+    # and a starting `foreman chat` do not pay for it.
+    from pydantic_ai import DeferredToolRequests, ToolApproved, ToolDenied
+    from pydantic_ai.messages import ModelMessage, ToolCallPart
+    from pydantic_ai.models import Model
+
+    from assistant.agent import AssistantDeps
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -61,7 +53,7 @@ YES = frozenset({"y", "yes", "ok", "approve", "approved", "go", "do it", "👍"}
 NO = frozenset({"n", "no", "reject", "rejected", "cancel", "stop", "👎"})
 _CALLBACK = re.compile(r"^(approve|reject|keep|force|cancel):([a-z0-9]{1,32})$")
 # Bounds one free-text turn: a runaway tool loop costs at most this many model requests.
-TURN_LIMITS = UsageLimits(request_limit=12)
+TURN_REQUEST_LIMIT = 12
 
 
 def local_principal() -> Principal:
@@ -160,8 +152,8 @@ class AssistantService:
         args: dict[str, Any],
         message_id: str | None = None,
     ) -> Approval:
-        plan = await plan_action(self._deps(principal, chat).actions, tool_name, args)
-        return self.approvals.create(
+        plan = await plan_action(self._actions(), tool_name, args)
+        return self._new_approval(
             chat=chat,
             principal=principal.key,
             tool_name=tool_name,
@@ -275,6 +267,16 @@ class AssistantService:
                     kind="error",
                 )
             ]
+        elsewhere = self._other_workspace(approval)
+        if elsewhere:
+            return [
+                self._say(
+                    chat,
+                    f"Approval {approval.id} belongs to the workspace {elsewhere}; "
+                    "resolve it there.",
+                    kind="error",
+                )
+            ]
         if not approval.is_pending:
             self._audit_refusal(approval, approver, message_id, f"already {approval.state}")
             return [
@@ -296,6 +298,8 @@ class AssistantService:
     async def _reject(
         self, approval: Approval, approver: Principal, message_id: str | None
     ) -> list[Outbound]:
+        from pydantic_ai import ToolDenied
+
         if not self.approvals.claim(approval.id, state="rejected", by=approver.key):
             return [
                 self._say(
@@ -317,6 +321,8 @@ class AssistantService:
     async def _approve(
         self, approval: Approval, approver: Principal, message_id: str | None
     ) -> list[Outbound]:
+        from pydantic_ai import ToolApproved
+
         deps = self._deps(approver, approval.chat)
         try:
             plan = await plan_action(deps.actions, approval.tool_name, approval.args)
@@ -414,6 +420,8 @@ class AssistantService:
         propose_again: bool,
         already_claimed: bool = False,
     ) -> list[Outbound]:
+        from pydantic_ai import ToolDenied
+
         if not already_claimed:
             if not self.approvals.claim(approval.id, state="stale", by=approver.key):
                 return [
@@ -454,6 +462,8 @@ class AssistantService:
 
     def _standing_answer(self, call: ToolCallPart) -> ToolDenied:
         """What an open call's result says while its own card is not the one being decided."""
+        from pydantic_ai import ToolDenied
+
         other = self.approvals.by_call(call.tool_call_id)
         if other is None:
             return ToolDenied("Not run: no approval was requested for this call.")
@@ -477,6 +487,10 @@ class AssistantService:
         The card's own tool call is answered when it is still open; a card made without one (or
         whose call was already closed) is re-issued as a call so the next turn sees its result.
         """
+        from pydantic_ai.messages import ModelRequest, ModelResponse, ToolCallPart, UserPromptPart
+
+        from assistant.agent import open_calls, settle
+
         deps = deps or self._deps(approver, approval.chat)
         history = self.conversations.load(approval.chat.key)
         pending = open_calls(history)
@@ -512,6 +526,11 @@ class AssistantService:
             model = resolve_model(self.model)
         except ModelNotConfigured as exc:
             return [self._say(message.chat, str(exc), kind="error")]
+        from pydantic_ai import DeferredToolRequests
+        from pydantic_ai.usage import UsageLimits
+
+        from assistant.agent import agent, open_calls, settle
+
         deps = self._deps(message.sender, message.chat)
         async with self._lock(message.chat.key):
             history = self.conversations.load(message.chat.key)
@@ -526,7 +545,7 @@ class AssistantService:
                     message_history=history,
                     deps=deps,
                     model=model,
-                    usage_limits=TURN_LIMITS,
+                    usage_limits=UsageLimits(request_limit=TURN_REQUEST_LIMIT),
                 )
             except Exception as exc:  # a model or network failure must not take the chat down
                 # Shown to the user below; the traceback only where logging is configured.
@@ -542,6 +561,8 @@ class AssistantService:
     async def _cards(
         self, message: Inbound, requests: DeferredToolRequests, messages: list[ModelMessage]
     ) -> list[Outbound]:
+        from pydantic_ai.messages import ModelResponse, TextPart
+
         out: list[Outbound] = []
         last = messages[-1] if isinstance(messages[-1], ModelResponse) else messages[-2]
         said = "\n".join(p.content for p in last.parts if isinstance(p, TextPart)).strip()
@@ -551,11 +572,9 @@ class AssistantService:
         for call in requests.approvals:
             args = call.args_as_dict()
             try:
-                plan = await plan_action(
-                    self._deps(message.sender, message.chat).actions, call.tool_name, args
-                )
+                plan = await plan_action(self._actions(), call.tool_name, args)
             except ActionInvalid as exc:
-                invalid = self.approvals.create(
+                invalid = self._new_approval(
                     chat=message.chat,
                     principal=message.sender.key,
                     tool_name=call.tool_name,
@@ -572,7 +591,7 @@ class AssistantService:
                     self._say(message.chat, f"Cannot propose {call.tool_name}: {exc}", kind="error")
                 )
                 continue
-            approval = self.approvals.create(
+            approval = self._new_approval(
                 chat=message.chat,
                 principal=message.sender.key,
                 tool_name=call.tool_name,
@@ -588,7 +607,22 @@ class AssistantService:
 
     # ----- shared -------------------------------------------------------------------------
 
+    def _new_approval(self, **fields: Any) -> Approval:
+        return self.approvals.create(workspace=str(self.workspace.root), **fields)
+
+    def _other_workspace(self, approval: Approval) -> str | None:
+        if approval.workspace is None:
+            return None
+        if Path(approval.workspace).resolve() == Path(self.workspace.root).resolve():
+            return None
+        return approval.workspace
+
+    def _actions(self) -> ActionContext:
+        return ActionContext(self.workspace, self.orchestrator)
+
     def _deps(self, principal: Principal, chat: ChatRef) -> AssistantDeps:
+        from assistant.agent import AssistantDeps
+
         return AssistantDeps(
             workspace=self.workspace,
             orchestrator=self.orchestrator,

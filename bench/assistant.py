@@ -4,8 +4,9 @@ Prints:
 - prompt_chars: instructions + tool definitions sent with every request (budget 8,000);
 - per seed flow, the model requests and tokens pydantic-ai counted for the scripted model
   (approvals add none: they run without a model call);
-- the wall time of `/projects` in the chat service against `foreman projects --json` run as
-  a process, both measured here, and their ratio.
+- the wall time of `/projects` against `foreman projects --json` run as a process, both
+  measured here: in a warm chat service (what a channel pays per message) and cold (a fresh
+  `foreman chat` process answering one `/projects`), with their ratios.
 
 Run: python bench/assistant.py [--repeat N]
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import subprocess
 import sys
@@ -111,7 +113,25 @@ def main() -> None:
             lambda: subprocess.run(command, capture_output=True, check=True), repeat
         )
         print(f"foreman projects --json:       {cli_s * 1000:8.2f} ms (median of {repeat})")
-        print(f"ratio /projects : foreman projects --json = {chat_s / cli_s:.3f}")
+        print(f"ratio /projects : foreman projects --json = {chat_s / cli_s:.3f} (warm service)")
+        # Cold, like the CLI: a fresh `foreman chat` process answering one /projects.
+        chat_command = [
+            sys.executable,
+            "-m",
+            "assistant",
+            "chat",
+            "--workspace",
+            str(workspace.root),
+        ]
+        env = {**os.environ, "FOREMAN_STATE_DIR": str(root / "chat-state")}
+        cold_s = _median_seconds(
+            lambda: subprocess.run(
+                chat_command, input=b"/projects\n", capture_output=True, check=True, env=env
+            ),
+            repeat,
+        )
+        print(f"echo /projects | foreman chat: {cold_s * 1000:8.2f} ms (median of {repeat})")
+        print(f"ratio cold /projects : foreman projects --json = {cold_s / cli_s:.2f}")
 
 
 if __name__ == "__main__":

@@ -1,16 +1,17 @@
 """The assistant's agent: typed tools over the project list and the orchestrator."""
 
-from assistant.agent._agent import agent, builder_summary
+from assistant.agent._agent import agent
 from assistant.agent._deps import AssistantDeps
-from assistant.agent._model import (
+from assistant.agent._settle import open_calls, settle
+from assistant.agent._size import prompt_chars, prompt_parts
+from assistant.builder_summary import builder_summary
+from assistant.model_config import (
     DEFAULT_MODEL,
     ModelNotConfigured,
     configured_model_name,
     missing_key,
     resolve_model,
 )
-from assistant.agent._settle import open_calls, settle
-from assistant.agent._size import prompt_chars, prompt_parts
 
 __all__ = [
     "DEFAULT_MODEL",

@@ -10,12 +10,8 @@ from pydantic_ai import Agent, DeferredToolRequests, RunContext
 import prompts
 from assistant.agent._deps import AssistantDeps
 from assistant.approvals import carry_out
-from tools.orchestrator import (
-    BuilderStatus,
-    OrchestratorError,
-    WorktreeStatus,
-    builders_by_project,
-)
+from assistant.builder_summary import builder_summary
+from tools.orchestrator import OrchestratorError, builders_by_project
 from tools.projectlist import ProjectListError
 
 agent: Agent[AssistantDeps, str | DeferredToolRequests] = Agent(
@@ -28,24 +24,6 @@ agent: Agent[AssistantDeps, str | DeferredToolRequests] = Agent(
 
 def _compact(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
-
-
-def _counts(tree: WorktreeStatus) -> str:
-    counts = {"modified": tree.modified, "staged": tree.staged, "untracked": tree.untracked}
-    return ", ".join(f"{n} {label}" for label, n in counts.items() if n) or "dirty"
-
-
-def builder_summary(status: BuilderStatus) -> dict[str, Any]:
-    """A builder in a few fields: name, project, clean or where the unsaved work is, session."""
-    summary: dict[str, Any] = {"name": status.name, "project": status.project_id}
-    dirty = [f"{w.repo}: {w.problem or _counts(w)}" for w in status.worktrees if not w.clean]
-    unpushed = [f"{w.repo}: {w.ahead} unpushed" for w in status.worktrees if w.ahead]
-    summary["clean"] = not dirty and not unpushed
-    if dirty or unpushed:
-        summary["unsaved"] = dirty + unpushed
-    if status.session:
-        summary["session"] = f"{status.session.id} {status.session.status}"
-    return summary
 
 
 @agent.tool

@@ -49,6 +49,7 @@ class Approval:
     resolved_at: datetime | None = None
     resolved_by: str | None = None
     result: dict[str, Any] | None = None
+    workspace: str | None = None  # root of the workspace the card was made in
 
     @property
     def is_pending(self) -> bool:
@@ -81,6 +82,7 @@ def _row_to_approval(row: Any) -> Approval:
         resolved_at=datetime.fromisoformat(row["resolved_at"]) if row["resolved_at"] else None,
         resolved_by=row["resolved_by"],
         result=json.loads(row["result_json"]) if row["result_json"] else None,
+        workspace=row["workspace"],
     )
 
 
@@ -115,6 +117,7 @@ class ApprovalBook:
         tool_call_id: str | None = None,
         batch_id: str | None = None,
         request_message_id: str | None = None,
+        workspace: str | None = None,
     ) -> Approval:
         created = _now()
         approval = Approval(
@@ -131,13 +134,14 @@ class ApprovalBook:
             tool_call_id=tool_call_id,
             batch_id=batch_id,
             request_message_id=request_message_id,
+            workspace=workspace,
         )
         with self.store.transaction() as conn:
             conn.execute(
                 """INSERT INTO approvals (id, chat_key, principal, tool_name, tool_call_id,
                      args_json, card, precondition_json, state, created_at, expires_at,
-                     chat_json, request_message_id, batch_id)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                     chat_json, request_message_id, batch_id, workspace)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (
                     approval.id,
                     chat.key,
@@ -153,6 +157,7 @@ class ApprovalBook:
                     json.dumps(asdict(chat)),
                     request_message_id,
                     batch_id,
+                    workspace,
                 ),
             )
             self._audit(

@@ -82,15 +82,21 @@ def approvals(ctx: click.Context, show_all: bool, as_json: bool) -> None:
 def _resolve(
     approval_id: str, approve: bool, workspace_dir: Path | None, file: Path | None
 ) -> None:
-    from assistant.cli.chat import open_service, render, terminal_principal
-
-    svc = open_service(workspace_dir, file, None)
-    if svc.approval(approval_id) is None:
-        click.echo(f"No approval {approval_id}.", err=True)
-        sys.exit(1)
-    out = asyncio.run(svc.resolve(approval_id, terminal_principal(), approve))
     from rich.console import Console
 
+    from assistant.approvals import ApprovalBook
+    from assistant.cli.chat import open_service, render, terminal_principal
+    from assistant.store import open_store
+
+    approval = ApprovalBook(open_store()).get(approval_id)
+    if approval is None:
+        click.echo(f"No approval {approval_id}.", err=True)
+        sys.exit(1)
+    if workspace_dir is None and file is None and approval.workspace:
+        # The card knows where it was made: approve from any directory.
+        workspace_dir = Path(approval.workspace)
+    svc = open_service(workspace_dir, file, None)
+    out = asyncio.run(svc.resolve(approval_id, terminal_principal(), approve))
     console = Console()
     for message in out:
         render(console, message)

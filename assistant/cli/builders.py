@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from assistant.cli.options import fail, open_workspace, workspace_options
+
 if TYPE_CHECKING:
     from tools.orchestrator import Orchestrator
 
@@ -23,7 +25,8 @@ T = TypeVar("T")
 BACKENDS = ["auto", "native", "taskfile"]
 
 
-def _workspace_options(command: Callable[..., Any]) -> Callable[..., Any]:
+def _builder_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The shared `--workspace` / `--file` options, and `--backend`."""
     command = click.option(
         "--backend",
         type=click.Choice(BACKENDS),
@@ -31,34 +34,19 @@ def _workspace_options(command: Callable[..., Any]) -> Callable[..., Any]:
         show_default=True,
         help="auto uses the workspace Taskfile when it defines builder:init and builder:cleanup.",
     )(command)
-    command = click.option(
-        "--file",
-        "file",
-        type=click.Path(path_type=Path, dir_okay=False),
-        help="The project list file, named directly.",
-    )(command)
-    return click.option(
-        "--workspace",
-        "workspace",
-        type=click.Path(path_type=Path, file_okay=False),
-        help="The workspace (default: $FOREMAN_WORKSPACE, else the current directory or a parent).",
-    )(command)
+    return workspace_options(command)
 
 
 def _run(
-    workspace: Path | None,
+    workspace_dir: Path | None,
     file: Path | None,
     backend: str,
     action: Callable[[Orchestrator], Awaitable[T]],
 ) -> T:
     """Find the workspace, open the OpenCode client when configured, run `action`."""
     from tools.orchestrator import Orchestrator, OrchestratorError, session_permission_from_env
-    from tools.workspace import find_workspace
 
-    try:
-        found = find_workspace(workspace=workspace, file=file)
-    except Exception as e:  # WorkspaceNotFound names what was searched
-        _fail(str(e))
+    found = open_workspace(workspace_dir, file)
 
     async def main() -> T:
         async with AsyncExitStack() as stack:
@@ -78,7 +66,7 @@ def _run(
     except OrchestratorError as e:
         if e.output:
             click.echo(e.output, err=True)
-        _fail(e.reason)
+        fail(e.reason)
 
 
 def _opencode_client() -> Any:
@@ -90,11 +78,6 @@ def _opencode_client() -> Any:
     return OpenCodeClient.from_env()
 
 
-def _fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(1)
-
-
 def _print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
@@ -104,9 +87,9 @@ def _confirm(action: str, yes: bool) -> None:
     if yes:
         return
     if not sys.stdin.isatty():
-        _fail(f"{action}: needs your approval; pass --yes (no terminal to ask on)")
+        fail(f"{action}: needs your approval; pass --yes (no terminal to ask on)")
     if not click.confirm(f"{action}?", default=False):
-        _fail("cancelled; nothing was changed")
+        fail("cancelled; nothing was changed")
 
 
 @click.group()
@@ -127,13 +110,13 @@ def builder() -> None:
 @click.option("--repos", default="", help="Extra repos under repos/, comma separated: a,b.")
 @click.option("--name", "suffix", help="Name suffix: 0015 --name bridge makes 0015-bridge.")
 @click.option("--yes", is_flag=True, help="Approve without asking.")
-@_workspace_options
+@_builder_options
 def create(
     project_id: str,
     repos: str,
     suffix: str | None,
     yes: bool,
-    workspace: Path | None,
+    workspace_dir: Path | None,
     file: Path | None,
     backend: str,
 ) -> None:
@@ -152,13 +135,13 @@ def create(
         made = await orch.create_builder(project_id, extra, suffix)
         click.echo(made.render())
 
-    _run(workspace, file, backend, action)
+    _run(workspace_dir, file, backend, action)
 
 
 @builder.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@_workspace_options
-def list_(as_json: bool, workspace: Path | None, file: Path | None, backend: str) -> None:
+@_builder_options
+def list_(as_json: bool, workspace_dir: Path | None, file: Path | None, backend: str) -> None:
     """List the builders on disk with the state of each worktree."""
 
     async def action(orch: Orchestrator) -> None:
@@ -170,15 +153,15 @@ def list_(as_json: bool, workspace: Path | None, file: Path | None, backend: str
         else:
             click.echo("\n".join(b.render() for b in found))
 
-    _run(workspace, file, backend, action)
+    _run(workspace_dir, file, backend, action)
 
 
 @builder.command()
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@_workspace_options
+@_builder_options
 def status(
-    name: str, as_json: bool, workspace: Path | None, file: Path | None, backend: str
+    name: str, as_json: bool, workspace_dir: Path | None, file: Path | None, backend: str
 ) -> None:
     """One builder: per worktree clean or dirty, ahead/behind, last commit; its session."""
 
@@ -191,16 +174,16 @@ def status(
             if found.session_note:
                 click.echo(f"  {found.session_note}")
 
-    _run(workspace, file, backend, action)
+    _run(workspace_dir, file, backend, action)
 
 
 @builder.command()
 @click.argument("name")
 @click.option("--yes", is_flag=True, help="Approve without asking.")
 @click.option("--force", is_flag=True, help="Remove it even when work would be lost.")
-@_workspace_options
+@_builder_options
 def terminate(
-    name: str, yes: bool, force: bool, workspace: Path | None, file: Path | None, backend: str
+    name: str, yes: bool, force: bool, workspace_dir: Path | None, file: Path | None, backend: str
 ) -> None:
     """Remove builder NAME. Refused (exit 1, with a report) while work would be lost.
 
@@ -219,13 +202,13 @@ def terminate(
         click.echo(result.render())
         return 0 if result.done else 1
 
-    sys.exit(_run(workspace, file, backend, action))
+    sys.exit(_run(workspace_dir, file, backend, action))
 
 
 @builder.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@_workspace_options
-def reconcile(as_json: bool, workspace: Path | None, file: Path | None, backend: str) -> None:
+@_builder_options
+def reconcile(as_json: bool, workspace_dir: Path | None, file: Path | None, backend: str) -> None:
     """Compare the project list with the disk: reports differences, changes nothing."""
 
     async def action(orch: Orchestrator) -> None:
@@ -235,13 +218,13 @@ def reconcile(as_json: bool, workspace: Path | None, file: Path | None, backend:
         else:
             click.echo(report.render())
 
-    _run(workspace, file, backend, action)
+    _run(workspace_dir, file, backend, action)
 
 
 @builder.command()
 @click.argument("name")
-@_workspace_options
-def sync(name: str, workspace: Path | None, file: Path | None, backend: str) -> None:
+@_builder_options
+def sync(name: str, workspace_dir: Path | None, file: Path | None, backend: str) -> None:
     """Push each branch of builder NAME that has a remote; exit 1 when a push fails."""
 
     async def action(orch: Orchestrator) -> int:
@@ -249,7 +232,7 @@ def sync(name: str, workspace: Path | None, file: Path | None, backend: str) -> 
         click.echo(result.render())
         return 0 if result.ok else 1
 
-    sys.exit(_run(workspace, file, backend, action))
+    sys.exit(_run(workspace_dir, file, backend, action))
 
 
 def check_builders(context: Any) -> list[Any]:

@@ -8,11 +8,8 @@ from typing import Any
 
 import click
 
-workspace_option = click.option(
-    "--workspace",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="The workspace (default: $FOREMAN_WORKSPACE or the current directory's).",
-)
+from assistant.cli.options import open_workspace, workspace_options
+
 model_option = click.option(
     "--model",
     metavar="MODEL",
@@ -27,17 +24,27 @@ approver_option = click.option(
 )
 
 
-def _bridge(workspace: Path | None, model: str | None, approver: str | None, caller: Any) -> Any:
+def _require_extra(module: str) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise click.ClickException(
+            f"this command needs {module}: pip install 'foreman-assistant[mcp]'"
+        )
+
+
+def _bridge(
+    workspace: Path | None, file: Path | None, model: str | None, approver: str | None, caller: Any
+) -> Any:
     from assistant.interop import Bridge, local_human, parse_principal
     from assistant.service import AssistantService
     from assistant.store import open_store
-    from tools.workspace import WorkspaceNotFound, find_workspace
 
     try:
         human = parse_principal(approver) if approver else local_human()
-        found = find_workspace(workspace)
-    except (ValueError, WorkspaceNotFound) as error:
+    except ValueError as error:
         raise click.ClickException(str(error)) from None
+    found = open_workspace(workspace, file)
     chosen: Any = model or os.environ.get("FOREMAN_MODEL")
     if chosen == "offline":
         from assistant.evals import offline_model
@@ -65,10 +72,16 @@ def _announce(what: str, url: str, host: str) -> None:
     help="Serve streamable HTTP at HOST:PORT (path /mcp) instead of stdio. Binds 127.0.0.1 "
     "unless HOST says otherwise; needs FOREMAN_MCP_TOKEN, sent as `Authorization: Bearer`.",
 )
-@workspace_option
+@workspace_options
 @model_option
 @approver_option
-def mcp(http: str | None, workspace: Path | None, model: str | None, approver: str | None) -> None:
+def mcp(
+    http: str | None,
+    workspace_dir: Path | None,
+    file: Path | None,
+    model: str | None,
+    approver: str | None,
+) -> None:
     """Serve Foreman as an MCP server (stdio by default).
 
     Tools: list_projects, get_project, list_builders, builder_status, reconcile (read);
@@ -81,13 +94,16 @@ def mcp(http: str | None, workspace: Path | None, model: str | None, approver: s
       foreman mcp                                   # stdio, e.g. in an MCP client's config
       FOREMAN_MCP_TOKEN=s3cret foreman mcp --http 127.0.0.1:8765
     """
+    _require_extra("fastmcp")
     from assistant.interop import MissingToken, parse_host_port, token_from_env
     from assistant.interop.mcp import BearerToken, build_mcp_server
     from assistant.messages import Principal
 
     caller = Principal("mcp", "client")
     if http is None:
-        server = build_mcp_server(_bridge(workspace, model, approver, caller), caller=caller)
+        server = build_mcp_server(
+            _bridge(workspace_dir, file, model, approver, caller), caller=caller
+        )
         server.run("stdio", show_banner=False)
         return
     try:
@@ -95,7 +111,7 @@ def mcp(http: str | None, workspace: Path | None, model: str | None, approver: s
         token = token_from_env("FOREMAN_MCP_TOKEN")
     except (ValueError, MissingToken) as error:
         raise click.ClickException(str(error)) from None
-    bridge = _bridge(workspace, model, approver, caller)
+    bridge = _bridge(workspace_dir, file, model, approver, caller)
     server = build_mcp_server(bridge, caller=caller, auth=BearerToken(token))
     _announce("mcp", f"http://{host}:{port}/mcp", host)
     server.run("http", show_banner=False, host=host, port=port, log_level="warning")
@@ -110,10 +126,16 @@ def mcp(http: str | None, workspace: Path | None, model: str | None, approver: s
     help="Serve at HOST:PORT (127.0.0.1 unless HOST says otherwise). Needs FOREMAN_A2A_TOKEN "
     "(or FOREMAN_MCP_TOKEN) as a bearer token; the agent card stays public.",
 )
-@workspace_option
+@workspace_options
 @model_option
 @approver_option
-def a2a(http: str, workspace: Path | None, model: str | None, approver: str | None) -> None:
+def a2a(
+    http: str,
+    workspace_dir: Path | None,
+    file: Path | None,
+    model: str | None,
+    approver: str | None,
+) -> None:
     """Serve the assistant as an A2A agent.
 
     Each message is a turn with the assistant in the calling agent's own chat (one per A2A
@@ -124,6 +146,7 @@ def a2a(http: str, workspace: Path | None, model: str | None, approver: str | No
     Example:
       FOREMAN_A2A_TOKEN=s3cret foreman a2a --http 127.0.0.1:8766
     """
+    _require_extra("fasta2a")
     import uvicorn
 
     from assistant.interop import MissingToken, parse_host_port, token_from_env
@@ -136,7 +159,7 @@ def a2a(http: str, workspace: Path | None, model: str | None, approver: str | No
     except (ValueError, MissingToken) as error:
         raise click.ClickException(str(error)) from None
     caller = Principal("a2a", "client")
-    bridge = _bridge(workspace, model, approver, caller)
+    bridge = _bridge(workspace_dir, file, model, approver, caller)
     app = build_a2a_app(bridge, caller=caller, url=f"http://{host}:{port}/", token=token)
     _announce("a2a", f"http://{host}:{port}/", host)
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import os
+from typing import TYPE_CHECKING
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
 MCP_TOKEN_VARIABLE = "FOREMAN_MCP_TOKEN"
 A2A_TOKEN_VARIABLES = ("FOREMAN_A2A_TOKEN", "FOREMAN_MCP_TOKEN")

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import getpass
 import os
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from assistant.approvals import ActionInvalid
+from assistant.approvals import ActionInvalid, Approval
 from assistant.messages import ChatRef, Inbound, Outbound, Principal
+
+if TYPE_CHECKING:
+    from assistant.service import AssistantService
+    from tools.workspace import Workspace
 
 
 class RequestRefused(ValueError):
@@ -47,10 +51,9 @@ def dm_of(principal: Principal) -> ChatRef:
 class Bridge:
     """The assistant as seen by one kind of outside caller."""
 
-    service: Any  # assistant.service.AssistantService
-    workspace: Any  # tools.workspace.Workspace
+    service: AssistantService
+    workspace: Workspace
     approver: Principal
-    callers: dict[str, Principal] = field(default_factory=dict)
 
     @property
     def approver_chat(self) -> ChatRef:
@@ -87,18 +90,24 @@ class Bridge:
             if approval_id is None:
                 texts.append(reply.text)
                 continue
-            handed.append(await self._hand_to_human(caller, approval_id))
-        for card in handed:
+            try:
+                card = await self._hand_to_human(caller, approval_id)
+            except RequestRefused as error:
+                texts.append(f"Not filed for {self.approver.key}: {error}")
+                continue
+            handed.append(card)
             texts.append(
                 f"Approval {card['approval_id']} is waiting for {self.approver.key}: {card['card']}"
             )
         return {"replies": texts, "approvals": handed}
 
     async def _hand_to_human(self, caller: Principal, approval_id: str) -> dict[str, Any]:
+        """Withdraw the caller's own card, then file the same request for the human."""
         original = self.service.approval(approval_id)
-        view = await self.request(original.tool_name, dict(original.args))
+        if original is None:
+            raise RequestRefused(f"approval {approval_id} vanished")
         await self.service.resolve(approval_id, caller, approve=False)
-        return view
+        return await self.request(original.tool_name, dict(original.args))
 
 
 def _card_id(message: Outbound) -> str | None:
@@ -109,7 +118,7 @@ def _card_id(message: Outbound) -> str | None:
     return None
 
 
-def approval_view(approval: Any) -> dict[str, Any]:
+def approval_view(approval: Approval) -> dict[str, Any]:
     """What a caller may know about an approval: id, state, the card, and any result."""
     view = {
         "approval_id": approval.id,
@@ -119,7 +128,6 @@ def approval_view(approval: Any) -> dict[str, Any]:
         "card": approval.card,
         "approver": approval.principal,
     }
-    result = getattr(approval, "result", None)
-    if result is not None:
-        view["result"] = result
+    if approval.result is not None:
+        view["result"] = approval.result
     return view

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tools.projectlist import ProjectList
+    from tools.workspace import Workspace
 
 
 class NotFound(LookupError):
@@ -27,13 +31,13 @@ def plain(value: Any) -> Any:
     return str(value)
 
 
-def _projects(workspace: Any) -> Any:
+def _projects(workspace: Workspace) -> ProjectList:
     from tools.projectlist import load
 
     return load(workspace.projectlist_path)
 
 
-def _builder_names(workspace: Any) -> dict[str, list[str]]:
+def _builder_names(workspace: Workspace) -> dict[str, list[str]]:
     builders = workspace.root / ".builders"
     names: dict[str, list[str]] = {}
     if builders.is_dir():
@@ -44,7 +48,7 @@ def _builder_names(workspace: Any) -> dict[str, list[str]]:
     return names
 
 
-def list_projects(workspace: Any, status: str | None = None) -> list[dict[str, Any]]:
+def list_projects(workspace: Workspace, status: str | None = None) -> list[dict[str, Any]]:
     plist = _projects(workspace)
     builders = _builder_names(workspace)
     rows = []
@@ -60,7 +64,7 @@ def list_projects(workspace: Any, status: str | None = None) -> list[dict[str, A
     return rows
 
 
-def get_project(workspace: Any, project_id: str) -> dict[str, Any]:
+def get_project(workspace: Workspace, project_id: str) -> dict[str, Any]:
     project = _projects(workspace).get(project_id)
     if project is None:
         raise NotFound(f"no project {project_id!r} in {workspace.projectlist_path}")
@@ -71,13 +75,13 @@ def get_project(workspace: Any, project_id: str) -> dict[str, Any]:
     return {k: v for k, v in data.items() if v not in (None, [], {}, ())}
 
 
-async def list_builders(workspace: Any) -> list[dict[str, Any]]:
+async def list_builders(workspace: Workspace) -> list[dict[str, Any]]:
     from tools.orchestrator import Orchestrator
 
     return plain(await Orchestrator(workspace).list_builders())
 
 
-async def builder_status(workspace: Any, name: str) -> dict[str, Any]:
+async def builder_status(workspace: Workspace, name: str) -> dict[str, Any]:
     from tools.orchestrator import Orchestrator, OrchestratorError
 
     try:
@@ -86,7 +90,7 @@ async def builder_status(workspace: Any, name: str) -> dict[str, Any]:
         raise NotFound(str(error)) from error
 
 
-async def reconcile(workspace: Any) -> dict[str, Any]:
+async def reconcile(workspace: Workspace) -> dict[str, Any]:
     from tools.orchestrator import Orchestrator
 
     return plain(await Orchestrator(workspace).reconcile())

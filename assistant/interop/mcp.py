@@ -7,6 +7,7 @@ human and return its id; `approval_status` reports what the human decided.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from typing import Any
 
 from fastmcp import FastMCP
@@ -109,7 +110,7 @@ def build_mcp_server(
     return mcp
 
 
-def _read(fn: Any) -> Any:
+def _read(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     try:
         return fn()
     except _reads.NotFound as error:

@@ -180,6 +180,7 @@ def classify(
                 retry_reported=False,
                 gave_up=False,
                 last_text=None,
+                prompt=None,  # consumed: a later turn without a new message shows none
                 last_failed_part=None,
             )
             text = "Started"

@@ -23,7 +23,7 @@ def split_text(text: str, limit: int) -> list[str]:
             cut = limit
         pieces.append(text[:cut].rstrip())
         text = text[cut:].lstrip("\n ")
-    pieces.append(text)
+    pieces.append(text.rstrip())
     return [p for p in pieces if p] or [""]
 
 

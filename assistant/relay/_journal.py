@@ -52,6 +52,20 @@ def append_history(
         )
 
 
+HistoryRow = tuple[str, str, str, dict[str, Any]]  # builder, session id, type, payload
+
+
+def append_history_rows(store: Store, rows: list[HistoryRow]) -> None:
+    """Many history rows in one transaction (one fsync, not one per event)."""
+    at = _now()
+    with store.transaction() as conn:
+        conn.executemany(
+            "INSERT INTO builder_events (builder, session_id, at, type, event_json) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(b, sid, at, t, json.dumps(p, ensure_ascii=False)) for b, sid, t, p in rows],
+        )
+
+
 @dataclass(frozen=True)
 class Exchange:
     """One relayed exchange: what the chat sent the builder, and what came back."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -29,7 +30,8 @@ from assistant.relay._classify import (
 )
 from assistant.relay._format import render, render_text
 from assistant.relay._journal import (
-    append_history,
+    HistoryRow,
+    append_history_rows,
     exchanges,
     record_delivery,
     was_delivered,
@@ -90,20 +92,25 @@ class Relay:
         self._permissions: dict[str, Permission] = {}  # session id -> pending permission
         self._questions: dict[str, Question] = {}  # session id -> pending question
         self._bindings_cache: tuple[float, list[Binding]] | None = None
+        self._history_rows: list[HistoryRow] = []
+        self._history_writer: asyncio.Task[None] | None = None
 
     # -- bindings ---------------------------------------------------------------------------
 
     def _declared_projects(self) -> Iterable[Any]:
         if self._projects is not None:
             return self._projects()
+        from tools.projectlist import ProjectListError, load
+        from tools.workspace import WorkspaceNotFound, find_workspace
+
         try:
-            from tools.projectlist import load  # type: ignore[attr-defined]
-        except ImportError:
-            return ()
-        try:
-            return load(self.workspace).projects
-        except Exception as exc:  # a broken project list must not stop the relay
-            log.warning("project list unreadable, using stored bindings only: %s", exc)
+            path = getattr(self.workspace, "projectlist_path", None)
+            if path is None:
+                path = find_workspace(workspace=self.root).projectlist_path
+            # not strict: one bad entry must not unbind every other project's chat
+            return load(path, strict=False).projects
+        except (WorkspaceNotFound, ProjectListError) as exc:
+            log.info("no project-list bindings (%s); using /bind ones only", exc)
             return ()
 
     def bindings(self) -> list[Binding]:
@@ -208,7 +215,7 @@ class Relay:
             await self.opencode.prompt_async(session_id, body, no_reply=True)
         line = f"{author(sender)}: {text}"
         await self.opencode.prompt_async(session_id, line)
-        append_history(self.store, binding.builder, session_id, "relay.forwarded", {"text": line})
+        self._record(binding.builder, session_id, "relay.forwarded", {"text": line})
 
     def _reply(self, chat: ChatRef, text: str, kind: str = "text") -> Outbound:
         return Outbound(chat=chat, text=text, kind=kind)
@@ -241,6 +248,27 @@ class Relay:
         self._bindings_cache = None
         self._current.pop(binding.builder, None)
         return [self._reply(chat, f"🔗 This chat now talks to builder {binding.builder}.")]
+
+    # -- event history ----------------------------------------------------------------------
+
+    def _record(self, builder: str, session_id: str, type_: str, payload: dict[str, Any]) -> None:
+        """Queue a history row; a background writer stores queued rows in batches, off the
+        event loop, so neither a chat message nor an event waits for a disk sync."""
+        self._history_rows.append((builder, session_id, type_, payload))
+        if self._history_writer is None or self._history_writer.done():
+            self._history_writer = asyncio.get_running_loop().create_task(self._write_history())
+
+    async def _write_history(self) -> None:
+        while self._history_rows:
+            batch, self._history_rows = self._history_rows, []
+            await asyncio.to_thread(append_history_rows, self.store, batch)
+
+    async def flush_history(self) -> None:
+        """Wait until every queued history row is stored."""
+        while self._history_rows or (self._history_writer and not self._history_writer.done()):
+            if self._history_writer is None or self._history_writer.done():
+                self._history_writer = asyncio.get_running_loop().create_task(self._write_history())
+            await asyncio.shield(self._history_writer)
 
     # -- group commands ---------------------------------------------------------------------
 
@@ -353,6 +381,7 @@ class Relay:
             last = int(argument) if argument else 5
         except ValueError:
             return [self._reply(message.chat, "Usage: /history [N]")]
+        await self.flush_history()
         found = exchanges(self.store, binding.builder, last=max(1, last))
         if not found:
             return [self._reply(message.chat, f"No history for {binding.builder} yet.")]
@@ -385,12 +414,15 @@ class Relay:
 
     async def run(self, send: Send) -> None:
         """Consume OpenCode events forever and send the notifications they call for."""
-        async for event in self.opencode.events(resync_directories=_BuilderDirectories(self)):
-            try:
-                await self.process(event, send)
-            except OpenCodeError as exc:
-                # a failed call must not stop the relay; the next resync repairs the state
-                log.warning("relay: %s while handling %s", exc, getattr(event, "type", event))
+        try:
+            async for event in self.opencode.events(resync_directories=_BuilderDirectories(self)):
+                try:
+                    await self.process(event, send)
+                except OpenCodeError as exc:
+                    # a failed call must not stop the relay; the next resync repairs the state
+                    log.warning("relay: %s while handling %s", exc, getattr(event, "type", event))
+        finally:
+            await self.flush_history()
 
     async def process(self, event: Event | Resync, send: Send) -> list[Notification]:
         """One event (or reconnect snapshot): update state, deliver notifications."""
@@ -406,9 +438,7 @@ class Relay:
                 self._current[builder] = session_id  # a newer root session takes over
         if session_id != await self.session_for(builder, create=False):
             return []
-        append_history(
-            self.store, builder, session_id, event.type, {"id": event.id, **event.properties}
-        )
+        self._record(builder, session_id, event.type, {"id": event.id, **event.properties})
         self._track_pending(event)
         state, notification = classify(
             self.states.get(session_id, IDLE), event, retry_limit=self.retry_limit
@@ -508,7 +538,7 @@ class Relay:
         else:
             record_delivery(self.store, notification, "sent")
         payload = {"kind": notification.kind, "text": render_text(notification, buttons=False)}
-        append_history(self.store, builder, notification.session_id, "relay.notification", payload)
+        self._record(builder, notification.session_id, "relay.notification", payload)
         return not errors
 
 
@@ -534,5 +564,5 @@ def format_exchanges(found: Iterable[Any]) -> str:
     lines: list[str] = []
     for exchange in found:
         lines.append(f"» {exchange.prompt}" if exchange.prompt else "» (no message)")
-        lines += [f"  {reply}" for reply in exchange.replies]
+        lines += ["  " + reply.replace("\n", "\n  ") for reply in exchange.replies]
     return "\n".join(lines)

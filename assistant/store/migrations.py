@@ -157,3 +157,9 @@ def m005_approval_context(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE approvals ADD COLUMN chat_json TEXT NOT NULL DEFAULT '{}'")
     conn.execute("ALTER TABLE approvals ADD COLUMN request_message_id TEXT")
     conn.execute("ALTER TABLE approvals ADD COLUMN batch_id TEXT")
+
+
+@migration
+def m006_approval_workspace(conn: sqlite3.Connection) -> None:
+    # An approval applies to the workspace it was made in, never to another one.
+    conn.execute("ALTER TABLE approvals ADD COLUMN workspace TEXT")

@@ -218,3 +218,73 @@ def test_demo_interactive_leaves_the_user_in_chat(tmp_path):
     chat = result.stdout.split("You are now in `foreman chat`", 1)[1]
     assert "0015 · implementing · New Feature · 🔨 0015-new-feature" in chat
     assert chat.rstrip().endswith("bye")
+
+
+def test_doctor_reports_the_model_key_and_prompt_chars(workspace, monkeypatch):
+    import json
+
+    from assistant.agent import prompt_chars
+
+    result = CliRunner().invoke(cli, ["doctor", "--json", "--workspace", str(workspace.root)])
+    checks = {c["name"]: c for c in json.loads(result.output)["checks"]}
+    assert checks["prompt"]["data"]["prompt_chars"] == prompt_chars() <= 8000
+    assert checks["model"]["data"] == {
+        "model": "anthropic:claude-sonnet-4-5",
+        "key_env": "ANTHROPIC_API_KEY",
+        "key_set": False,
+    }
+    monkeypatch.setenv("FOREMAN_MODEL", "openai:gpt-5")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-used")
+    result = CliRunner().invoke(cli, ["doctor", "--json", "--workspace", str(workspace.root)])
+    checks = {c["name"]: c for c in json.loads(result.output)["checks"]}
+    assert checks["model"]["detail"] == "openai:gpt-5: key found"
+    assert "sk-test" not in result.output
+
+
+def test_approvals_cli_finds_the_cards_workspace_and_no_other(
+    make_service, workspace, tmp_path, monkeypatch
+):
+    from tools.orchestrator import make_demo_workspace
+
+    svc = make_service(None)
+    approval = svc.request_approval(
+        terminal_principal(),
+        terminal_chat(),
+        "set_project_status",
+        {"id": "0015", "status": "implementing", "reason": "go"},
+    )
+    other = make_demo_workspace(tmp_path / "other")
+    before = other.projectlist_path.read_bytes()
+    wrong = CliRunner().invoke(
+        cli, ["approvals", "approve", approval.id, "--workspace", str(other.root)]
+    )
+    assert wrong.exit_code == 1
+    assert "belongs to the workspace" in wrong.output
+    assert other.projectlist_path.read_bytes() == before
+
+    monkeypatch.chdir(tmp_path)  # no workspace here: the card's own is used
+    done = CliRunner().invoke(cli, ["approvals", "approve", approval.id])
+    assert done.exit_code == 0, done.output
+    assert "status: implementing" in workspace.projectlist_path.read_text()
+
+
+def test_slash_commands_in_chat_do_not_load_the_model_stack(workspace):
+    code = (
+        "import sys\n"
+        "from assistant.cli import cli\n"
+        f"cli(['chat', '--workspace', {str(workspace.root)!r}], standalone_mode=False)\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('pydantic_ai', 'anthropic', 'openai'))\n"
+        "print('HEAVY', heavy)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=_repo_root(),
+        input="/projects\n/builders\n/usage\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "0015 · planned · New Feature" in result.stdout
+    assert result.stdout.splitlines()[-1] == "HEAVY []"

@@ -1,5 +1,4 @@
 """Slash commands answer without any model or key; free text without a key says what to set."""
-# ruff: noqa: E501  (inline snapshots hold long literal lines)
 
 from __future__ import annotations
 

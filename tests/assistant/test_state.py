@@ -1,5 +1,4 @@
 """What survives: history (bounded), usage, approvals across restarts, the audit log, git."""
-# ruff: noqa: E501  (inline snapshots hold long literal lines)
 
 from __future__ import annotations
 

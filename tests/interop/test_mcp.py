@@ -331,3 +331,16 @@ def test_http_refuses_to_start_without_a_token(workspace: Any) -> None:
     )
     assert result.returncode == 1
     assert "serving over HTTP needs a bearer token: set FOREMAN_MCP_TOKEN" in result.stderr
+
+
+async def test_ask_without_a_model_key_says_which_to_set(workspace: Any) -> None:
+    service = AssistantService(open_store(), workspace, None, principals={CALLER.key})
+    server = build_mcp_server(
+        Bridge(service=service, workspace=workspace, approver=HUMAN), caller=CALLER
+    )
+    async with Client(server) as client:
+        answer = (await client.call_tool("ask", {"message": "how is 0014 doing?"})).data
+        listed = (await client.call_tool("list_projects", {"status": "implementing"})).data
+    assert answer["approvals"] == []
+    assert "ANTHROPIC_API_KEY" in answer["replies"][0]
+    assert [p["id"] for p in listed] == ["0014"]

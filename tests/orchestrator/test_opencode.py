@@ -44,6 +44,7 @@ async def test_created_builder_has_a_session_in_its_directory(
     assert found[0].title == "0015-new-feature"
     status = await orch.builder_status(builder.name)
     assert status.session == builder.session
+    assert orch.builder_path(builder.name) == builder.path
     # another builder's directory sees none of it
     other = await orch.create_builder("0014")
     assert other.session is not None and other.session.id != builder.session.id

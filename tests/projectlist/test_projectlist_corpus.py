@@ -34,7 +34,7 @@ def test_real_human_edit_is_reproduced_byte_for_byte(corpus: Path, case: str) ->
     )
 
     assert change.old_status == spec["from_status"]
-    assert change._data == after
+    assert change.content == after
     assert len(change.diff) == (2 if stamp else 1)
 
 
@@ -90,10 +90,10 @@ def test_edit_there_and_back_restores_every_byte(corpus: Path, tmp_path: Path) -
             other = "abandoned" if project.status != "abandoned" else "conceived"
             there = plan_status_change(plist, project.id, other, timestamp=None)
             assert len(there.diff) == 1
-            moved = parse(there._data, path)
+            moved = parse(there.content, path)
             assert moved.get(project.id).status == other
             back = plan_status_change(moved, project.id, project.status, timestamp=None)
-            assert back._data == path.read_bytes(), (path.name, project.id)
+            assert back.content == path.read_bytes(), (path.name, project.id)
     target = tmp_path / "codev" / "projectlist.md"
     target.parent.mkdir()
     original = (

@@ -1,4 +1,5 @@
 """Reading both formats: what becomes a project, what is kept, what is reported."""
+# ruff: noqa: E501  (inline snapshots hold long literal lines)
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 import pytest
 from inline_snapshot import snapshot
 
-from tools.projectlist import ChatBinding, ProjectListError, load, parse
+from tools.projectlist import ChatBinding, ProjectListError, load, parse, set_status
 
 AI_LIST = """\
 # Projects
@@ -244,3 +245,14 @@ def test_crlf_bom_and_missing_final_newline_parse_the_same(tmp_path: Path) -> No
     other = parse(variant, tmp_path / ".ai" / "projectlist.md")
     assert other.projects == base.projects
     assert other.to_bytes() == variant
+
+
+def test_documents_split_by_three_dashes_are_all_read(tmp_path: Path) -> None:
+    text = '```yaml\nprojects:\n  - id: "0001"\n    status: planned\n---\n- id: "0002"\n  status: committed\n```\n'
+    plist = load(write(tmp_path, text, "codev/projectlist.md"))
+    assert [(p.id, p.status, p.line) for p in plist.projects] == [
+        ("0001", "planned", 3),
+        ("0002", "committed", 6),
+    ]
+    set_status(plist.path, "0002", "integrated")
+    assert load(plist.path).get("0002").status == "integrated"

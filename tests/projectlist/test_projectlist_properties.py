@@ -82,7 +82,7 @@ def test_status_edit_keeps_every_other_line(
     change = plan_status_change(plist, item["id"], target, timestamp=timestamp)
 
     before = raw.split(b"\n")
-    after = change._data.split(b"\n")
+    after = change.content.split(b"\n")
     assert len(before) == len(after)
     changed = {i + 1 for i, (a, b) in enumerate(zip(before, after, strict=True)) if a != b}
     assert changed == {line for line, _, _ in change.diff}
@@ -93,7 +93,7 @@ def test_status_edit_keeps_every_other_line(
     assert len(changed) == (2 if stamped else 1)
     for line in changed:  # the edited lines keep their own line ending
         assert before[line - 1].endswith(b"\r") == after[line - 1].endswith(b"\r")
-    reread = parse(change._data, PATH)
+    reread = parse(change.content, PATH)
     assert reread.get(item["id"]).status == target
     for old, new in zip(plist.projects, reread.projects, strict=True):
         if old.id != item["id"]:

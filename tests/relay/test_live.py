@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -45,7 +47,7 @@ class Chat:
     async def press(self, data: str, sender: Principal = ALICE) -> list[Outbound]:
         return await self.relay.handle(Inbound(GROUP, sender, callback_data=data))
 
-    async def until(self, kind: str, timeout: float = 25) -> list[str]:
+    async def until(self, kind: str, timeout: float = 45) -> list[str]:
         """Notification kinds received up to and including the first `kind`."""
         kinds: list[str] = []
         async with asyncio.timeout(timeout):
@@ -141,6 +143,7 @@ async def test_a_text_answer_comes_back_as_done(chat: Chat, fake_llm: FakeLLM) -
     assert chat.seen[-1].text == "✅ Done\nHello from fake LLM"
     assert "Alice: Say hello" in fake_llm.texts()
     assert await chat.quiet() == []
+    await chat.relay.flush_history()
     (exchange,) = exchanges(chat.relay.store, BUILDER)
     assert exchange.prompt == "Alice: Say hello"
     assert exchange.replies == ("🔨 Started: Alice: Say hello", "✅ Done\nHello from fake LLM")
@@ -182,7 +185,7 @@ async def test_permission_allow_then_deny_with_a_reason(
         fake_llm.script(bash("rm -rf build"), when="clean up")
         await chat.say("clean up")
         assert await chat.until("permission") == ["started", "permission"]
-        (denied,) = await chat.press(chat.seen[-1].choices[2].data.replace(":reject", ":reject"))
+        (denied,) = await chat.press(chat.seen[-1].choices[2].data)
         assert denied.text == "Denied: rm -rf build"
         assert await chat.until("complete") == ["complete"]
 
@@ -216,6 +219,48 @@ async def test_a_question_is_answered_by_number(chat: Chat, fake_llm: FakeLLM) -
     assert answered.text == "Answered: Blue"
     assert await chat.until("complete") == ["complete"]
     assert "Blue" in fake_llm.texts()[-1]
+
+
+async def test_new_fork_compact_and_a_question_answered_by_button(
+    chat: Chat, fake_llm: FakeLLM
+) -> None:
+    await chat.say("Say hello")
+    await chat.until("complete")
+    first = chat.relay._current[BUILDER]
+
+    (compacted,) = await chat.say("/compact")
+    assert compacted.text == "🗜 Compacted."
+    # compaction is a turn of its own: OpenCode runs the model to write the summary
+    assert await chat.until("complete") == ["started", "complete"]
+    (forked,) = await chat.say("/fork")
+    fork = chat.relay._current[BUILDER]
+    assert fork != first and forked.text == f"🍴 Forked {first} into {fork}; now on the fork."
+
+    question = {
+        "questions": [
+            {
+                "question": "Deploy now?",
+                "header": "Deploy",
+                "options": [
+                    {"label": "Yes", "description": "ship it"},
+                    {"label": "No", "description": "wait"},
+                ],
+            }
+        ]
+    }
+    fake_llm.script(ToolCall("question", question), when="ship")
+    await chat.say("ship it?")
+    assert await chat.until("question") == ["started", "question"]
+    card = chat.seen[-1]
+    assert card.extra["session_id"] == fork
+    assert [c.label for c in card.choices] == ["Yes", "No"]
+    (answered,) = await chat.press(card.choices[1].data, sender=BOB)
+    assert answered.text == "Answered: No"
+    assert await chat.until("complete") == ["complete"]
+
+    (fresh,) = await chat.say("/new")
+    assert chat.relay._current[BUILDER] not in (first, fork)
+    assert fresh.text.startswith("🆕 New session ses_")
 
 
 async def test_llm_500_is_reported_once_then_aborted_at_the_limit(
@@ -314,7 +359,7 @@ async def test_restarts_reannounce_pending_requests_once_and_duplicate_nothing(
 
             # 3. the server dies mid-turn: the relay reconnects and says the turn was lost
             await asyncio.to_thread(server.restart)
-            assert await chat.until("error", timeout=40) == ["error"]
+            assert await chat.until("error", timeout=90) == ["error"]
             assert "interrupted" in chat.seen[-1].text
 
             # 4. the next permission is announced once; the old one never again
@@ -327,3 +372,45 @@ async def test_restarts_reannounce_pending_requests_once_and_duplicate_nothing(
             assert await chat.quiet() == []
     finally:
         server.stop()
+
+
+async def test_relay_run_command_reads_chat_lines_and_prints_notifications(
+    opencode_server: OpenCodeProcess, fake_llm: FakeLLM, workspace: Path
+) -> None:
+    env = {
+        **os.environ,
+        "FOREMAN_OPENCODE_URL": opencode_server.url,
+        "FOREMAN_OPENCODE_PASSWORD": opencode_server.password or "",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "assistant",
+        "relay",
+        "run",
+        "--workspace",
+        str(workspace),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    assert process.stdin and process.stdout
+    lines: list[str] = []
+
+    async def read_until(fragment: str) -> None:
+        async with asyncio.timeout(30):
+            while not any(fragment in line for line in lines):
+                lines.append((await process.stdout.readline()).decode())
+
+    try:
+        process.stdin.write(f"g1: /bind {BUILDER}\ng1: /new\ng1: Say hello\n".encode())
+        await process.stdin.drain()
+        await read_until("Hello from fake LLM")
+        output = "".join(lines)
+        assert f"g1: 🔗 This chat now talks to builder {BUILDER}." in output
+        assert "g1: 🔨 Started: " in output
+        assert "g1: ✅ Done\nHello from fake LLM" in output
+        assert opencode_server.password not in output
+    finally:
+        process.terminate()
+        await process.wait()

@@ -116,12 +116,13 @@ class Orchestrator:
             return "native"
         return "taskfile" if taskfile else "native"
 
-    def _builder_path(self, name: str) -> Path:
+    def builder_path(self, name: str) -> Path:
+        """`<root>/.builders/<name>`, resolved: the directory its OpenCode session is bound to."""
         check_safe(name, "builder name")
         return contained(builders_root(self.root), name)
 
     def _existing(self, name: str) -> Path:
-        path = self._builder_path(name)
+        path = self.builder_path(name)
         if not path.is_dir():
             raise OrchestratorError(f"no builder named {name}: {path} does not exist", path=path)
         return path

@@ -43,6 +43,11 @@ class StatusChange:
     def applied(self) -> bool:
         return self.digest_after is not None
 
+    @property
+    def content(self) -> bytes:
+        """The whole file's bytes with this change made (what is, or will be, written)."""
+        return self._data
+
     def render(self) -> str:
         """The change as one line of text, for a terminal or an approval card."""
         if not self.diff:
@@ -81,8 +86,10 @@ def plan_status_change(
         )
     project_id = _resolve_id(plist, project_id)
     source = plist._sources[project_id]
-    project = plist.get(project_id)
-    assert project is not None and plist._document is not None
+    project = plist.find(project_id)
+    document = plist._document
+    if document is None:  # a ProjectList built by hand, not read from a file
+        raise ProjectListError(plist.path, 0, "this project list was not read from a file")
     if source.status is None:
         raise ProjectListError(plist.path, project.line, f"project {project_id} has no status")
     _require_single_line(plist, source.status, "status")
@@ -110,7 +117,7 @@ def plan_status_change(
             plist.digest,
             _data=plist.to_bytes(),
         )
-    lines = plist._document.lines
+    lines = document.lines
     replacements: dict[int, str] = {}
     for spot, text in sorted(edits, key=lambda edit: (edit[0].line, -edit[0].start)):
         line = replacements.get(spot.line, lines[spot.line])
@@ -131,7 +138,7 @@ def plan_status_change(
         digest_before=plist.digest,
         timestamp_key=stamp_key,
         timestamp=written_stamp,
-        _data=plist._document.encode(replacements),
+        _data=document.encode(replacements),
     )
 
 

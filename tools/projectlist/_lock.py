@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 import time
 from collections.abc import Iterator
@@ -22,6 +21,10 @@ def locked(path: Path, timeout: float = LOCK_TIMEOUT_SECONDS) -> Iterator[None]:
     user's repository (no untracked file for `git status` to show); the file itself cannot be
     locked because the atomic rename replaces it with a new inode.
     """
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: reading works, writing needs a lock we cannot take
+        raise ProjectListError(path, 0, "editing needs POSIX file locks (fcntl)") from None
     fd = os.open(path.parent, os.O_RDONLY)
     try:
         deadline = time.monotonic() + timeout

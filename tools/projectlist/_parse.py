@@ -117,18 +117,21 @@ class _Reader:
         # first, the spots an edit rewrites follow it, and read_entry warns about it.
         yaml.allow_duplicate_keys = True
         try:
-            root = yaml.compose(text)
-            data = yaml.constructor.construct_document(root) if root is not None else None
+            # `---` may split a fence into several documents; each is read the same way.
+            documents = [
+                (root, yaml.constructor.construct_document(root))
+                for root in yaml.compose_all(text)
+                if root is not None
+            ]
         except YAMLError as exc:
             self.issues.append(_yaml_error(exc, block, self.path))
             return
-        if root is None:
-            return
         ids: list[str] = []
-        for node, value in _entries(root, data):
-            project_id = self.read_entry(block, node, value)
-            if project_id is not None:
-                ids.append(project_id)
+        for root, data in documents:
+            for node, value in _entries(root, data):
+                project_id = self.read_entry(block, node, value)
+                if project_id is not None:
+                    ids.append(project_id)
         if not block.in_fence and ids:
             self.warn(
                 block.opened_at,

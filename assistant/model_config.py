@@ -1,10 +1,15 @@
-"""Which model the assistant talks to, and a clear refusal when it is not configured."""
+"""Which model the assistant talks to, and a clear refusal when it is not configured.
+
+Light on purpose: `foreman doctor` reads the model name and key without importing pydantic-ai.
+"""
 
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-from pydantic_ai.models import Model
+if TYPE_CHECKING:
+    from pydantic_ai.models import Model
 
 DEFAULT_MODEL = "anthropic:claude-sonnet-4-5"
 
@@ -55,6 +60,8 @@ def missing_key(model_name: str) -> str | None:
 
 def resolve_model(model: str | Model | None = None) -> Model:
     """A ready model object, or ModelNotConfigured naming what to set."""
+    from pydantic_ai.models import Model
+
     if isinstance(model, Model):
         return model
     name = configured_model_name(model)

@@ -1,0 +1,210 @@
+"""Relay pieces that need no server: triggers, formatting, bindings, delivery state, history."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from inline_snapshot import snapshot
+
+from assistant.cli import cli
+from assistant.messages import ChatRef, Inbound, Outbound, Principal
+from assistant.relay import Binding, Notification, Relay, failed_deliveries, match_answer, render
+from assistant.relay._format import split_text
+from assistant.relay._journal import append_history
+from assistant.store import Store, open_store
+from tools.opencode import OpenCodeClient, Question, QuestionItem, QuestionOption
+
+ALICE = Principal("telegram", "100", "Alice")
+BOB = Principal("telegram", "200", "Bob")
+GROUP = ChatRef("telegram", "-1001", is_direct=False)
+BUILDER = "0014-ironman-training"
+
+PROJECTLIST = """# Projects
+
+```yaml
+projects:
+  - id: "0014"
+    title: Ironman training planner
+    status: implementing
+    chat_binding:
+      platform: telegram
+      group_name: ironman
+      channel_id: "-1001"
+      trigger: mention
+      mention_patterns: ["@opencode"]
+  - id: "0015"
+    title: No chat
+    status: conceived
+```
+"""
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return open_store(tmp_path / "state")
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    (tmp_path / "ws" / ".ai").mkdir(parents=True)
+    (tmp_path / "ws" / ".ai" / "projectlist.md").write_text(PROJECTLIST)
+    (tmp_path / "ws" / ".builders" / BUILDER).mkdir(parents=True)
+    return tmp_path / "ws"
+
+
+@pytest.fixture
+def relay(store: Store, workspace: Path) -> Relay:
+    # no request reaches this address in these tests
+    client = OpenCodeClient("http://127.0.0.1:9")
+    return Relay(store, client, workspace, principals={ALICE.key}, retry_limit=3)
+
+
+def test_triggers_pick_what_is_addressed_to_the_builder() -> None:
+    mention = Binding("telegram", "1", "b", trigger="mention", patterns=("@opencode",))
+    prefix = Binding("telegram", "1", "b", trigger="prefix")
+    everything = Binding("telegram", "1", "b")
+    assert mention.addressed("@OpenCode fix the build") == "@OpenCode fix the build"
+    assert mention.addressed("lunch?") is None
+    assert prefix.addressed("/code run the tests") == "run the tests"
+    assert prefix.addressed("!opencode status") == "status"
+    assert prefix.addressed("run the tests") is None
+    assert everything.addressed("anything") == "anything"
+
+
+def test_project_list_bindings_resolve_to_the_builder_directory(relay: Relay) -> None:
+    binding = relay.binding_for(GROUP)
+    assert binding is not None
+    assert (binding.builder, binding.trigger, binding.patterns, binding.source) == (
+        BUILDER,
+        "mention",
+        ("@opencode",),
+        "projectlist",
+    )
+    assert relay.binding_for(ChatRef("telegram", "-999", is_direct=False)) is None
+
+
+async def test_bind_is_for_the_principal_and_needs_an_existing_builder(
+    relay: Relay, workspace: Path
+) -> None:
+    other = ChatRef("whatsapp", "123@g.us", is_direct=False)
+    (refused,) = await relay.handle(Inbound(other, BOB, f"/bind {BUILDER}"))
+    assert refused.text == "Only the principal can bind this chat to a builder."
+    (missing,) = await relay.handle(Inbound(other, ALICE, "/bind 0099-nothing"))
+    assert missing.text == "No builder '0099-nothing' under .builders/."
+    (escape,) = await relay.handle(Inbound(other, ALICE, "/bind ../etc"))
+    assert escape.text.startswith("Usage: /bind")
+    assert relay.binding_for(other) is None
+    (bound,) = await relay.handle(Inbound(other, ALICE, f"/bind {BUILDER} prefix"))
+    assert bound.text == f"🔗 This chat now talks to builder {BUILDER}."
+    binding = relay.binding_for(other)
+    assert binding is not None and (binding.builder, binding.trigger) == (BUILDER, "prefix")
+
+
+def test_messages_split_under_the_platform_limit() -> None:
+    text = "\n".join(f"line {n} " + "x" * 50 for n in range(200))
+    pieces = split_text(text, 4096)
+    assert all(len(p) <= 4096 for p in pieces)
+    assert "\n".join(pieces) == text
+    assert split_text("word " * 30, 40) == snapshot(
+        [
+            "word word word word word word word word",
+            "word word word word word word word word",
+            "word word word word word word word word",
+            "word word word word word word",
+        ]
+    )
+
+
+def test_choices_are_buttons_on_telegram_and_numbers_on_whatsapp() -> None:
+    notification = Notification(
+        "permission:per_1",
+        "ses_1",
+        "permission",
+        "Approval needed: bash `rm -rf build`",
+        choices=(("Allow once", "perm:per_1:once"), ("Deny", "perm:per_1:reject")),
+    )
+    (telegram,) = render(notification, GROUP)
+    (whatsapp,) = render(notification, ChatRef("whatsapp", "1@g.us", is_direct=False))
+    assert telegram.text == snapshot("🔒 Approval needed: bash `rm -rf build`")
+    assert [c.data for c in telegram.choices] == ["perm:per_1:once", "perm:per_1:reject"]
+    assert whatsapp.text == snapshot("""\
+🔒 Approval needed: bash `rm -rf build`
+1. Allow once
+2. Deny\
+""")
+
+
+def test_long_done_text_is_split_and_keeps_every_character() -> None:
+    body = "result " * 1500
+    notification = Notification("k", "ses_1", "complete", "Done\n" + body)
+    messages = render(notification, GROUP)
+    assert len(messages) == 3
+    assert all(len(m.text) <= 4096 for m in messages)
+    joined = "".join(m.text for m in messages)
+    assert "".join(joined.split()) == "".join(("✅ Done\n" + body).split())
+
+
+def test_question_answers_by_number_or_label() -> None:
+    question = Question(
+        "que_1",
+        "ses_1",
+        (QuestionItem("Which color?", "Color", (QuestionOption("Red"), QuestionOption("Blue"))),),
+    )
+    assert match_answer(question, "2") == "Blue"
+    assert match_answer(question, "red") == "Red"
+    assert match_answer(question, "3") is None
+    assert match_answer(question, "green") is None
+
+
+async def test_a_failed_delivery_is_recorded_and_sent_on_the_next_try(relay: Relay) -> None:
+    notification = Notification("permission:per_9", "ses_9", "permission", "Approval needed")
+    sent: list[Outbound] = []
+
+    async def broken(message: Outbound) -> str | None:
+        raise ConnectionError("telegram unreachable")
+
+    async def working(message: Outbound) -> str | None:
+        sent.append(message)
+        return "m1"
+
+    assert await relay._deliver(BUILDER, notification, broken) is False
+    (failed,) = failed_deliveries(relay.store)
+    assert failed["notification_key"] == "permission:per_9"
+    assert "telegram unreachable" in failed["error"]
+
+    assert await relay._deliver(BUILDER, notification, working) is True
+    assert [m.text for m in sent] == ["🔒 Approval needed"]
+    assert failed_deliveries(relay.store) == []
+    # delivered once: a resync re-deriving it sends nothing
+    assert await relay._deliver(BUILDER, notification, working) is False
+    assert len(sent) == 1
+
+
+def test_history_command(store: Store) -> None:
+    append_history(store, BUILDER, "ses_1", "relay.forwarded", {"text": "Alice: run the tests"})
+    append_history(store, BUILDER, "ses_1", "session.status", {"status": {"type": "busy"}})
+    append_history(store, BUILDER, "ses_1", "relay.notification", {"text": "🔨 Started"})
+    append_history(store, BUILDER, "ses_1", "relay.forwarded", {"text": "Bob: and lint"})
+    append_history(store, BUILDER, "ses_1", "relay.notification", {"text": "✅ Done\nall green"})
+    store.close()
+    runner = CliRunner()
+    result = runner.invoke(cli, ["history", BUILDER])
+    assert result.exit_code == 0
+    assert result.output == snapshot("""\
+» Alice: run the tests
+  🔨 Started
+» Bob: and lint
+  ✅ Done
+  all green
+""")
+    result = runner.invoke(cli, ["history", BUILDER, "--last", "1", "--json"])
+    assert result.exit_code == 0
+    (record,) = [json.loads(line) for line in result.output.splitlines()]
+    assert (record["prompt"], record["replies"]) == ("Bob: and lint", ["✅ Done\nall green"])
+    missing = runner.invoke(cli, ["history", "0099-nothing"])
+    assert (missing.exit_code, missing.output) == (1, "No relayed exchanges for 0099-nothing.\n")
+    bad = runner.invoke(cli, ["history", BUILDER, "--last", "0"])
+    assert bad.exit_code == 2

@@ -49,6 +49,11 @@ def serve(config_path: Path | None, verbose: bool) -> None:
     pairing code). One health line is printed at start.
 
     \b
+    The assistant needs a workspace (workspace = … or $FOREMAN_WORKSPACE, else the
+    current directory's). The relay runs when an OpenCode server is configured
+    ($FOREMAN_OPENCODE_URL), the MCP server when [mcp] http is set.
+
+    \b
     Examples:
       FOREMAN_TELEGRAM_TOKEN=123:abc FOREMAN_TELEGRAM_ALLOWED_USERS=42 foreman serve
       foreman serve --config ~/foreman.toml -v
@@ -178,7 +183,7 @@ def whatsapp_login(config_path: Path | None, phone: str | None, timeout: float) 
     \b
     Examples:
       foreman whatsapp login
-      foreman whatsapp login --phone +49 170 1234567
+      foreman whatsapp login --phone '+49 170 1234567'
     """
     from assistant.channels.whatsapp import login, neonize_client
     from assistant.store import default_state_dir

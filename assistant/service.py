@@ -13,6 +13,7 @@ import getpass
 import logging
 import re
 from collections.abc import Coroutine
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -82,7 +83,7 @@ class AssistantService:
         principals: set[str] | None = None,
         *,
         orchestrator: Orchestrator | None = None,
-        approval_ttl: Any = DEFAULT_TTL,
+        approval_ttl: timedelta = DEFAULT_TTL,
         max_history: int = DEFAULT_MAX_MESSAGES,
     ) -> None:
         self.store = store
@@ -231,6 +232,10 @@ class AssistantService:
             return [
                 self._say(refused.chat, f"Cannot propose a force terminate: {exc}", kind="error")
             ]
+        # One force card per refusal: pressing Force again finds nothing left to choose.
+        self.approvals.finish(
+            refused.id, state="escalated", result={**(refused.result or {}), "force": fresh.id}
+        )
         return [card_message(fresh)]
 
     def _audit_refusal(

@@ -17,8 +17,19 @@ _ID_ALPHABET = "23456789bcdfghjkmnpqrstvwxz"
 
 PENDING = "pending"
 # pending → approved (being carried out) → done | refused | failed; or → rejected | stale | expired
-# "invalid": the model asked for something impossible; no card was shown.
-RESOLVED_STATES = ("done", "refused", "failed", "rejected", "stale", "expired", "kept", "invalid")
+# "invalid": the model asked for something impossible; no card was shown. A refused terminate
+# then becomes "kept" or "escalated" (a force card was proposed).
+RESOLVED_STATES = (
+    "done",
+    "refused",
+    "failed",
+    "rejected",
+    "stale",
+    "expired",
+    "kept",
+    "escalated",
+    "invalid",
+)
 
 
 def new_approval_id() -> str:

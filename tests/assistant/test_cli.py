@@ -279,9 +279,16 @@ def test_approvals_cli_lists_and_approves_the_terminal_users_cards(make_service,
         {"id": "0016", "status": "specified", "reason": "spec written"},
     )
     runner = CliRunner()
-    listed = runner.invoke(cli, ["approvals"])
+    listed = runner.invoke(cli, ["approvals"], env={"COLUMNS": "100"})
     assert listed.exit_code == 0, listed.output
-    assert approval.id in listed.output and "Set 0016 Voice Notes" in listed.output
+    shown = listed.output.replace(approval.id, "ID").replace(me.key, "terminal:ME")
+    # Column widths follow the user name: compare the cells.
+    assert [" ".join(line.split()) for line in shown.splitlines()] == snapshot(
+        [
+            "id state for action",
+            "ID pending terminal:ME Set 0016 Voice Notes: conceived → specified",
+        ]
+    )
 
     as_json = runner.invoke(cli, ["approvals", "list", "--json"])
     assert '"tool": "set_project_status"' in as_json.output

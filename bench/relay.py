@@ -10,19 +10,26 @@ import argparse
 import asyncio
 import json
 import statistics
+import sys
 import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import httpx
+# `python bench/relay.py` puts bench/ first on sys.path, where bench/assistant.py would shadow
+# the `assistant` package: import the checkout's packages instead.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
 
-from assistant.messages import ChatRef, Inbound, Principal
-from assistant.relay import Relay, read_stream, replay
-from assistant.relay._bindings import Binding, save_binding
-from assistant.store import open_store
-from tools.opencode import OpenCodeClient, prompt_body
+import httpx  # noqa: E402
+
+from assistant.messages import ChatRef, Inbound, Principal  # noqa: E402
+from assistant.relay import Relay, read_stream, replay  # noqa: E402
+from assistant.relay._bindings import Binding, save_binding  # noqa: E402
+from assistant.store import open_store  # noqa: E402
+from tools.opencode import OpenCodeClient, prompt_body  # noqa: E402
 
 SESSION = "ses_bench"
 
@@ -68,17 +75,25 @@ async def forward_latency(n: int) -> tuple[float, float]:
             await relay.handle(message)  # warm up: session lookup, connections
             await raw.post(f"/session/{SESSION}/prompt_async", json=prompt_body(text))
             relayed, direct = [], []
-            for _ in range(n):  # interleaved so both see the same machine state
+
+            async def timed_relay() -> None:
                 start = time.perf_counter()
                 await relay.handle(message)
                 relayed.append(time.perf_counter() - start)
                 # the relay's history write runs in the background: finish it untimed, so it
                 # does not slow the baseline's request
                 await relay.flush_history()
+
+            async def timed_raw() -> None:
                 start = time.perf_counter()
                 body = prompt_body(f"Alice: {text}")
                 await raw.post(f"/session/{SESSION}/prompt_async", json=body)
                 direct.append(time.perf_counter() - start)
+
+            for i in range(n):  # interleaved, alternating order, so both see the same machine
+                first, second = (timed_relay, timed_raw) if i % 2 == 0 else (timed_raw, timed_relay)
+                await first()
+                await second()
         server.shutdown()
         store.close()
         return statistics.median(relayed), statistics.median(direct)

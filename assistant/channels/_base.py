@@ -13,6 +13,10 @@ from assistant.messages import Inbound, Outbound
 InboundHandler = Callable[[Inbound], Awaitable[list[Outbound]]]
 
 
+class ChannelError(RuntimeError):
+    """A channel could not start (bad credentials, unreachable service); says which and why."""
+
+
 @dataclass(frozen=True)
 class ChannelHealth:
     platform: str

@@ -7,11 +7,14 @@ or inject formatting; no escaping is needed and none is done.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from assistant.channels._base import ChannelHealth, InboundHandler
+import httpx
+
+from assistant.channels._base import ChannelError, ChannelHealth, InboundHandler
 from assistant.channels._chunks import split_text
 from assistant.messages import ChatRef, Choice, Inbound, Outbound, Principal
 
@@ -163,18 +166,39 @@ class TelegramChannel:
 
     async def start(self, on_inbound: InboundHandler) -> None:
         self._on_inbound = on_inbound
+        from telegram.error import InvalidToken, NetworkError
+
         self.app = app = self._build()
-        await app.initialize()
+        try:
+            await app.initialize()
+        except InvalidToken:
+            self.app = None
+            raise ChannelError(
+                "telegram: the bot token was refused (check FOREMAN_TELEGRAM_TOKEN)"
+            ) from None
+        except NetworkError as exc:
+            self.app = None
+            # the message never includes the URL, which would carry the token
+            host = httpx.URL(self.base_url).host
+            raise ChannelError(f"telegram: cannot reach {host}: {type(exc).__name__}") from None
         self.bot_username = app.bot.username
         await app.start()
         assert app.updater is not None
         if self.webhook_url:
-            await app.updater.start_webhook(
-                listen=self.webhook_listen,
-                port=self.webhook_port,
-                webhook_url=self.webhook_url,
-                drop_pending_updates=False,
-            )
+            try:
+                await app.updater.start_webhook(
+                    listen=self.webhook_listen,
+                    port=self.webhook_port,
+                    webhook_url=self.webhook_url,
+                    # Telegram echoes it in a header: requests without it are not Telegram's
+                    secret_token=hashlib.sha256(self._token.encode()).hexdigest()[:64],
+                    drop_pending_updates=False,
+                )
+            except RuntimeError as exc:  # e.g. python-telegram-bot[webhooks] not installed
+                await app.stop()
+                await app.shutdown()
+                self.app = None
+                raise ChannelError(f"telegram webhook: {exc}") from None
             self._state = "webhook"
         else:
             await app.updater.start_polling(

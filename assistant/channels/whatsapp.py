@@ -123,7 +123,13 @@ class WhatsAppChannel:
         self.client.event(KeepAliveTimeoutEv)(self._on_disconnected)
         self.client.event(LoggedOutEv)(self._on_logged_out)
         self._state = "connecting"
-        await self.client.connect()
+        try:
+            await self.client.connect()
+        except Exception:
+            # no network at start is like a drop later: the watchdog keeps trying
+            log.warning("whatsapp: first connect failed; retrying", exc_info=True)
+            self._state = "disconnected"
+            self._wake.set()
         self._watchdog = asyncio.create_task(self._watch(), name="whatsapp-watchdog")
 
     async def stop(self) -> None:

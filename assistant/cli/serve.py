@@ -49,10 +49,16 @@ def serve(config_path: Path | None, verbose: bool) -> None:
     pairing code). One health line is printed at start.
 
     \b
+    The assistant needs a workspace (workspace = … or $FOREMAN_WORKSPACE, else the
+    current directory's). The relay runs when an OpenCode server is configured
+    ($FOREMAN_OPENCODE_URL), the MCP server when [mcp] http is set.
+
+    \b
     Examples:
       FOREMAN_TELEGRAM_TOKEN=123:abc FOREMAN_TELEGRAM_ALLOWED_USERS=42 foreman serve
       foreman serve --config ~/foreman.toml -v
     """
+    from assistant.channels import ChannelError
     from assistant.gateway import build_gateway, principal_keys
     from assistant.gateway._services import build_services
     from assistant.store import open_store
@@ -95,7 +101,7 @@ def serve(config_path: Path | None, verbose: bool) -> None:
             gateway.background = (*gateway.background, serve_mcp)
             gateway.extras = (*gateway.extras, f"mcp {url}")
         asyncio.run(gateway.run_until_signalled(announce=click.echo))
-    except ConfigError as exc:
+    except (ConfigError, ChannelError) as exc:
         raise click.ClickException(str(exc)) from None
     finally:
         store.close()
@@ -177,7 +183,7 @@ def whatsapp_login(config_path: Path | None, phone: str | None, timeout: float) 
     \b
     Examples:
       foreman whatsapp login
-      foreman whatsapp login --phone +49 170 1234567
+      foreman whatsapp login --phone '+49 170 1234567'
     """
     from assistant.channels.whatsapp import login, neonize_client
     from assistant.store import default_state_dir

@@ -129,6 +129,8 @@ def doctor_checks(context: object) -> list[Any]:
         config = load_config(path)
     except ConfigError as exc:
         return [Check("config", False, str(exc))]
+    if path is None and config.telegram is None and config.whatsapp is None:
+        return []  # nothing configured for serving: nothing to check
     checks = [Check("config", True, str(path) if path else "no file; environment only")]
     for check in check_channels(config):
         detail = f"warning: {check.detail}" if check.status == "warn" else check.detail

@@ -130,3 +130,21 @@ def test_serve_without_any_channel_says_how_to_configure_one() -> None:
     assert result.output == snapshot(
         "Error: no chat channel configured: set FOREMAN_TELEGRAM_TOKEN (or [telegram] token) or FOREMAN_WHATSAPP_DB (or [whatsapp] db)\n"
     )
+
+
+def test_serve_with_a_refused_token_stops_with_a_clear_error(
+    fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
+    workspace = tmp_path / "ws"
+    (workspace / ".ai").mkdir(parents=True)
+    (workspace / ".ai" / "projectlist.md").write_text(PROJECTLIST)
+    env = {
+        "FOREMAN_WORKSPACE": str(workspace),
+        "FOREMAN_TELEGRAM_TOKEN": "999:WRONG-TOKEN",
+        "FOREMAN_TELEGRAM_BASE_URL": fake_telegram.base_url,
+    }
+    result = CliRunner().invoke(cli, ["serve"], env=env)
+    assert result.exit_code == 1
+    assert result.output == snapshot(
+        "Error: telegram: the bot token was refused (check FOREMAN_TELEGRAM_TOKEN)\n"
+    )

@@ -291,3 +291,24 @@ def test_long_labels_get_a_row_each_and_oversized_callback_data_is_refused() -> 
     assert [[b.text for b in row] for row in markup.inline_keyboard] == [[options[0]], [options[1]]]
     with pytest.raises(ValueError, match="longer than Telegram's 64 bytes"):
         keyboard((Choice("Approve", "approve:" + "x" * 60),))
+
+
+async def test_webhook_mode_without_its_extra_is_a_clear_error(fake_telegram: FakeTelegram) -> None:
+    pytest.importorskip("telegram")
+    try:
+        import tornado  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("python-telegram-bot[webhooks] is installed here")
+    from assistant.channels import ChannelError
+
+    channel = TelegramChannel(
+        fake_telegram.token,
+        base_url=fake_telegram.base_url,
+        webhook_url="https://example.invalid/hook",
+        webhook_port=0,
+    )
+    with pytest.raises(ChannelError, match=r"telegram webhook: .*webhooks"):
+        await channel.start(lambda message: asyncio.sleep(0, []))
+    assert channel.app is None

@@ -248,3 +248,18 @@ async def test_login_with_a_phone_number_shows_a_pair_code() -> None:
     assert shown == [
         "On your phone: WhatsApp > Linked devices > Link with phone number, enter ABCD-EFGH"
     ]
+
+
+async def test_no_network_at_start_is_retried_until_connected() -> None:
+    client = FakeNeonizeClient()
+    client.failing_connects = 1
+    channel = WhatsAppChannel(client, watchdog_seconds=0.05, backoff=(0.1,))
+    router = Router(allow=AllowList.of(whatsapp=[OWNER]))
+    gateway = Gateway(router, [channel])
+    await gateway.start()
+    try:
+        assert channel.health().state == "disconnected"
+        await eventually(lambda: channel.health().state == "connected", timeout=10)
+    finally:
+        await gateway.stop()
+    assert client.connects == 2

@@ -311,6 +311,23 @@ def test_check_clean_and_broken(workspace: Path) -> None:
     )
 
 
+@pytest.fixture
+def own_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only this part's doctor checks, so other parts' checks cannot change the exit code."""
+    from assistant import doctor
+
+    mine = {name: doctor.CHECKS[name] for name in ("python", "workspace")}
+    monkeypatch.setattr(doctor, "CHECKS", mine)
+
+
+def test_every_registered_doctor_check_loads_and_runs(workspace: Path) -> None:
+    _, out, _ = run("doctor", "--json")
+    names = [c["name"] for c in json.loads(out)["checks"]]
+    assert "cannot load" not in out and "check failed" not in out
+    assert names[:3] == ["python", "workspace", "project list"]
+
+
+@pytest.mark.usefixtures("own_checks")
 def test_doctor_reports_workspace_file_format_counts(workspace: Path) -> None:
     code, out, _ = run("doctor", "--json")
     assert code == 0
@@ -337,6 +354,7 @@ def test_doctor_reports_workspace_file_format_counts(workspace: Path) -> None:
     ]
 
 
+@pytest.mark.usefixtures("own_checks")
 def test_doctor_and_commands_without_a_workspace_exit_1(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -350,6 +368,7 @@ def test_doctor_and_commands_without_a_workspace_exit_1(
     )
 
 
+@pytest.mark.usefixtures("own_checks")
 def test_doctor_is_extensible(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from assistant import doctor
 

@@ -128,3 +128,28 @@ async def test_token_required_but_agent_card_public(base_url: str) -> None:
         for headers in ({}, {"Authorization": "Bearer wrong"}):
             response = await http.post("", json={"jsonrpc": "2.0", "id": 1}, headers=headers)
             assert response.status_code == 401
+
+
+async def test_streamed_turn_ends_with_the_pending_card(
+    base_url: str, service: AssistantService
+) -> None:
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}) as http:
+        client = A2AClient(base_url, http_client=http)
+        message = Message(
+            role="user", parts=[Part(text="put 0014 on hold")], message_id=str(uuid.uuid4())
+        )
+        events = [event["result"] async for event in client.stream_message(message)]
+    kinds = [next(iter(e)) for e in events]
+    assert kinds == ["task", "status_update", "artifact_update", "status_update"]
+    assert [e["status_update"]["status"]["state"] for e in events if "status_update" in e] == [
+        "working",
+        "completed",
+    ]
+    parts = events[2]["artifact_update"]["artifact"]["parts"]
+    [card] = next(p["data"]["approvals"] for p in parts if "data" in p)
+    assert (card["tool"], card["args"]["status"], card["state"]) == (
+        "set_project_status",
+        "on-hold",
+        "pending",
+    )
+    assert service.approval(card["approval_id"]).principal == HUMAN.key

@@ -47,7 +47,7 @@ class Chat:
     async def press(self, data: str, sender: Principal = ALICE) -> list[Outbound]:
         return await self.relay.handle(Inbound(GROUP, sender, callback_data=data))
 
-    async def until(self, kind: str, timeout: float = 25) -> list[str]:
+    async def until(self, kind: str, timeout: float = 45) -> list[str]:
         """Notification kinds received up to and including the first `kind`."""
         kinds: list[str] = []
         async with asyncio.timeout(timeout):
@@ -359,7 +359,7 @@ async def test_restarts_reannounce_pending_requests_once_and_duplicate_nothing(
 
             # 3. the server dies mid-turn: the relay reconnects and says the turn was lost
             await asyncio.to_thread(server.restart)
-            assert await chat.until("error", timeout=40) == ["error"]
+            assert await chat.until("error", timeout=90) == ["error"]
             assert "interrupted" in chat.seen[-1].text
 
             # 4. the next permission is announced once; the old one never again

@@ -1,4 +1,3 @@
-# ruff: noqa: E501  (inline snapshots hold whole notification lines)
 """The classifier over every recorded scenario of a real OpenCode 1.18.33 server."""
 
 from __future__ import annotations

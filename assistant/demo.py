@@ -123,7 +123,8 @@ class DemoPrinter:
         self.console.print(f"\n[bold cyan]you>[/bold cyan] {text}", highlight=False)
 
     def note(self, text: str) -> None:
-        self.console.print(f"[dim]   ({text})[/dim]", highlight=False)
+        # Paths are long: never wrapped, so they stay copyable.
+        self.console.print(f"[dim]   ({text})[/dim]", highlight=False, soft_wrap=True)
 
     def answers(self, out: list[Outbound]) -> None:
         from assistant.cli.chat import render

@@ -209,6 +209,15 @@ class AssistantService:
                     kind="error",
                 )
             ]
+        proposed = (refused.result or {}).get("force")
+        if action == "force" and proposed:
+            return [
+                self._say(
+                    message.chat,
+                    f"A force terminate is already proposed: approval {proposed}.",
+                    kind="error",
+                )
+            ]
         if action == "keep":
             self.approvals.finish(refused.id, state="kept", result=refused.result or {})
             self.approvals.audit(
@@ -232,9 +241,9 @@ class AssistantService:
             return [
                 self._say(refused.chat, f"Cannot propose a force terminate: {exc}", kind="error")
             ]
-        # One force card per refusal: pressing Force again finds nothing left to choose.
+        # One force card per refusal: pressing Force again points at the card already made.
         self.approvals.finish(
-            refused.id, state="escalated", result={**(refused.result or {}), "force": fresh.id}
+            refused.id, state="refused", result={**(refused.result or {}), "force": fresh.id}
         )
         return [card_message(fresh)]
 

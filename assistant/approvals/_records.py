@@ -18,7 +18,7 @@ _ID_ALPHABET = "23456789bcdfghjkmnpqrstvwxz"
 PENDING = "pending"
 # pending → approved (being carried out) → done | refused | failed; or → rejected | stale | expired
 # "invalid": the model asked for something impossible; no card was shown. A refused terminate
-# then becomes "kept" or "escalated" (a force card was proposed).
+# becomes "kept" when the user keeps the builder.
 RESOLVED_STATES = (
     "done",
     "refused",
@@ -27,7 +27,6 @@ RESOLVED_STATES = (
     "stale",
     "expired",
     "kept",
-    "escalated",
     "invalid",
 )
 

@@ -48,7 +48,8 @@ def demo(directory: Path | None, interactive: bool, model: str | None) -> None:
     report = asyncio.run(run_demo(directory.resolve(), console))
     console.print(
         f"\n[bold]Demo done[/bold] in {report.seconds:.1f}s, {report.requests} scripted model "
-        f"requests.\nWorkspace: {report.workspace}\nState: {report.state_dir}"
+        f"requests.\nWorkspace: {report.workspace}\nState: {report.state_dir}",
+        soft_wrap=True,
     )
     if interactive:
         from assistant.cli.chat import TerminalChat

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from click.testing import CliRunner
+from inline_snapshot import snapshot
 
 from assistant.cli import cli
 from assistant.cli.chat import terminal_chat, terminal_principal
@@ -28,8 +29,14 @@ def _foreman(
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, "COLUMNS": "100", **(env or {})},
+        env={**_plain_env(), **(env or {})},
     )
+
+
+def _plain_env() -> dict[str, str]:
+    # Rendered as a user's pipe sees it: 100 columns, no forced colours.
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
+    return {**env, "COLUMNS": "100", "NO_COLOR": "1"}
 
 
 def _repo_root() -> Path:
@@ -37,14 +44,14 @@ def _repo_root() -> Path:
 
 
 def test_demo_plays_the_whole_story_offline(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    env = {k: v for k, v in _plain_env().items() if not k.endswith("_API_KEY")}
     result = subprocess.run(
         [sys.executable, "-m", "assistant", "demo", str(tmp_path / "demo")],
         cwd=_repo_root(),
         capture_output=True,
         text=True,
         timeout=60,
-        env={**env, "COLUMNS": "100"},
+        env=env,
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout
@@ -70,6 +77,106 @@ def test_demo_plays_the_whole_story_offline(tmp_path):
         found = out.find(step, position)
         assert found >= 0, f"missing or out of order: {step!r}\n{out}"
         position = found
+    # The whole transcript, with approval ids, paths and timings made stable.
+    shown = re.sub(r"\b[2-9b-z]{6}\b(?= needed| ·|$|\n)", "ID", out)
+    shown = re.sub(r"(approve|reject) [2-9b-z]{6}", r"\1 ID", shown)
+    shown = shown.replace(str(tmp_path), "<tmp>")
+    shown = re.sub(r"Demo done in [\d.]+s", "Demo done in Ns", shown)
+    shown = re.sub(r"\d+ input tokens, \d+ output tokens", "N input tokens, N output tokens", shown)
+    assert shown == snapshot("""\
+   (demo workspace: <tmp>/demo/workspace)
+   (state: <tmp>/demo/state)
+   (builder 0014-ironman-training has an uncommitted file: training-plan.md)
+
+you> show me all sessions
+foreman> Projects:
+0013 integrated Slack Gateway
+0014 implementing Ironman Training [builders: 0014-ironman-training]
+0015 planned New Feature
+0016 conceived Voice Notes
+Builders:
+• 0014-ironman-training (unsaved: ai-dev: 1 untracked)
+
+you> I want to start working on project 0015
+foreman> Moving 0015 to implementing and creating its builder.
+╭──────────────────────────────────────── approval needed ─────────────────────────────────────────╮
+│ Approval ID needed:                                                                          │
+│ Set 0015 New Feature: planned → implementing                                                     │
+│ .ai/projectlist.md: 0015: status planned → implementing (line 34)                                │
+│ Reason: starting work                                                                            │
+│ Reply yes or no, or /approve ID · /reject ID                                             │
+╰──────────────────────────────────────────────────────────────────────────────────────────────────╯
+╭──────────────────────────────────────── approval needed ─────────────────────────────────────────╮
+│ Approval ID needed:                                                                          │
+│ Create builder 0015-new-feature for 0015 New Feature                                             │
+│ Worktrees on branch builder/0015-new-feature: workspace-root, ai-dev, domain-apis                │
+│ Reply yes or no, or /approve ID · /reject ID                                             │
+╰──────────────────────────────────────────────────────────────────────────────────────────────────╯
+
+you> /approve ID
+foreman> ✓ 0015: planned → implementing
+0015: status planned → implementing (line 34)
+
+you> /approve ID
+foreman> ✓ Builder 0015-new-feature created at .builders/0015-new-feature
+   (on disk: .builders/0015-new-feature/{ai-dev, domain-apis, workspace-root})
+
+you> wrap up 0014
+foreman> Marking 0014 implemented and terminating its builder.
+╭──────────────────────────────────────── approval needed ─────────────────────────────────────────╮
+│ Approval ID needed:                                                                          │
+│ Set 0014 Ironman Training: implementing → implemented                                            │
+│ .ai/projectlist.md: 0014: status implementing → implemented (line 18)                            │
+│ Reason: wrapping up                                                                              │
+│ Reply yes or no, or /approve ID · /reject ID                                             │
+╰──────────────────────────────────────────────────────────────────────────────────────────────────╯
+╭──────────────────────────────────────── approval needed ─────────────────────────────────────────╮
+│ Approval ID needed:                                                                          │
+│ Terminate builder 0014-ironman-training                                                          │
+│ • ai-dev: untracked: training-plan.md                                                            │
+│ Terminate will be refused while this work exists.                                                │
+│ Reply yes or no, or /approve ID · /reject ID                                             │
+╰──────────────────────────────────────────────────────────────────────────────────────────────────╯
+
+you> /approve ID
+foreman> ✓ 0014: implementing → implemented
+0014: status implementing → implemented (line 18)
+
+you> /approve ID
+foreman> ✗ Refused to terminate 0014-ironman-training: it holds work that exists nowhere else
+• ai-dev: untracked: training-plan.md
+Keep the builder, or force-terminate it (discards the work above)?
+         [1] Keep  [2] Force terminate
+   (training-plan.md is still there: True)
+
+you> [Force terminate]
+╭──────────────────────────────────────── approval needed ─────────────────────────────────────────╮
+│ Approval ID needed:                                                                          │
+│ FORCE terminate builder 0014-ironman-training                                                    │
+│ This discards:                                                                                   │
+│ • ai-dev: untracked: training-plan.md                                                            │
+│ Reply yes or no, or /approve ID · /reject ID                                             │
+╰──────────────────────────────────────────────────────────────────────────────────────────────────╯
+
+you> [Approve]
+foreman> ✓ Builder 0014-ironman-training terminated
+
+you> show me all sessions
+foreman> Projects:
+0013 integrated Slack Gateway
+0014 implemented Ironman Training
+0015 implementing New Feature [builders: 0015-new-feature]
+0016 conceived Voice Notes
+Builders:
+• 0015-new-feature (clean)
+
+you> /usage
+foreman> This chat: 6 model requests, N input tokens, N output tokens.
+
+Demo done in Ns, 6 scripted model requests.
+Workspace: <tmp>/demo/workspace
+State: <tmp>/demo/state
+""")
     workspace = tmp_path / "demo" / "workspace"
     assert (workspace / ".builders" / "0015-new-feature" / "ai-dev").is_dir()
     assert not (workspace / ".builders" / "0014-ironman-training").exists()
@@ -172,9 +279,16 @@ def test_approvals_cli_lists_and_approves_the_terminal_users_cards(make_service,
         {"id": "0016", "status": "specified", "reason": "spec written"},
     )
     runner = CliRunner()
-    listed = runner.invoke(cli, ["approvals"])
+    listed = runner.invoke(cli, ["approvals"], env={"COLUMNS": "100"})
     assert listed.exit_code == 0, listed.output
-    assert approval.id in listed.output and "Set 0016 Voice Notes" in listed.output
+    shown = listed.output.replace(approval.id, "ID").replace(me.key, "terminal:ME")
+    # Column widths follow the user name: compare the cells.
+    assert [" ".join(line.split()) for line in shown.splitlines()] == snapshot(
+        [
+            "id state for action",
+            "ID pending terminal:ME Set 0016 Voice Notes: conceived → specified",
+        ]
+    )
 
     as_json = runner.invoke(cli, ["approvals", "list", "--json"])
     assert '"tool": "set_project_status"' in as_json.output

@@ -147,8 +147,9 @@ Keep the builder, or force-terminate it (discards the work above)?\
     [force_card] = await svc.handle(dm(callback=f"force:{terminate_id}"))
     force_id = force_card.extra["approval_id"]
     assert force_card.kind == "approval_card"
+    force_id = force_card.extra["approval_id"]
     [again] = await svc.handle(dm(callback=f"force:{terminate_id}"))
-    assert again.text == f"Approval {terminate_id} is escalated; nothing to choose."
+    assert again.text == f"A force terminate is already proposed: approval {force_id}."
     assert force_card.text.replace(force_id, "ID") == snapshot("""\
 Approval ID needed:
 FORCE terminate builder 0014-ironman-training

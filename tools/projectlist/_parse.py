@@ -111,7 +111,8 @@ class _Reader:
 
     def read_block(self, block: Block) -> None:
         text = "".join(self.doc.lines[block.start : block.end])
-        yaml = YAML(typ="safe", pure=True)
+        # pure=False: libyaml's parser (ruamel.yaml.clib) when installed, else pure Python
+        yaml = YAML(typ="safe", pure=False)
         yaml.Constructor = _Constructor
         # Real codev files repeat keys (a second `timestamps:` in one entry); ruamel keeps the
         # first, the spots an edit rewrites follow it, and read_entry warns about it.

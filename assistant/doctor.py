@@ -47,14 +47,6 @@ CHECKS: dict[str, str] = {
     "channels": "assistant.gateway._doctor:doctor_checks",
 }
 
-_registered: list[CheckFunction] = []
-
-
-def register_check(function: CheckFunction) -> CheckFunction:
-    """Add a check at run time (a decorator); CHECKS is the usual, lazy, way."""
-    _registered.append(function)
-    return function
-
 
 def run_checks(context: DoctorContext) -> list[Check]:
     """Every check's results, in order; a check that crashes is reported as failed."""
@@ -65,7 +57,6 @@ def run_checks(context: DoctorContext) -> list[Check]:
             functions.append((name, getattr(importlib.import_module(module_name), attribute), ""))
         except (ImportError, AttributeError) as exc:
             functions.append((name, None, f"cannot load {target}: {exc}"))
-    functions += [(f.__name__, f, "") for f in _registered]
     results: list[Check] = []
     for name, function, problem in functions:
         if function is None:

@@ -368,16 +368,18 @@ def test_doctor_and_commands_without_a_workspace_exit_1(
     )
 
 
+def failing_model_key_check(context: object) -> object:
+    from assistant import doctor
+
+    return doctor.Check("model key", False, "ANTHROPIC_API_KEY is not set")
+
+
 @pytest.mark.usefixtures("own_checks")
 def test_doctor_is_extensible(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from assistant import doctor
 
     monkeypatch.setitem(doctor.CHECKS, "broken", "assistant.nowhere:check")
-    monkeypatch.setattr(doctor, "_registered", [])
-
-    @doctor.register_check
-    def model_key(context: doctor.DoctorContext) -> doctor.Check:
-        return doctor.Check("model key", False, "ANTHROPIC_API_KEY is not set")
+    monkeypatch.setitem(doctor.CHECKS, "model key", f"{__name__}:failing_model_key_check")
 
     code, out, _ = run("doctor")
     assert code == 1

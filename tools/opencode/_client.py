@@ -162,11 +162,6 @@ class OpenCodeClient:
         )
         return self._remember(Session.from_json(data))
 
-    async def delete_session(self, session_id: str, directory: str | None = None) -> None:
-        await self._request(
-            "DELETE", f"/session/{session_id}", directory=directory, session_id=session_id
-        )
-
     async def session_status(self, directory: str | None = None) -> dict[str, SessionStatus]:
         """Busy and retrying sessions; a session absent from the answer is idle."""
         data = await self._request("GET", "/session/status", directory=directory)

@@ -9,15 +9,7 @@ from pathlib import Path
 
 import click
 
-workspace_option = click.option(
-    "--workspace",
-    "workspace_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Workspace holding the project list.",
-)
-file_option = click.option(
-    "--file", type=click.Path(path_type=Path, dir_okay=False), help="A project list file."
-)
+from assistant.cli.options import workspace_options
 
 
 @click.group(invoke_without_command=True)
@@ -106,19 +98,27 @@ def _resolve(
 
 @approvals.command()
 @click.argument("approval_id")
-@workspace_option
-@file_option
+@workspace_options
 def approve(approval_id: str, workspace_dir: Path | None, file: Path | None) -> None:
-    """Approve APPROVAL_ID: re-validate it, carry it out, print the result (exit 1 if refused)."""
+    """Approve APPROVAL_ID: re-validate it, carry it out, print the result (exit 1 if refused).
+
+    \b
+    Example:
+      foreman approvals approve k7m2qx
+    """
     _resolve(approval_id, True, workspace_dir, file)
 
 
 @approvals.command()
 @click.argument("approval_id")
-@workspace_option
-@file_option
+@workspace_options
 def reject(approval_id: str, workspace_dir: Path | None, file: Path | None) -> None:
-    """Reject APPROVAL_ID; nothing changes."""
+    """Reject APPROVAL_ID; nothing changes.
+
+    \b
+    Example:
+      foreman approvals reject k7m2qx
+    """
     _resolve(approval_id, False, workspace_dir, file)
 
 
@@ -127,5 +127,10 @@ def reject(approval_id: str, workspace_dir: Path | None, file: Path | None) -> N
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def list_(ctx: click.Context, show_all: bool, as_json: bool) -> None:
-    """List approvals (same as `foreman approvals`)."""
+    """List approvals (same as `foreman approvals`).
+
+    \b
+    Example:
+      foreman approvals list --all --json
+    """
     ctx.invoke(approvals, show_all=show_all, as_json=as_json)

@@ -142,7 +142,13 @@ def create(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @_builder_options
 def list_(as_json: bool, workspace_dir: Path | None, file: Path | None, backend: str) -> None:
-    """List the builders on disk with the state of each worktree."""
+    """List the builders on disk with the state of each worktree.
+
+    \b
+    Examples:
+      foreman builder list
+      foreman builder list --json --workspace ~/src/app
+    """
 
     async def action(orch: Orchestrator) -> None:
         found = await orch.list_builders()
@@ -163,7 +169,12 @@ def list_(as_json: bool, workspace_dir: Path | None, file: Path | None, backend:
 def status(
     name: str, as_json: bool, workspace_dir: Path | None, file: Path | None, backend: str
 ) -> None:
-    """One builder: per worktree clean or dirty, ahead/behind, last commit; its session."""
+    """One builder: per worktree clean or dirty, ahead/behind, last commit; its session.
+
+    \b
+    Example:
+      foreman builder status 0015-new-feature --json
+    """
 
     async def action(orch: Orchestrator) -> None:
         found = await orch.builder_status(name)
@@ -188,6 +199,11 @@ def terminate(
     """Remove builder NAME. Refused (exit 1, with a report) while work would be lost.
 
     Branches are kept. --force removes a dirty builder anyway, after approval.
+
+    \b
+    Examples:
+      foreman builder terminate 0015-new-feature          # asks; refused while dirty
+      foreman builder terminate 0015-new-feature --force --yes  # discards the work
     """
 
     async def action(orch: Orchestrator) -> int:
@@ -209,7 +225,12 @@ def terminate(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @_builder_options
 def reconcile(as_json: bool, workspace_dir: Path | None, file: Path | None, backend: str) -> None:
-    """Compare the project list with the disk: reports differences, changes nothing."""
+    """Compare the project list with the disk: reports differences, changes nothing.
+
+    \b
+    Example:
+      foreman builder reconcile --json
+    """
 
     async def action(orch: Orchestrator) -> None:
         report = await orch.reconcile()
@@ -225,7 +246,12 @@ def reconcile(as_json: bool, workspace_dir: Path | None, file: Path | None, back
 @click.argument("name")
 @_builder_options
 def sync(name: str, workspace_dir: Path | None, file: Path | None, backend: str) -> None:
-    """Push each branch of builder NAME that has a remote; exit 1 when a push fails."""
+    """Push each branch of builder NAME that has a remote; exit 1 when a push fails.
+
+    \b
+    Example:
+      foreman builder sync 0015-new-feature
+    """
 
     async def action(orch: Orchestrator) -> int:
         result = await orch.sync_builder(name)

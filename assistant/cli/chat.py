@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from assistant.cli.options import open_workspace, workspace_options
 from assistant.messages import ChatRef, Inbound, Outbound, Principal
 
 if TYPE_CHECKING:
@@ -118,20 +119,13 @@ class TerminalChat:
 
 
 def open_service(
-    workspace_dir: Path | None,
-    file: Path | None,
-    model: str | None,
-    state_dir: Path | None = None,
+    workspace_dir: Path | None, file: Path | None, model: str | None
 ) -> AssistantService:
     from assistant.service import AssistantService
     from assistant.store import open_store
-    from tools.workspace import WorkspaceNotFound, find_workspace
 
-    try:
-        workspace = find_workspace(workspace_dir, file)
-    except WorkspaceNotFound as exc:
-        raise click.ClickException(str(exc)) from exc
-    return AssistantService(open_store(state_dir), workspace, model, {terminal_principal().key})
+    workspace = open_workspace(workspace_dir, file)
+    return AssistantService(open_store(), workspace, model, {terminal_principal().key})
 
 
 @click.command()
@@ -140,17 +134,7 @@ def open_service(
     "-m",
     help="pydantic-ai model string (default $FOREMAN_MODEL, then anthropic:claude-sonnet-4-5).",
 )
-@click.option(
-    "--workspace",
-    "workspace_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Workspace holding the project list.",
-)
-@click.option(
-    "--file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="A project list file, named directly.",
-)
+@workspace_options
 def chat(model: str | None, workspace_dir: Path | None, file: Path | None) -> None:
     """Talk to the assistant in this terminal.
 

@@ -61,7 +61,13 @@ def replay_command(file: Path, as_json: bool, retry_limit: int | None) -> None:
 
 
 @relay.command("run")
-@click.option("--workspace", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option(
+    "--workspace",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The workspace whose project list declares the chat bindings "
+    "(default: the current directory).",
+)
 @click.option("--platform", default="terminal", show_default=True, help="Platform of stdin chats.")
 def run_command(workspace: Path | None, platform: str) -> None:
     """Run the relay alone: chat lines on stdin, notifications on stdout.

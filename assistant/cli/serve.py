@@ -134,7 +134,12 @@ def _pairing_store(config_path: Path | None):  # type: ignore[no-untyped-def]
 @pairing.command("list")
 @config_option
 def pairing_list(config_path: Path | None) -> None:
-    """List the pairing codes still waiting for approval."""
+    """List the pairing codes still waiting for approval.
+
+    \b
+    Example:
+      foreman pairing list --config ~/foreman.toml
+    """
     pending = _pairing_store(config_path).pending()
     if not pending:
         click.echo("No pairing codes pending.")
@@ -151,7 +156,12 @@ def pairing_list(config_path: Path | None) -> None:
 @click.argument("code")
 @config_option
 def pairing_approve(code: str, config_path: Path | None) -> None:
-    """Let the sender of CODE talk to the assistant from now on."""
+    """Let the sender of CODE talk to the assistant from now on.
+
+    \b
+    Example:
+      foreman pairing approve K7PQ2XMA
+    """
     from assistant.gateway import PairingError
 
     try:
@@ -166,7 +176,13 @@ def pairing_approve(code: str, config_path: Path | None) -> None:
 
 @click.group()
 def whatsapp() -> None:
-    """Link Foreman to a WhatsApp account (as a linked device)."""
+    """Link Foreman to a WhatsApp account (as a linked device).
+
+    \b
+    Examples:
+      foreman whatsapp login
+      foreman whatsapp login --phone '+49 170 1234567'
+    """
 
 
 @whatsapp.command("login")

@@ -412,9 +412,3 @@ def test_deterministic_commands_do_not_import_heavy_libraries(workspace: Path) -
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "HEAVY []"
-
-
-def test_every_command_has_help_with_examples() -> None:
-    for args in (["projects"], ["project"], ["status", "set"], ["check"], ["doctor"]):
-        code, out, _ = run(*args, "--help")
-        assert code == 0 and "Example" in out, args

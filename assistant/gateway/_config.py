@@ -355,7 +355,8 @@ def _opencode(reader: _Reader, table: dict[str, Any], env: Mapping[str, str]) ->
         password=env.get("FOREMAN_OPENCODE_PASSWORD")
         or env.get("OPENCODE_SERVER_PASSWORD")
         or reader.string("opencode", table, "password"),
-        username=env.get("OPENCODE_SERVER_USERNAME")
+        username=env.get("FOREMAN_OPENCODE_USERNAME")
+        or env.get("OPENCODE_SERVER_USERNAME")
         or reader.string("opencode", table, "username")
         or "opencode",
     )

@@ -63,6 +63,7 @@ def test_every_secret_and_list_can_come_from_the_environment(tmp_path: Path) -> 
         "FOREMAN_WHATSAPP_ALLOWED": "+1 (555) 010-0000",
         "FOREMAN_PAIRING": "off",
         "FOREMAN_OPENCODE_PASSWORD": "env-secret",
+        "FOREMAN_OPENCODE_USERNAME": "env-user",
         "FOREMAN_MODEL": "test",
     }
     config = load_config(write(tmp_path, GOOD), env=env)
@@ -74,6 +75,7 @@ def test_every_secret_and_list_can_come_from_the_environment(tmp_path: Path) -> 
     assert config.whatsapp.allowed == ("15550100000@s.whatsapp.net",)
     assert config.pairing.enabled is False
     assert config.opencode.password == "env-secret"
+    assert config.opencode.username == "env-user"
     assert config.model == "test"
 
 

@@ -71,16 +71,7 @@ def _telegram(config: GatewayConfig, timeout: float) -> list[ChannelCheck]:
         else:
             reason = payload.get("description", f"HTTP {response.status_code}")
             checks.append(ChannelCheck("telegram", "fail", f"token refused: {reason}"))
-    if tg.allowed_users:
-        checks.append(ChannelCheck("telegram users", "ok", f"{len(tg.allowed_users)} allow-listed"))
-    else:
-        checks.append(
-            ChannelCheck(
-                "telegram users",
-                "warn",
-                "nobody allow-listed (FOREMAN_TELEGRAM_ALLOWED_USERS): every DM is ignored",
-            )
-        )
+    checks.append(_allow_list("telegram", tg.allowed_users, "FOREMAN_TELEGRAM_ALLOWED_USERS"))
     return checks
 
 
@@ -106,17 +97,16 @@ def _whatsapp(config: GatewayConfig) -> list[ChannelCheck]:
                 f"no session at {wa.db}: run `foreman whatsapp login`",
             )
         )
-    if wa.allowed:
-        checks.append(ChannelCheck("whatsapp users", "ok", f"{len(wa.allowed)} allow-listed"))
-    else:
-        checks.append(
-            ChannelCheck(
-                "whatsapp users",
-                "warn",
-                "nobody allow-listed (FOREMAN_WHATSAPP_ALLOWED): every DM is ignored",
-            )
-        )
+    checks.append(_allow_list("whatsapp", wa.allowed, "FOREMAN_WHATSAPP_ALLOWED"))
     return checks
+
+
+def _allow_list(channel: str, allowed: tuple[str, ...], variable: str) -> ChannelCheck:
+    if allowed:
+        return ChannelCheck(f"{channel} users", "ok", f"{len(allowed)} allow-listed")
+    return ChannelCheck(
+        f"{channel} users", "warn", f"nobody allow-listed ({variable}): every DM is ignored"
+    )
 
 
 def doctor_checks(context: object) -> list[Any]:

@@ -10,7 +10,7 @@ from assistant.approvals import ActionInvalid, card_message
 from assistant.builder_summary import builder_summary
 from assistant.messages import Inbound, Outbound
 from tools.orchestrator import BuilderStatus, OrchestratorError, builders_by_project
-from tools.projectlist import ProjectListError, load
+from tools.projectlist import ProjectListError, ProjectNotFound, load
 
 if TYPE_CHECKING:
     from assistant.service import AssistantService
@@ -41,9 +41,7 @@ async def _projects(svc: AssistantService, message: Inbound, args: list[str]) ->
     wanted = args[0] if args else None
     builders = builders_by_project(svc.workspace.root, [p.id for p in plist.projects])
     lines = []
-    for project in plist.projects:
-        if wanted and project.status != wanted:
-            continue
+    for project in plist.with_status(args[:1]):
         line = f"{project.id} · {project.status} · {project.title}"
         if project.id in builders:
             line += f" · 🔨 {', '.join(builders[project.id])}"
@@ -57,11 +55,11 @@ async def _project(svc: AssistantService, message: Inbound, args: list[str]) -> 
     if len(args) != 1:
         return _say(message, "Usage: /project ID", "error")
     try:
-        project = load(svc.workspace.projectlist_path).get(args[0])
+        project = load(svc.workspace.projectlist_path).find(args[0])
+    except ProjectNotFound:
+        return _say(message, f"No project {args[0]}.", "error")
     except ProjectListError as exc:
         return _say(message, f"Cannot read the project list: {exc}", "error")
-    if project is None:
-        return _say(message, f"No project {args[0]}.", "error")
     lines = [f"{project.id} · {project.title}", f"status: {project.status}"]
     if project.repos:
         lines.append(f"repos: {', '.join(project.repos)}")

@@ -35,9 +35,7 @@ async def list_projects(ctx: RunContext[AssistantDeps], status: str | None = Non
         return f"error: {exc}"
     builders = builders_by_project(ctx.deps.workspace.root, [p.id for p in plist.projects])
     lines = []
-    for project in plist.projects:
-        if status and project.status != status:
-            continue
+    for project in plist.with_status([status] if status else []):
         line = f"{project.id} {project.status} {project.title}"
         if project.id in builders:
             line += f" [builders: {', '.join(builders[project.id])}]"
@@ -49,11 +47,9 @@ async def list_projects(ctx: RunContext[AssistantDeps], status: str | None = Non
 async def get_project(ctx: RunContext[AssistantDeps], id: str) -> str:
     """One project's fields and its builders on disk (with OpenCode session status if known)."""
     try:
-        project = ctx.deps.projectlist().get(id)
+        project = ctx.deps.projectlist().find(id)
     except ProjectListError as exc:
         return f"error: {exc}"
-    if project is None:
-        return f"error: no project {id}"
     data: dict[str, Any] = {"id": project.id, "title": project.title, "status": project.status}
     for key in ("repos", "tags", "notes"):
         if getattr(project, key):
@@ -61,7 +57,9 @@ async def get_project(ctx: RunContext[AssistantDeps], id: str) -> str:
     if project.chat_binding:
         binding = project.chat_binding
         data["chat"] = f"{binding.platform}:{binding.group_name or binding.channel_id}"
-    statuses = [s for s in await ctx.deps.orchestrator.list_builders() if s.project_id == id]
+    statuses = [
+        s for s in await ctx.deps.orchestrator.list_builders() if s.project_id == project.id
+    ]
     data["builders"] = [builder_summary(s) for s in statuses]
     return _compact(data)
 

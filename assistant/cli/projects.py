@@ -25,7 +25,6 @@ from tools.projectlist import (
     StaleFileError,
     StatusChange,
     apply_status_change,
-    canonical,
     load,
     plan_status_change,
 )
@@ -78,7 +77,6 @@ def project_rows(
     plist: ProjectList, builders: Mapping[str, Sequence[str]], statuses: Sequence[str] = ()
 ) -> list[dict[str, Any]]:
     """One JSON-ready row per project: id, title, status, repos, builders, binding."""
-    wanted = {canonical(s) for s in statuses}
     return [
         {
             "id": p.id,
@@ -88,8 +86,7 @@ def project_rows(
             "builders": list(builders.get(p.id, ())),
             "binding": _binding(p),
         }
-        for p in plist.projects
-        if not wanted or canonical(p.status) in wanted
+        for p in plist.with_status(statuses)
     ]
 
 

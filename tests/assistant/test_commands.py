@@ -123,3 +123,16 @@ async def test_group_messages_are_not_the_assistants(make_service):
     svc = make_service(None)
     group = ChatRef("telegram", "-100", is_direct=False)
     assert await svc.handle(Inbound(chat=group, sender=ADA, text="/projects")) == []
+
+
+async def test_chat_finds_projects_as_the_cli_does(make_service, workspace):
+    """`on_hold` as written in real files is on-hold; `14` is project 0014."""
+    path = workspace.projectlist_path
+    path.write_text(path.read_text().replace("status: conceived", "status: on_hold"))
+    svc = make_service(None)
+    [held] = await svc.handle(dm("/projects on-hold"))
+    assert held.text == "0016 · on_hold · Voice Notes"
+    [same] = await svc.handle(dm("/projects on_hold"))
+    assert same.text == held.text
+    [project] = await svc.handle(dm("/project 14"))
+    assert project.text.splitlines()[0] == "0014 · Ironman Training"

@@ -221,3 +221,16 @@ async def test_builder_status_and_reconcile_are_compact_reads(make_service, work
         }
     )
     assert returns["reconcile"] == snapshot("project list and builders agree")
+
+
+async def test_the_model_finds_projects_as_the_cli_does(make_service, workspace):
+    path = workspace.projectlist_path
+    path.write_text(path.read_text().replace("status: conceived", "status: on_hold"))
+    script = Scripted(
+        [call("list_projects", status="on-hold"), call("get_project", id="16")],
+        lambda messages: [TextPart("done")],
+    )
+    await make_service(script.model).handle(dm("what is on hold?"))
+    returns = _tool_returns(script.seen[-1])
+    assert returns["list_projects"] == "0016 on_hold Voice Notes"
+    assert json.loads(returns["get_project"])["id"] == "0016"

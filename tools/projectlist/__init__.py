@@ -17,7 +17,7 @@ from tools.projectlist._errors import (
     ProjectNotFound,
     StaleFileError,
 )
-from tools.projectlist._lifecycle import canonical, transition_warnings
+from tools.projectlist._lifecycle import transition_warnings
 from tools.projectlist._model import (
     HUMAN_GATES,
     LIFECYCLE,
@@ -28,6 +28,7 @@ from tools.projectlist._model import (
     Issue,
     Project,
     ProjectList,
+    canonical,
 )
 from tools.projectlist._parse import load, parse
 

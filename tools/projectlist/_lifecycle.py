@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from tools.projectlist._model import HUMAN_GATES, LIFECYCLE, STATUSES, TERMINAL
-
-# Written with an underscore in some real files; the same state as codev's "on-hold".
-ALIASES: dict[str, str] = {"on_hold": "on-hold"}
-
-
-def canonical(status: str) -> str:
-    return ALIASES.get(status, status)
+from tools.projectlist._model import (
+    ALIASES,
+    HUMAN_GATES,
+    LIFECYCLE,
+    STATUSES,
+    TERMINAL,
+    canonical,
+)
 
 
 def transition_warnings(old: str, new: str) -> tuple[str, ...]:

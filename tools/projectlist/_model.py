@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -26,6 +27,12 @@ TERMINAL: tuple[str, ...] = ("integrated", "abandoned", "on-hold")
 STATUSES: tuple[str, ...] = (*LIFECYCLE, "abandoned", "on-hold")
 # Only a human may move a project into these (codev's rule); the assistant always asks.
 HUMAN_GATES: tuple[str, ...] = ("specified", "integrated")
+# Written with an underscore in some real files; the same state as codev's "on-hold".
+ALIASES: dict[str, str] = {"on_hold": "on-hold"}
+
+
+def canonical(status: str) -> str:
+    return ALIASES.get(status, status)
 
 
 @dataclass(frozen=True)
@@ -90,6 +97,11 @@ class ProjectList:
             if project.id == project_id:
                 return project
         return None
+
+    def with_status(self, statuses: Iterable[str] = ()) -> tuple[Project, ...]:
+        """The projects in any of `statuses` (all when none is given); on_hold is on-hold."""
+        wanted = {canonical(s) for s in statuses}
+        return tuple(p for p in self.projects if not wanted or canonical(p.status) in wanted)
 
     def find(self, project_id: str) -> Project:
         """The project with this id; "4" finds "0004" when exactly one id matches.

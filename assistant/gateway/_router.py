@@ -98,10 +98,7 @@ class Router:
         return PrincipalKeys(self.allow, self.pairing)
 
     def is_principal(self, message: Inbound) -> bool:
-        sender = message.sender
-        if self.allow.allows(sender.platform, sender.user_id):
-            return True
-        return self.pairing is not None and self.pairing.is_paired(sender.platform, sender.user_id)
+        return message.sender.key in self.principal_keys()
 
     def decide(self, message: Inbound) -> Route:
         principal = self.is_principal(message)

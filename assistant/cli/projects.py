@@ -10,7 +10,7 @@ import dataclasses
 import getpass
 import json
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,6 @@ from tools.projectlist import (
 from tools.workspace import Workspace
 
 STATUS_CHOICE = click.Choice([*STATUSES, "on_hold"])
-BuilderProvider = Callable[[Workspace, Sequence[str]], Mapping[str, Sequence[str]]]
 
 
 def builders_on_disk(workspace: Workspace, project_ids: Sequence[str]) -> dict[str, list[str]]:
@@ -41,10 +40,6 @@ def builders_on_disk(workspace: Workspace, project_ids: Sequence[str]) -> dict[s
     from tools.orchestrator import builders_by_project
 
     return builders_by_project(workspace.root, project_ids)
-
-
-# The `builder` column's source; a test or another front end may swap it.
-builder_provider: BuilderProvider = builders_on_disk
 
 
 def _load(workspace: Workspace) -> ProjectList:
@@ -118,7 +113,7 @@ def projects(
     """
     workspace = open_workspace(workspace_dir, file)
     plist = _load(workspace)
-    builders = builder_provider(workspace, [p.id for p in plist.projects])
+    builders = builders_on_disk(workspace, [p.id for p in plist.projects])
     rows = project_rows(plist, builders, statuses)
     if as_json:
         _echo_json(rows)
@@ -170,7 +165,7 @@ def project(project_id: str, as_json: bool, workspace_dir: Path | None, file: Pa
         found = plist.find(project_id)
     except ProjectListError as exc:
         fail(exc.message)
-    builders = list(builder_provider(workspace, [found.id]).get(found.id, ()))
+    builders = list(builders_on_disk(workspace, [found.id]).get(found.id, ()))
     if as_json:
         data = dataclasses.asdict(found)
         data.update(file=str(plist.path), builders=builders)

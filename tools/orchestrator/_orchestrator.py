@@ -19,6 +19,7 @@ from git import GitCommandError, Repo
 from tools.orchestrator import _git
 from tools.orchestrator._errors import OrchestratorError
 from tools.orchestrator._names import (
+    BUILDERS_DIR,
     WORKSPACE_ROOT,
     branch_for,
     builder_name,
@@ -600,7 +601,7 @@ def _exclude_builders(root: Path) -> None:
 
 def builder_directories(workspace_root: Path, *, with_worktree: bool = False) -> list[str]:
     """Names of the folders under `.builders/` with safe names (and a worktree inside, if asked)."""
-    builders = Path(workspace_root) / ".builders"
+    builders = Path(workspace_root) / BUILDERS_DIR
     if not builders.is_dir():
         return []
     names = []

@@ -18,19 +18,10 @@ from assistant.evals._evaluators import EVALUATORS
 from assistant.evals._play import play
 from assistant.evals._policy import offline_model
 from assistant.evals._recording import RecordingModel
+from assistant.model_config import DEFAULT_MODEL, missing_key
 
 ConversationDataset = Dataset[Conversation, Expected | Outcome, dict[str, Any]]
-DEFAULT_MODEL = "anthropic:claude-sonnet-4-5"
 OFFLINE = "offline"
-# provider prefix -> the variable holding its key
-KEY_VARIABLES = {
-    "anthropic": "ANTHROPIC_API_KEY",
-    "openai": "OPENAI_API_KEY",
-    "openai-chat": "OPENAI_API_KEY",
-    "google-gla": "GEMINI_API_KEY",
-    "groq": "GROQ_API_KEY",
-    "mistral": "MISTRAL_API_KEY",
-}
 
 
 JUDGE_RUBRIC = (
@@ -74,15 +65,14 @@ def choose_model(name: str | None) -> tuple[Model, str]:
     if name is None:
         name = os.environ.get("FOREMAN_MODEL")
         if name is None:
-            key = KEY_VARIABLES["anthropic"]
-            if not os.environ.get(key):
+            key = missing_key(DEFAULT_MODEL)
+            if key:
                 return offline_model(), f"offline scripted policy (no model key: {key} is not set)"
             name = DEFAULT_MODEL
     if name == OFFLINE:
         return offline_model(), "offline scripted policy (--model offline)"
-    provider = name.split(":", 1)[0]
-    variable = KEY_VARIABLES.get(provider)
-    if variable and not os.environ.get(variable):
+    variable = missing_key(name)
+    if variable:
         raise EvalSetupError(f"cannot use model {name!r}: set {variable} (or use --model offline)")
     try:
         return infer_model(name), name

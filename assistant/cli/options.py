@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -40,8 +39,8 @@ def open_workspace(workspace_dir: Path | None, file: Path | None) -> Workspace:
 
 
 def fail(message: str) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(1)
+    """Exit 1 with `Error: message` on stderr, as click reports every other refusal."""
+    raise click.ClickException(message)
 
 
 def shown(path: Path) -> str:

@@ -149,7 +149,7 @@ def test_project_shows_every_field(workspace: Path) -> None:
 def test_unknown_project_exits_1(workspace: Path) -> None:
     code, _, err = run("project", "0099")
     assert (code, err) == snapshot(
-        (1, "error: no project '0099' in this file (ids: 0014, 0015, 0016)\n")
+        (1, "Error: no project '0099' in this file (ids: 0014, 0015, 0016)\n")
     )
 
 
@@ -161,7 +161,7 @@ def test_status_set_without_terminal_or_yes_is_refused(workspace: Path) -> None:
         '.ai/projectlist.md: 0014: status implementing → implemented (line 7); implemented_at → "2026-02-01" (line 18)\n'
     )
     assert err == snapshot(
-        "error: not changed: confirm on a terminal, or pass --yes to approve from a script\n"
+        "Error: not changed: confirm on a terminal, or pass --yes to approve from a script\n"
     )
     assert (workspace / ".ai" / "projectlist.md").read_bytes() == before
 
@@ -364,7 +364,7 @@ def test_doctor_and_commands_without_a_workspace_exit_1(
     code, _, err = run("projects", "--workspace", str(tmp_path))
     assert code == 1
     assert err.replace(str(tmp_path), "<tmp>") == snapshot(
-        "error: --workspace <tmp>: holds neither .ai/projectlist.md nor codev/projectlist.md\n"
+        "Error: --workspace <tmp>: holds neither .ai/projectlist.md nor codev/projectlist.md\n"
     )
 
 

@@ -26,7 +26,7 @@ def test_create_needs_approval_without_a_terminal(workspace: Workspace):
     assert result.exit_code == 1
     assert result.text == snapshot("""\
 create builder 0015-new-feature for 0015 'New Feature': workspace-root, ai-dev, domain-apis
-error: Create builder 0015-new-feature: needs your approval; pass --yes (no terminal to ask on)
+Error: Create builder 0015-new-feature: needs your approval; pass --yes (no terminal to ask on)
 """)
     assert not (Path(workspace.root) / ".builders" / "0015-new-feature").exists()
 
@@ -138,7 +138,7 @@ def test_terminate_without_approval_is_refused(workspace: Workspace):
 
     assert result.exit_code == 1
     assert result.text == snapshot(
-        "error: Remove builder 0015-new-feature: needs your approval; pass --yes (no terminal to ask on)\n"  # noqa: E501
+        "Error: Remove builder 0015-new-feature: needs your approval; pass --yes (no terminal to ask on)\n"  # noqa: E501
     )
     assert (Path(workspace.root) / ".builders" / "0015-new-feature").is_dir()
 
@@ -147,12 +147,12 @@ def test_errors_name_what_is_wrong(workspace: Workspace):
     unsafe = run(workspace, "status", "../../etc")
     assert unsafe.exit_code == 1
     assert unsafe.text == snapshot(
-        "error: unsafe builder name '../../etc': use letters, digits and . _ - (not first), without '..'\n"  # noqa: E501
+        "Error: unsafe builder name '../../etc': use letters, digits and . _ - (not first), without '..'\n"  # noqa: E501
     )
     missing = run(workspace, "create", "0015", "--repos", "ai-dev,nope", "--yes")
     assert missing.exit_code == 1
     assert missing.text == snapshot(
-        "error: repository nope not found: WS/repos/nope does not exist\n"
+        "Error: repository nope not found: WS/repos/nope does not exist\n"
     )
 
 

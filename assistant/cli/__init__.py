@@ -62,8 +62,12 @@ def cli() -> None:
     \b
     Start here:
       foreman demo            build a demo workspace and watch a scripted session
-      foreman projects        list the projects of the current workspace
       foreman doctor          show what Foreman found and what is missing
+      foreman projects        list the projects of the current workspace
+      foreman chat            talk to the assistant in this terminal
+      foreman serve           the assistant on Telegram / WhatsApp, and the relay
+
+    Every command explains itself with examples: foreman COMMAND --help.
 
     The workspace is --workspace DIR, else $FOREMAN_WORKSPACE, else the current
     directory or the nearest parent holding .ai/projectlist.md or codev/projectlist.md.

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from assistant.cli.options import workspace_options
+from assistant.cli.options import fail, workspace_options
 
 
 @click.group(invoke_without_command=True)
@@ -82,8 +82,7 @@ def _resolve(
 
     approval = ApprovalBook(open_store()).get(approval_id)
     if approval is None:
-        click.echo(f"No approval {approval_id}.", err=True)
-        sys.exit(1)
+        fail(f"no approval {approval_id} (foreman approvals --all lists recent ones)")
     if workspace_dir is None and file is None and approval.workspace:
         # The card knows where it was made: approve from any directory.
         workspace_dir = Path(approval.workspace)

@@ -310,6 +310,9 @@ def test_approvals_cli_lists_and_approves_the_terminal_users_cards(make_service,
         cli, ["approvals", "reject", "nope42", "--workspace", str(workspace.root)]
     )
     assert missing.exit_code == 1
+    assert missing.stderr == snapshot(
+        "Error: no approval nope42 (foreman approvals --all lists recent ones)\n"
+    )
 
 
 def test_approvals_cli_cannot_approve_someone_elses_card(make_service, workspace):

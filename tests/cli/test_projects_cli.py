@@ -1,5 +1,4 @@
 """`foreman projects / project / status set / check / doctor`, run as a user would."""
-# ruff: noqa: E501  (inline snapshots hold long literal lines)
 
 from __future__ import annotations
 

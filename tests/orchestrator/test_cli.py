@@ -138,7 +138,7 @@ def test_terminate_without_approval_is_refused(workspace: Workspace):
 
     assert result.exit_code == 1
     assert result.text == snapshot(
-        "Error: Remove builder 0015-new-feature: needs your approval; pass --yes (no terminal to ask on)\n"  # noqa: E501
+        "Error: Remove builder 0015-new-feature: needs your approval; pass --yes (no terminal to ask on)\n"
     )
     assert (Path(workspace.root) / ".builders" / "0015-new-feature").is_dir()
 
@@ -147,7 +147,7 @@ def test_errors_name_what_is_wrong(workspace: Workspace):
     unsafe = run(workspace, "status", "../../etc")
     assert unsafe.exit_code == 1
     assert unsafe.text == snapshot(
-        "Error: unsafe builder name '../../etc': use letters, digits and . _ - (not first), without '..'\n"  # noqa: E501
+        "Error: unsafe builder name '../../etc': use letters, digits and . _ - (not first), without '..'\n"
     )
     missing = run(workspace, "create", "0015", "--repos", "ai-dev,nope", "--yes")
     assert missing.exit_code == 1

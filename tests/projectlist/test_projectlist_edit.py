@@ -1,5 +1,4 @@
 """Status edits: only the status line and its timestamp line change, or nothing is written."""
-# ruff: noqa: E501  (inline snapshots hold long literal lines)
 
 from __future__ import annotations
 

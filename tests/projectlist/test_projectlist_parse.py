@@ -1,5 +1,4 @@
 """Reading both formats: what becomes a project, what is kept, what is reported."""
-# ruff: noqa: E501  (inline snapshots hold long literal lines)
 
 from __future__ import annotations
 

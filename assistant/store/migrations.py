@@ -163,3 +163,10 @@ def m005_approval_context(conn: sqlite3.Connection) -> None:
 def m006_approval_workspace(conn: sqlite3.Connection) -> None:
     # An approval applies to the workspace it was made in, never to another one.
     conn.execute("ALTER TABLE approvals ADD COLUMN workspace TEXT")
+
+
+@migration
+def m007_approval_approver_chat(conn: sqlite3.Connection) -> None:
+    # A card raised in another agent's chat (MCP, A2A) is shown to, and decided in, the human
+    # approver's own chat; NULL when that is the chat the card was raised in.
+    conn.execute("ALTER TABLE approvals ADD COLUMN approver_chat_json TEXT")

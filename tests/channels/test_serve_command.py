@@ -15,6 +15,7 @@ from inline_snapshot import snapshot
 
 from assistant.cli import cli
 from tests.channels.fake_telegram import FakeTelegram
+from tests.workspaces import ai_workspace
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -63,9 +64,7 @@ projects:
 def test_serve_starts_prints_health_and_stops_cleanly_on_sigterm(
     fake_telegram: FakeTelegram, tmp_path: Path
 ) -> None:
-    workspace = tmp_path / "ws"
-    (workspace / ".ai").mkdir(parents=True)
-    (workspace / ".ai" / "projectlist.md").write_text(PROJECTLIST)
+    workspace = ai_workspace(tmp_path / "ws", PROJECTLIST)
     env = {
         "FOREMAN_WORKSPACE": str(workspace),
         **os.environ,
@@ -135,9 +134,7 @@ def test_serve_without_any_channel_says_how_to_configure_one() -> None:
 def test_serve_with_a_refused_token_stops_with_a_clear_error(
     fake_telegram: FakeTelegram, tmp_path: Path
 ) -> None:
-    workspace = tmp_path / "ws"
-    (workspace / ".ai").mkdir(parents=True)
-    (workspace / ".ai" / "projectlist.md").write_text(PROJECTLIST)
+    workspace = ai_workspace(tmp_path / "ws", PROJECTLIST)
     env = {
         "FOREMAN_WORKSPACE": str(workspace),
         "FOREMAN_TELEGRAM_TOKEN": "999:WRONG-TOKEN",

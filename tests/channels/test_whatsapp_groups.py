@@ -13,6 +13,7 @@ from assistant.relay import Relay
 from assistant.relay._bindings import stored_bindings
 from assistant.store import open_store
 from tests.channels.fake_neonize import FakeNeonizeClient
+from tests.workspaces import ai_workspace
 from tools.opencode import OpenCodeClient
 
 OWNER = "491701234567@s.whatsapp.net"
@@ -48,9 +49,7 @@ projects:
 async def test_a_group_is_made_once_for_an_existing_builder_and_the_relay_knows_it(
     tmp_path: Path,
 ) -> None:
-    root = tmp_path / "ws"
-    (root / ".ai").mkdir(parents=True)
-    (root / ".ai" / "projectlist.md").write_text(PROJECTLIST)
+    root = ai_workspace(tmp_path / "ws", PROJECTLIST)
     for builder in ("0020-chat-ops", "0022-already"):
         (root / ".builders" / builder).mkdir(parents=True)
     store = open_store(tmp_path / "state")

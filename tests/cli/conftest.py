@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.workspaces import ai_workspace
+
 PROJECTLIST = """\
 # Projects
 
@@ -42,9 +44,7 @@ projects:
 @pytest.fixture
 def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A small `.ai/` workspace, and the current directory inside it."""
-    root = tmp_path / "ws"
-    (root / ".ai").mkdir(parents=True)
-    (root / ".ai" / "projectlist.md").write_text(PROJECTLIST)
+    root = ai_workspace(tmp_path / "ws", PROJECTLIST)
     monkeypatch.chdir(root)
     monkeypatch.setenv("COLUMNS", "100")
     return root

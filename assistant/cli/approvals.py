@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from pathlib import Path
 
 import click
 
-from assistant.cli.options import fail, workspace_options
+from assistant.cli.options import echo_json, fail, workspace_options
 
 
 @click.group(invoke_without_command=True)
@@ -38,25 +37,21 @@ def approvals(ctx: click.Context, show_all: bool, as_json: bool) -> None:
     book = ApprovalBook(open_store())
     rows = book.recent(50) if show_all else book.pending()
     if as_json:
-        click.echo(
-            json.dumps(
-                [
-                    {
-                        "id": a.id,
-                        "state": a.state,
-                        "principal": a.principal,
-                        "chat": a.chat.key,
-                        "tool": a.tool_name,
-                        "args": a.args,
-                        "card": a.card,
-                        "created_at": a.created_at.isoformat(),
-                        "expires_at": a.expires_at.isoformat(),
-                    }
-                    for a in rows
-                ],
-                indent=2,
-                ensure_ascii=False,
-            )
+        echo_json(
+            [
+                {
+                    "id": a.id,
+                    "state": a.state,
+                    "principal": a.principal,
+                    "chat": a.chat.key,
+                    "tool": a.tool_name,
+                    "args": a.args,
+                    "card": a.card,
+                    "created_at": a.created_at.isoformat(),
+                    "expires_at": a.expires_at.isoformat(),
+                }
+                for a in rows
+            ]
         )
         return
     if not rows:

@@ -7,7 +7,6 @@ and sets the exit code (0 ok, 1 refused or failed, 2 usage error).
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -16,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from assistant.cli.options import fail, open_workspace, workspace_options
+from assistant.cli.options import echo_json, fail, open_workspace, workspace_options
 
 if TYPE_CHECKING:
     from tools.orchestrator import Orchestrator
@@ -76,10 +75,6 @@ def _opencode_client() -> Any:
     except ImportError:
         return None
     return OpenCodeClient.from_env()
-
-
-def _print_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
 def _confirm(action: str, yes: bool) -> None:
@@ -153,7 +148,7 @@ def list_(as_json: bool, workspace_dir: Path | None, file: Path | None, backend:
     async def action(orch: Orchestrator) -> None:
         found = await orch.list_builders()
         if as_json:
-            _print_json([b.to_dict() for b in found])
+            echo_json([b.to_dict() for b in found])
         elif not found:
             click.echo("no builders (create one with: foreman builder create ID)")
         else:
@@ -179,7 +174,7 @@ def status(
     async def action(orch: Orchestrator) -> None:
         found = await orch.builder_status(name)
         if as_json:
-            _print_json(found.to_dict())
+            echo_json(found.to_dict())
         else:
             click.echo(found.render())
             if found.session_note:
@@ -235,7 +230,7 @@ def reconcile(as_json: bool, workspace_dir: Path | None, file: Path | None, back
     async def action(orch: Orchestrator) -> None:
         report = await orch.reconcile()
         if as_json:
-            _print_json({**report.to_dict(), "in_sync": report.in_sync})
+            echo_json({**report.to_dict(), "in_sync": report.in_sync})
         else:
             click.echo(report.render())
 

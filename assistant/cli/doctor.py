@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import sys
 from pathlib import Path
 
 import click
 
-from assistant.cli.options import workspace_options
+from assistant.cli.options import echo_json, workspace_options
 
 
 @click.command()
@@ -30,7 +29,7 @@ def doctor(as_json: bool, workspace_dir: Path | None, file: Path | None) -> None
     ok = all(check.ok for check in results)
     if as_json:
         data = {"ok": ok, "checks": [dataclasses.asdict(check) for check in results]}
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+        echo_json(data)
     else:
         width = max((len(check.name) for check in results), default=0)
         for check in results:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from pathlib import Path
 
 import click
+
+from assistant.cli.options import echo_json
 
 
 @click.command("eval")
@@ -88,7 +89,7 @@ def eval_command(
             "totals": run.totals(),
             "cases": [case.__dict__ for case in run.cases],
         }
-        click.echo(json.dumps(document, indent=2))
+        echo_json(document)
     else:
         _print(run)
     sys.exit(0 if run.ok else 1)

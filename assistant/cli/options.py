@@ -1,7 +1,8 @@
-"""Options every workspace command shares: `--workspace DIR` and `--file PATH`."""
+"""What commands share: `--workspace DIR` / `--file PATH`, refusals, JSON output."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -49,3 +50,8 @@ def shown(path: Path) -> str:
         return str(Path(path).absolute().relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+def echo_json(data: Any) -> None:
+    """`--json` output: indented, non-ASCII kept as written, paths and dates as strings."""
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from assistant.cli.options import fail, open_workspace, shown, workspace_options
+from assistant.cli.options import echo_json, fail, open_workspace, shown, workspace_options
 from tools.projectlist import (
     STATUSES,
     Project,
@@ -85,10 +85,6 @@ def project_rows(
     ]
 
 
-def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
-
-
 @click.command()
 @click.option(
     "--status",
@@ -116,7 +112,7 @@ def projects(
     builders = builders_on_disk(workspace, [p.id for p in plist.projects])
     rows = project_rows(plist, builders, statuses)
     if as_json:
-        _echo_json(rows)
+        echo_json(rows)
         return
     from rich import box
     from rich.console import Console
@@ -169,7 +165,7 @@ def project(project_id: str, as_json: bool, workspace_dir: Path | None, file: Pa
     if as_json:
         data = dataclasses.asdict(found)
         data.update(file=str(plist.path), builders=builders)
-        _echo_json(data)
+        echo_json(data)
         return
     click.echo(f"{found.id}  {found.title}")
     facts = [
@@ -322,12 +318,12 @@ def check(as_json: bool, workspace_dir: Path | None, file: Path | None) -> None:
         plist = load(path, strict=False)
     except ProjectListError as exc:  # unreadable: not UTF-8, missing
         if as_json:
-            _echo_json({"file": str(path), "ok": False, "errors": [_issue(exc.line, exc.message)]})
+            echo_json({"file": str(path), "ok": False, "errors": [_issue(exc.line, exc.message)]})
         else:
             click.echo(f"{shown(path)}:{exc.line}: error: {exc.message}")
         sys.exit(1)
     if as_json:
-        _echo_json(
+        echo_json(
             {
                 "file": str(plist.path),
                 "format": plist.format,

@@ -82,7 +82,7 @@ class Chat:
             kinds.append(message.extra["notification_kind"])
         return kinds
 
-    async def settle(self, timeout: float = 15) -> None:
+    async def settle(self, timeout: float = 30) -> None:
         """Wait until the builder's session is idle on the server."""
         session_id = await self.relay.session_for(BUILDER, create=False)
         directory = self.relay.directory(BUILDER)
@@ -318,7 +318,7 @@ async def test_stop_aborts_a_running_command_quietly(chat: Chat, fake_llm: FakeL
     await asyncio.sleep(1.0)  # the command is running
     (stopped,) = await chat.say("/stop")
     assert stopped.text == "⏹ Stopped."
-    await chat.settle(timeout=5)
+    await chat.settle()
     assert await chat.quiet() == []  # no error for an abort, and no "done"
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from assistant.approvals import ActionInvalid, card_message
 from assistant.builder_summary import builder_summary
-from assistant.messages import Inbound, Outbound
+from assistant.messages import Inbound, Outbound, Principal
 from tools.orchestrator import BuilderStatus, OrchestratorError, builders_by_project
 from tools.projectlist import ProjectListError, load
 
@@ -26,14 +27,18 @@ HELP = """\
 /help — this list
 Anything else goes to the assistant."""
 
-Handler = Callable[["AssistantService", Inbound, list[str]], Awaitable[list[Outbound]]]
+# The last argument decides the cards a command raises: the sender, or the human another agent
+# (MCP, A2A) speaks for.
+Handler = Callable[["AssistantService", Inbound, list[str], Principal], Awaitable[list[Outbound]]]
 
 
 def _say(message: Inbound, text: str, kind: str = "text") -> list[Outbound]:
     return [Outbound(chat=message.chat, text=text, kind=kind)]
 
 
-async def _projects(svc: AssistantService, message: Inbound, args: list[str]) -> list[Outbound]:
+async def _projects(
+    svc: AssistantService, message: Inbound, args: list[str], approver: Principal
+) -> list[Outbound]:
     try:
         plist = load(svc.workspace.projectlist_path)
     except ProjectListError as exc:
@@ -53,7 +58,9 @@ async def _projects(svc: AssistantService, message: Inbound, args: list[str]) ->
     return _say(message, "\n".join(lines))
 
 
-async def _project(svc: AssistantService, message: Inbound, args: list[str]) -> list[Outbound]:
+async def _project(
+    svc: AssistantService, message: Inbound, args: list[str], approver: Principal
+) -> list[Outbound]:
     if len(args) != 1:
         return _say(message, "Usage: /project ID", "error")
     try:
@@ -85,7 +92,9 @@ def _builder_line(status: BuilderStatus) -> str:
     return f"{status.name} ({state}{session})"
 
 
-async def _builders(svc: AssistantService, message: Inbound, args: list[str]) -> list[Outbound]:
+async def _builders(
+    svc: AssistantService, message: Inbound, args: list[str], approver: Principal
+) -> list[Outbound]:
     try:
         statuses = await svc.orchestrator.list_builders()
     except OrchestratorError as exc:
@@ -95,43 +104,55 @@ async def _builders(svc: AssistantService, message: Inbound, args: list[str]) ->
     return _say(message, "\n".join(_builder_line(s) for s in statuses))
 
 
-async def _status(svc: AssistantService, message: Inbound, args: list[str]) -> list[Outbound]:
+async def _status(
+    svc: AssistantService, message: Inbound, args: list[str], approver: Principal
+) -> list[Outbound]:
     if len(args) < 2:
         return _say(message, "Usage: /status ID STATUS [reason]", "error")
     project_id, status, *reason = args
     try:
         approval = await svc.arequest_approval(
-            message.sender,
+            approver,
             message.chat,
             "set_project_status",
             {"id": project_id, "status": status, "reason": " ".join(reason) or "via /status"},
             message.message_id,
+            approver_chat=svc.approver_chat(message, approver),
         )
     except ActionInvalid as exc:
         return _say(message, f"Cannot propose that: {exc}", "error")
-    return [card_message(approval)]
+    return svc.card_replies(message, approval)
 
 
-async def _approvals(svc: AssistantService, message: Inbound, args: list[str]) -> list[Outbound]:
+async def _approvals(
+    svc: AssistantService, message: Inbound, args: list[str], approver: Principal
+) -> list[Outbound]:
     pending = svc.approvals.pending(principal=message.sender.key)
     if not pending:
         return _say(message, "No approvals waiting.")
-    return [card_message(a) for a in pending]
+    # Shown in the chat that asked: a card raised elsewhere is still this person's to decide.
+    return [replace(card_message(a), chat=message.chat) for a in pending]
 
 
-async def _approve(svc: AssistantService, message: Inbound, args: list[str]) -> list[Outbound]:
+async def _approve(
+    svc: AssistantService, message: Inbound, args: list[str], approver: Principal
+) -> list[Outbound]:
     if len(args) != 1:
         return _say(message, "Usage: /approve ID", "error")
     return await svc._resolve(args[0], message.sender, True, message.message_id, message.chat)
 
 
-async def _reject(svc: AssistantService, message: Inbound, args: list[str]) -> list[Outbound]:
+async def _reject(
+    svc: AssistantService, message: Inbound, args: list[str], approver: Principal
+) -> list[Outbound]:
     if len(args) != 1:
         return _say(message, "Usage: /reject ID", "error")
     return await svc._resolve(args[0], message.sender, False, message.message_id, message.chat)
 
 
-async def _usage(svc: AssistantService, message: Inbound, args: list[str]) -> list[Outbound]:
+async def _usage(
+    svc: AssistantService, message: Inbound, args: list[str], approver: Principal
+) -> list[Outbound]:
     usage = svc.conversations.usage(message.chat.key)
     return _say(
         message,
@@ -140,7 +161,9 @@ async def _usage(svc: AssistantService, message: Inbound, args: list[str]) -> li
     )
 
 
-async def _help(svc: AssistantService, message: Inbound, args: list[str]) -> list[Outbound]:
+async def _help(
+    svc: AssistantService, message: Inbound, args: list[str], approver: Principal
+) -> list[Outbound]:
     return _say(message, HELP)
 
 
@@ -158,7 +181,9 @@ COMMANDS: dict[str, Handler] = {
 }
 
 
-async def run_command(svc: AssistantService, message: Inbound, text: str) -> list[Outbound]:
+async def run_command(
+    svc: AssistantService, message: Inbound, text: str, approver: Principal | None = None
+) -> list[Outbound]:
     try:
         words = shlex.split(text[1:])
     except ValueError as exc:
@@ -170,4 +195,4 @@ async def run_command(svc: AssistantService, message: Inbound, text: str) -> lis
     handler = COMMANDS.get(name)
     if handler is None:
         return _say(message, f"Unknown command /{name}.\n{HELP}", "error")
-    return await handler(svc, message, words[1:])
+    return await handler(svc, message, words[1:], approver or message.sender)

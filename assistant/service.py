@@ -3,6 +3,10 @@
 Channels hand every direct message from an authenticated principal to `AssistantService.handle`
 and render the `Outbound` messages it returns. Approval is enforced here and in the agent's
 tools, never by the model: only the principal recorded on a card can resolve it.
+
+Another agent (MCP, A2A) talks in a chat of its own on a human's behalf: `handle(message,
+approver=human)`. Cards its turns raise belong to the human and are shown in the human's own
+chat; the agent is told whom they wait for, and its history learns the outcome once decided.
 """
 
 from __future__ import annotations
@@ -101,9 +105,16 @@ class AssistantService:
     def is_principal(self, who: Principal) -> bool:
         return self.principals is None or who.key in self.principals
 
-    async def handle(self, message: Inbound) -> list[Outbound]:
-        """Answer one direct message from a principal; anything else gets no answer at all."""
-        if not self.is_principal(message.sender) or not message.chat.is_direct:
+    async def handle(self, message: Inbound, approver: Principal | None = None) -> list[Outbound]:
+        """Answer one direct message from a principal; anything else gets no answer at all.
+
+        `approver` decides the cards this message leads to when that is not its sender: another
+        agent speaking for a human (MCP, A2A), authenticated by the server it called. The
+        approver must be a principal; the sender can never resolve a card. Cards are then
+        addressed to the approver's own chat, beside a reply telling the sender whom they wait for.
+        """
+        approver = approver or message.sender
+        if not self.is_principal(approver) or not message.chat.is_direct:
             return []
         if message.callback_data:
             return await self._callback(message)
@@ -113,10 +124,15 @@ class AssistantService:
         if text.startswith("/"):
             from assistant.commands import run_command
 
-            return await run_command(self, message, text)
+            return await run_command(self, message, text, approver)
         if text.lower().rstrip(".!") in YES | NO:
+            if approver.key != message.sender.key:
+                waiting = self.approvals.pending(chat_key=message.chat.key)
+                if waiting:
+                    return self._not_theirs(message, waiting)
+                return await self._converse(message, approver)
             pending = self.approvals.pending(
-                chat_key=message.chat.key, principal=message.sender.key
+                shown_in=message.chat.key, principal=message.sender.key
             )
             if len(pending) == 1:
                 approve = text.lower().rstrip(".!") in YES
@@ -131,19 +147,27 @@ class AssistantService:
                         f"Several approvals are pending ({ids}): use /approve ID or /reject ID.",
                     )
                 ]
-        return await self._converse(message)
+        return await self._converse(message, approver)
 
     def approval(self, approval_id: str) -> Approval | None:
         return self.approvals.get(approval_id)
 
     def request_approval(
-        self, principal: Principal, chat: ChatRef, tool_name: str, args: dict[str, Any]
+        self,
+        principal: Principal,
+        chat: ChatRef,
+        tool_name: str,
+        args: dict[str, Any],
+        *,
+        approver_chat: ChatRef | None = None,
     ) -> Approval:
         """Propose a mutation without a model (MCP/A2A, /status): the same card, the same rules.
 
         Raises ActionInvalid when the action cannot be done (unknown project, bad status, ...).
         """
-        return _run_in_thread(self.arequest_approval(principal, chat, tool_name, args))
+        return _run_in_thread(
+            self.arequest_approval(principal, chat, tool_name, args, approver_chat=approver_chat)
+        )
 
     async def arequest_approval(
         self,
@@ -152,7 +176,14 @@ class AssistantService:
         tool_name: str,
         args: dict[str, Any],
         message_id: str | None = None,
+        *,
+        approver_chat: ChatRef | None = None,
     ) -> Approval:
+        """A card for `principal` to decide, raised in `chat`.
+
+        `approver_chat`: the principal's own chat, when `chat` is someone else's (an agent's);
+        the card is shown there and the outcome is still recorded in `chat`'s history.
+        """
         plan = await plan_action(self._actions(), tool_name, args)
         return self._new_approval(
             chat=chat,
@@ -162,7 +193,22 @@ class AssistantService:
             card=f"{plan.title}\n{plan.body}",
             precondition=plan.precondition,
             request_message_id=message_id,
+            approver_chat=approver_chat,
         )
+
+    def card_replies(self, message: Inbound, approval: Approval) -> list[Outbound]:
+        """The card in its approver's chat; a speaker who is not the approver is told it waits."""
+        card = card_message(approval)
+        if approval.card_chat.key == message.chat.key:
+            return [card]
+        waiting = f"Waiting for {approval.principal} to approve {approval.id}: {approval.card}"
+        return [card, self._say(message.chat, waiting)]
+
+    def approver_chat(self, message: Inbound, approver: Principal) -> ChatRef | None:
+        """Where `approver` sees cards raised by `message`: None when in the message's own chat."""
+        if approver.key == message.sender.key:
+            return None
+        return ChatRef(approver.platform, approver.user_id)
 
     async def resolve(
         self,
@@ -228,7 +274,7 @@ class AssistantService:
                 approval_id=refused.id,
                 details={"builder": refused.args["name"]},
             )
-            return [self._say(refused.chat, f"Keeping builder {refused.args['name']}.")]
+            return [self._say(refused.card_chat, f"Keeping builder {refused.args['name']}.")]
         try:
             fresh = await self.arequest_approval(
                 who,
@@ -236,16 +282,26 @@ class AssistantService:
                 "force_terminate_builder",
                 {"name": refused.args["name"]},
                 message.message_id,
+                approver_chat=refused.approver_chat,
             )
         except ActionInvalid as exc:
             return [
-                self._say(refused.chat, f"Cannot propose a force terminate: {exc}", kind="error")
+                self._say(
+                    refused.card_chat, f"Cannot propose a force terminate: {exc}", kind="error"
+                )
             ]
         # One force card per refusal: pressing Force again points at the card already made.
         self.approvals.finish(
             refused.id, state="refused", result={**(refused.result or {}), "force": fresh.id}
         )
         return [card_message(fresh)]
+
+    def _not_theirs(self, message: Inbound, waiting: list[Approval]) -> list[Outbound]:
+        """A yes or no from someone speaking for the approver decides nothing; the log says so."""
+        for approval in waiting:
+            self._audit_refusal(approval, message.sender, message.message_id, "not the principal")
+        lines = [f"Only {a.principal} can decide {a.id}: {a.card.splitlines()[0]}" for a in waiting]
+        return [self._say(message.chat, "\n".join(lines), kind="error")]
 
     def _audit_refusal(
         self, approval: Approval, who: Principal, message_id: str | None, reason: str
@@ -271,7 +327,7 @@ class AssistantService:
         if approval is None:
             chat = reply_chat or ChatRef(approver.platform, approver.user_id)
             return [self._say(chat, f"No approval {approval_id}.", kind="error")]
-        chat = reply_chat or approval.chat
+        chat = reply_chat or approval.card_chat
         if approver.key != approval.principal:
             self._audit_refusal(approval, approver, message_id, "not the principal")
             return [
@@ -317,10 +373,13 @@ class AssistantService:
         if not self.approvals.claim(approval.id, state="rejected", by=approver.key):
             return [
                 self._say(
-                    approval.chat, f"Approval {approval.id} was already resolved.", kind="error"
+                    approval.card_chat,
+                    f"Approval {approval.id} was already resolved.",
+                    kind="error",
                 )
             ]
-        await self._record(approval, approver, ToolDenied(f"The user rejected {approval.id}."))
+        decider = "The user" if approval.approver_chat is None else approval.principal
+        await self._record(approval, approver, ToolDenied(f"{decider} rejected {approval.id}."))
         self.approvals.audit(
             actor=approver.key,
             action="approval.rejected",
@@ -330,7 +389,7 @@ class AssistantService:
             details={"tool": approval.tool_name, "args": approval.args},
         )
         title = approval.card.splitlines()[0]
-        return [self._say(approval.chat, f"Rejected {approval.id}: {title}. Nothing changed.")]
+        return [self._say(approval.card_chat, f"Rejected {approval.id}: {title}. Nothing changed.")]
 
     async def _approve(
         self, approval: Approval, approver: Principal, message_id: str | None
@@ -354,7 +413,9 @@ class AssistantService:
         if not self.approvals.claim(approval.id, state="approved", by=approver.key):
             return [
                 self._say(
-                    approval.chat, f"Approval {approval.id} was already resolved.", kind="error"
+                    approval.card_chat,
+                    f"Approval {approval.id} was already resolved.",
+                    kind="error",
                 )
             ]
         outcome = await self._record(approval, approver, ToolApproved(), deps)
@@ -411,7 +472,7 @@ class AssistantService:
             lines.append(render_report(details["report"]))
             lines.append("Keep the builder, or force-terminate it (discards the work above)?")
             return Outbound(
-                chat=approval.chat,
+                chat=approval.card_chat,
                 text="\n".join(lines),
                 choices=(
                     Choice("Keep", f"keep:{approval.id}"),
@@ -421,7 +482,9 @@ class AssistantService:
                 extra={"approval_id": approval.id},
             )
         return self._say(
-            approval.chat, "\n".join(lines), kind="text" if outcome.status == "done" else "error"
+            approval.card_chat,
+            "\n".join(lines),
+            kind="text" if outcome.status == "done" else "error",
         )
 
     async def _stale(
@@ -440,7 +503,9 @@ class AssistantService:
             if not self.approvals.claim(approval.id, state="stale", by=approver.key):
                 return [
                     self._say(
-                        approval.chat, f"Approval {approval.id} was already resolved.", kind="error"
+                        approval.card_chat,
+                        f"Approval {approval.id} was already resolved.",
+                        kind="error",
                     )
                 ]
             await self._record(
@@ -448,7 +513,7 @@ class AssistantService:
             )
         out = [
             self._say(
-                approval.chat,
+                approval.card_chat,
                 f"Approval {approval.id} is stale ({reason}); nothing was done.",
                 kind="error",
             )
@@ -457,12 +522,17 @@ class AssistantService:
         if propose_again:
             try:
                 fresh = await self.arequest_approval(
-                    approver, approval.chat, approval.tool_name, approval.args, message_id
+                    approver,
+                    approval.chat,
+                    approval.tool_name,
+                    approval.args,
+                    message_id,
+                    approver_chat=approval.approver_chat,
                 )
                 out.append(card_message(fresh))
             except ActionInvalid as exc:
                 out.append(
-                    self._say(approval.chat, f"Cannot propose it again: {exc}", kind="error")
+                    self._say(approval.card_chat, f"Cannot propose it again: {exc}", kind="error")
                 )
         self.approvals.audit(
             actor=approver.key,
@@ -482,8 +552,9 @@ class AssistantService:
         if other is None:
             return ToolDenied("Not run: no approval was requested for this call.")
         if other.state == "pending":
+            decider = "the user" if other.approver_chat is None else other.principal
             return ToolDenied(
-                f"Not run yet: waiting for the user's decision on approval {other.id}."
+                f"Not run yet: waiting for {decider}'s decision on approval {other.id}."
             )
         if other.state == "invalid":
             return ToolDenied(f"Not proposed: {(other.result or {}).get('error', 'invalid')}")
@@ -535,7 +606,7 @@ class AssistantService:
 
     # ----- free text ----------------------------------------------------------------------
 
-    async def _converse(self, message: Inbound) -> list[Outbound]:
+    async def _converse(self, message: Inbound, approver: Principal) -> list[Outbound]:
         try:
             model = resolve_model(self.model)
         except ModelNotConfigured as exc:
@@ -569,11 +640,15 @@ class AssistantService:
             messages = result.all_messages()
             self.conversations.save(message.chat.key, messages, result.usage)
         if isinstance(result.output, DeferredToolRequests):
-            return await self._cards(message, result.output, messages)
+            return await self._cards(message, result.output, messages, approver)
         return [self._say(message.chat, result.output)]
 
     async def _cards(
-        self, message: Inbound, requests: DeferredToolRequests, messages: list[ModelMessage]
+        self,
+        message: Inbound,
+        requests: DeferredToolRequests,
+        messages: list[ModelMessage],
+        approver: Principal,
     ) -> list[Outbound]:
         from pydantic_ai.messages import ModelResponse, TextPart
 
@@ -583,6 +658,7 @@ class AssistantService:
         if said:
             out.append(self._say(message.chat, said))
         batch = requests.approvals[0].tool_call_id if requests.approvals else None
+        approver_chat = self.approver_chat(message, approver)
         for call in requests.approvals:
             args = call.args_as_dict()
             try:
@@ -590,7 +666,7 @@ class AssistantService:
             except ActionInvalid as exc:
                 invalid = self._new_approval(
                     chat=message.chat,
-                    principal=message.sender.key,
+                    principal=approver.key,
                     tool_name=call.tool_name,
                     args=args,
                     card=f"{call.tool_name}: {exc}",
@@ -598,6 +674,7 @@ class AssistantService:
                     tool_call_id=call.tool_call_id,
                     batch_id=batch,
                     request_message_id=message.message_id,
+                    approver_chat=approver_chat,
                 )
                 self.approvals.claim(invalid.id, state="invalid", by="assistant")
                 self.approvals.finish(invalid.id, state="invalid", result={"error": str(exc)})
@@ -607,7 +684,7 @@ class AssistantService:
                 continue
             approval = self._new_approval(
                 chat=message.chat,
-                principal=message.sender.key,
+                principal=approver.key,
                 tool_name=call.tool_name,
                 args=args,
                 card=f"{plan.title}\n{plan.body}",
@@ -615,8 +692,9 @@ class AssistantService:
                 tool_call_id=call.tool_call_id,
                 batch_id=batch,
                 request_message_id=message.message_id,
+                approver_chat=approver_chat,
             )
-            out.append(card_message(approval))
+            out.extend(self.card_replies(message, approval))
         return out
 
     # ----- shared -------------------------------------------------------------------------

@@ -15,7 +15,7 @@ def card_text(approval: Approval) -> str:
 
 def card_message(approval: Approval) -> Outbound:
     return Outbound(
-        chat=approval.chat,
+        chat=approval.card_chat,
         text=card_text(approval),
         choices=(
             Choice("Approve", f"approve:{approval.id}"),

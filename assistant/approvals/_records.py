@@ -60,10 +60,17 @@ class Approval:
     resolved_by: str | None = None
     result: dict[str, Any] | None = None
     workspace: str | None = None  # root of the workspace the card was made in
+    # The approver's own chat, when the card was raised in someone else's (another agent's).
+    approver_chat: ChatRef | None = None
 
     @property
     def is_pending(self) -> bool:
         return self.state == PENDING
+
+    @property
+    def card_chat(self) -> ChatRef:
+        """Where the card, and what becomes of it, is shown: the approver's chat."""
+        return self.approver_chat or self.chat
 
     def expired(self, now: datetime | None = None) -> bool:
         return (now or _now()) >= self.expires_at
@@ -93,6 +100,9 @@ def _row_to_approval(row: Any) -> Approval:
         resolved_by=row["resolved_by"],
         result=json.loads(row["result_json"]) if row["result_json"] else None,
         workspace=row["workspace"],
+        approver_chat=(
+            _chat_from_json(row["approver_chat_json"]) if row["approver_chat_json"] else None
+        ),
     )
 
 
@@ -128,6 +138,7 @@ class ApprovalBook:
         batch_id: str | None = None,
         request_message_id: str | None = None,
         workspace: str | None = None,
+        approver_chat: ChatRef | None = None,
     ) -> Approval:
         created = _now()
         approval = Approval(
@@ -145,13 +156,14 @@ class ApprovalBook:
             batch_id=batch_id,
             request_message_id=request_message_id,
             workspace=workspace,
+            approver_chat=approver_chat,
         )
         with self.store.transaction() as conn:
             conn.execute(
                 """INSERT INTO approvals (id, chat_key, principal, tool_name, tool_call_id,
                      args_json, card, precondition_json, state, created_at, expires_at,
-                     chat_json, request_message_id, batch_id, workspace)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                     chat_json, request_message_id, batch_id, workspace, approver_chat_json)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (
                     approval.id,
                     chat.key,
@@ -168,6 +180,7 @@ class ApprovalBook:
                     request_message_id,
                     batch_id,
                     workspace,
+                    json.dumps(asdict(approver_chat)) if approver_chat else None,
                 ),
             )
             self._audit(
@@ -177,7 +190,12 @@ class ApprovalBook:
                 chat_key=chat.key,
                 message_id=request_message_id,
                 approval_id=approval.id,
-                details={"tool": tool_name, "args": args, "principal": principal},
+                details={
+                    "tool": tool_name,
+                    "args": args,
+                    "principal": principal,
+                    **({"shown_in": approver_chat.key} if approver_chat else {}),
+                },
             )
         return approval
 
@@ -195,8 +213,13 @@ class ApprovalBook:
         return _row_to_approval(row) if row else None
 
     def pending(
-        self, *, chat_key: str | None = None, principal: str | None = None
+        self,
+        *,
+        chat_key: str | None = None,
+        principal: str | None = None,
+        shown_in: str | None = None,
     ) -> list[Approval]:
+        """Undecided, unexpired approvals; `shown_in` is the key of the chat showing the card."""
         query = "SELECT * FROM approvals WHERE state = ?"
         params: list[str] = [PENDING]
         if chat_key is not None:
@@ -207,7 +230,11 @@ class ApprovalBook:
             params.append(principal)
         rows = self.store.connection.execute(query + " ORDER BY created_at", params).fetchall()
         now = _now()
-        return [a for a in map(_row_to_approval, rows) if not a.expired(now)]
+        return [
+            a
+            for a in map(_row_to_approval, rows)
+            if not a.expired(now) and (shown_in is None or a.card_chat.key == shown_in)
+        ]
 
     def recent(self, limit: int = 20) -> list[Approval]:
         rows = self.store.connection.execute(

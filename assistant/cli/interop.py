@@ -34,7 +34,7 @@ def _require_extra(module: str) -> None:
 
 
 def _bridge(
-    workspace: Path | None, file: Path | None, model: str | None, approver: str | None, caller: Any
+    workspace: Path | None, file: Path | None, model: str | None, approver: str | None
 ) -> Any:
     from assistant.interop import Bridge, local_human, parse_principal
     from assistant.service import AssistantService
@@ -50,7 +50,8 @@ def _bridge(
         from assistant.evals import offline_model
 
         chosen = offline_model()
-    service = AssistantService(open_store(), found, chosen, principals={human.key, caller.key})
+    # Only the human is a principal: the caller speaks for them and can never resolve a card.
+    service = AssistantService(open_store(), found, chosen, principals={human.key})
     return Bridge(service=service, workspace=found, approver=human)
 
 
@@ -101,9 +102,7 @@ def mcp(
 
     caller = Principal("mcp", "client")
     if http is None:
-        server = build_mcp_server(
-            _bridge(workspace_dir, file, model, approver, caller), caller=caller
-        )
+        server = build_mcp_server(_bridge(workspace_dir, file, model, approver), caller=caller)
         server.run("stdio", show_banner=False)
         return
     try:
@@ -111,7 +110,7 @@ def mcp(
         token = token_from_env("FOREMAN_MCP_TOKEN")
     except (ValueError, MissingToken) as error:
         raise click.ClickException(str(error)) from None
-    bridge = _bridge(workspace_dir, file, model, approver, caller)
+    bridge = _bridge(workspace_dir, file, model, approver)
     server = build_mcp_server(bridge, caller=caller, auth=BearerToken(token))
     _announce("mcp", f"http://{host}:{port}/mcp", host)
     server.run("http", show_banner=False, host=host, port=port, log_level="warning")
@@ -159,7 +158,7 @@ def a2a(
     except (ValueError, MissingToken) as error:
         raise click.ClickException(str(error)) from None
     caller = Principal("a2a", "client")
-    bridge = _bridge(workspace_dir, file, model, approver, caller)
+    bridge = _bridge(workspace_dir, file, model, approver)
     app = build_a2a_app(bridge, caller=caller, url=f"http://{host}:{port}/", token=token)
     _announce("a2a", f"http://{host}:{port}/", host)
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -3,26 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
-from assistant.approvals import card_message
 from assistant.gateway._config import ConfigError, GatewayConfig
 from assistant.interop import Bridge, parse_host_port
 from assistant.messages import Outbound, Principal
-
-
-@dataclass
-class DeliveringBridge(Bridge):
-    """The interop bridge, plus: a card filed for the human is posted in their DM at once."""
-
-    deliver: Callable[[Outbound], Awaitable[object]] | None = None
-
-    async def request(self, tool_name: str, args: dict[str, Any]) -> dict[str, Any]:
-        view = await super().request(tool_name, args)
-        if self.deliver is not None:
-            await self.deliver(card_message(self.service.approval(view["approval_id"])))
-        return view
 
 
 def approver_of(config: GatewayConfig) -> Principal:
@@ -53,7 +38,8 @@ def mcp_job(
     except ValueError as exc:
         raise ConfigError(f"mcp.http: {exc}", path=config.path) from None
     caller = Principal("mcp", "client")
-    bridge = DeliveringBridge(
+    # Cards an MCP caller raises (request_* tools, `ask`) are posted in the approver's DM at once.
+    bridge = Bridge(
         service=service, workspace=workspace, approver=approver_of(config), deliver=deliver
     )
     server = build_mcp_server(bridge, caller=caller, auth=BearerToken(config.mcp.token))

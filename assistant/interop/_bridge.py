@@ -2,17 +2,18 @@
 
 A caller (another agent) may read, and may *request* a change. A request becomes an approval card
 owned by the human (`approver`), never by the caller, so no MCP or A2A call can resolve it: the
-human decides in their DM or with `foreman approvals`.
+card is shown in the human's DM (or `foreman approvals`), and the caller's chat learns the outcome.
 """
 
 from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from assistant.approvals import ActionInvalid, Approval
+from assistant.approvals import ActionInvalid, Approval, card_message
 from assistant.messages import ChatRef, Inbound, Outbound, Principal
 
 if TYPE_CHECKING:
@@ -49,24 +50,33 @@ def dm_of(principal: Principal) -> ChatRef:
 
 @dataclass
 class Bridge:
-    """The assistant as seen by one kind of outside caller."""
+    """The assistant as seen by one kind of outside caller.
+
+    `deliver` posts a card in the human's DM as soon as a caller raises it (`foreman serve`);
+    without it the human finds it with `/approvals` or `foreman approvals`.
+    """
 
     service: AssistantService
     workspace: Workspace
     approver: Principal
+    deliver: Callable[[Outbound], Awaitable[object]] | None = None
 
     @property
     def approver_chat(self) -> ChatRef:
         return dm_of(self.approver)
 
-    async def request(self, tool_name: str, args: dict[str, Any]) -> dict[str, Any]:
-        """File a change for the human to decide; nothing is applied here."""
+    async def request(
+        self, caller: Principal, tool_name: str, args: dict[str, Any]
+    ) -> dict[str, Any]:
+        """File a change in the caller's chat for the human to decide; nothing is applied here."""
         try:
             approval = await self.service.arequest_approval(
-                self.approver, self.approver_chat, tool_name, args
+                self.approver, dm_of(caller), tool_name, args, approver_chat=self.approver_chat
             )
         except ActionInvalid as error:
             raise RequestRefused(f"{tool_name} refused: {error}") from None
+        if self.deliver is not None:
+            await self.deliver(card_message(approval))
         return approval_view(approval)
 
     def status(self, approval_id: str) -> dict[str, Any] | None:
@@ -74,48 +84,28 @@ class Bridge:
         return None if approval is None else approval_view(approval)
 
     async def ask(self, caller: Principal, text: str, thread: str | None = None) -> dict[str, Any]:
-        """One turn with the assistant in the caller's own chat.
+        """One turn with the assistant in the caller's own chat, speaking for the human.
 
-        Cards the turn produces are handed to the human: the same request is re-filed in the
-        human's DM and the caller's copy is withdrawn, so the caller can never answer its own card.
+        Cards the turn raises belong to the human: they are delivered to the human's DM and the
+        caller's replies say whom they wait for.
         """
         chat = ChatRef(caller.platform, caller.user_id, thread_id=thread)
         replies: list[Outbound] = await self.service.handle(
-            Inbound(chat=chat, sender=caller, text=text)
+            Inbound(chat=chat, sender=caller, text=text), approver=self.approver
         )
         texts: list[str] = []
-        handed: list[dict[str, Any]] = []
+        cards: list[dict[str, Any]] = []
         for reply in replies:
-            approval_id = _card_id(reply)
-            if approval_id is None:
+            if reply.chat.key == chat.key:
                 texts.append(reply.text)
                 continue
-            try:
-                card = await self._hand_to_human(caller, approval_id)
-            except RequestRefused as error:
-                texts.append(f"Not filed for {self.approver.key}: {error}")
-                continue
-            handed.append(card)
-            texts.append(
-                f"Approval {card['approval_id']} is waiting for {self.approver.key}: {card['card']}"
-            )
-        return {"replies": texts, "approvals": handed}
-
-    async def _hand_to_human(self, caller: Principal, approval_id: str) -> dict[str, Any]:
-        """Withdraw the caller's own card, then file the same request for the human."""
-        original = self.service.approval(approval_id)
-        if original is None:
-            raise RequestRefused(f"approval {approval_id} vanished")
-        await self.service.resolve(approval_id, caller, approve=False)
-        return await self.request(original.tool_name, dict(original.args))
-
-
-def _card_id(message: Outbound) -> str | None:
-    for choice in message.choices:
-        action, _, approval_id = choice.data.partition(":")
-        if action in ("approve", "reject") and approval_id:
-            return approval_id
-    return None
+            if self.deliver is not None:
+                await self.deliver(reply)
+            approval_id = reply.extra.get("approval_id")
+            approval = self.service.approval(approval_id) if approval_id else None
+            if approval is not None:
+                cards.append(approval_view(approval))
+        return {"replies": texts, "approvals": cards}
 
 
 def approval_view(approval: Approval) -> dict[str, Any]:

@@ -41,7 +41,7 @@ class BearerToken(TokenVerifier):
 def build_mcp_server(
     bridge: Bridge, *, caller: Principal, auth: TokenVerifier | None = None
 ) -> FastMCP:
-    """The server; `caller` is who `ask` speaks as (its own chat, never an approver)."""
+    """The server; `caller` is who asks (in its own chat), never who approves."""
     mcp = FastMCP("foreman", instructions=INSTRUCTIONS, auth=auth)
     workspace = bridge.workspace
 
@@ -77,7 +77,7 @@ def build_mcp_server(
     async def request_status_change(id: str, status: str, reason: str = "") -> dict[str, Any]:
         """Ask the human to approve a project status change; returns the pending approval."""
         return await _request(
-            bridge, "set_project_status", {"id": id, "status": status, "reason": reason}
+            bridge, caller, "set_project_status", {"id": id, "status": status, "reason": reason}
         )
 
     @mcp.tool
@@ -86,13 +86,13 @@ def build_mcp_server(
     ) -> dict[str, Any]:
         """Ask the human to approve a new builder for a project; returns the approval."""
         args = {"project_id": project_id, "extra_repos": extra_repos or [], "name": name}
-        return await _request(bridge, "create_builder", args)
+        return await _request(bridge, caller, "create_builder", args)
 
     @mcp.tool
     async def request_builder_terminate(name: str, force: bool = False) -> dict[str, Any]:
         """Ask the human to approve terminating a builder (force: discard its work)."""
         tool = "force_terminate_builder" if force else "terminate_builder"
-        return await _request(bridge, tool, {"name": name})
+        return await _request(bridge, caller, tool, {"name": name})
 
     @mcp.tool
     def approval_status(id: str) -> dict[str, Any]:
@@ -117,8 +117,10 @@ def _read(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         raise ToolError(str(error)) from None
 
 
-async def _request(bridge: Bridge, tool: str, args: dict[str, Any]) -> dict[str, Any]:
+async def _request(
+    bridge: Bridge, caller: Principal, tool: str, args: dict[str, Any]
+) -> dict[str, Any]:
     try:
-        return await bridge.request(tool, args)
+        return await bridge.request(caller, tool, args)
     except RequestRefused as error:
         raise ToolError(str(error)) from None

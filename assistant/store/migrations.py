@@ -166,7 +166,14 @@ def m006_approval_workspace(conn: sqlite3.Connection) -> None:
 
 
 @migration
-def m007_deliveries_per_chat(conn: sqlite3.Connection) -> None:
+def m007_approval_approver_chat(conn: sqlite3.Connection) -> None:
+    # A card raised in another agent's chat (MCP, A2A) is shown to, and decided in, the human
+    # approver's own chat; NULL when that is the chat the card was raised in.
+    conn.execute("ALTER TABLE approvals ADD COLUMN approver_chat_json TEXT")
+
+
+@migration
+def m008_deliveries_per_chat(conn: sqlite3.Connection) -> None:
     # A builder may be bound to several chats: a notification is delivered once per chat, and
     # one that could not be delivered keeps its text until that chat has been told it missed it.
     conn.execute(

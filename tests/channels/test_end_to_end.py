@@ -230,9 +230,11 @@ async def test_whatsapp_numbered_reply_approves_with_the_real_assistant(
     assert model.requests == 1
 
 
-async def test_a_change_requested_over_mcp_is_a_card_in_the_principals_dm(
-    fake_telegram: FakeTelegram, workspace: Workspace, store: Store
-) -> None:
+@contextlib.asynccontextmanager
+async def serving_mcp(
+    fake: FakeTelegram, workspace: Workspace, store: Store, model: ScriptedModel
+) -> AsyncIterator[Any]:
+    """`foreman serve` with Telegram and MCP over HTTP; yields a connected MCP client."""
     import socket
 
     from fastmcp import Client
@@ -246,38 +248,48 @@ async def test_a_change_requested_over_mcp_is_a_card_in_the_principals_dm(
     config = load_config(
         None,
         env={
-            "FOREMAN_TELEGRAM_TOKEN": fake_telegram.token,
-            "FOREMAN_TELEGRAM_BASE_URL": fake_telegram.base_url,
+            "FOREMAN_TELEGRAM_TOKEN": fake.token,
+            "FOREMAN_TELEGRAM_BASE_URL": fake.base_url,
             "FOREMAN_TELEGRAM_ALLOWED_USERS": str(OWNER),
             "FOREMAN_MCP_HTTP": f"127.0.0.1:{port}",
             "FOREMAN_MCP_TOKEN": "mcp-secret",
         },
     )
-    model = ScriptedModel()
     keys = principal_keys(config, store)
     assistant = AssistantService(store, workspace, FunctionModel(model), keys)  # type: ignore[arg-type]
     gateway = build_gateway(config, store, assistant=assistant)
     serve_mcp, url = mcp_job(config, assistant, workspace, deliver=gateway.send)
     gateway.background = (serve_mcp,)
-    before = workspace.projectlist_path.read_text()
     async with running(gateway):
         client = Client(
             StreamableHttpTransport(url, headers={"Authorization": "Bearer mcp-secret"})
         )
         for _ in range(50):  # the server is up within a moment of start
             try:
-                async with client:
-                    view = (
-                        await client.call_tool(
-                            "request_status_change",
-                            {"id": "0015", "status": "implementing", "reason": "agent asked"},
-                        )
-                    ).data
+                await client.__aenter__()
                 break
             except Exception:
                 await asyncio.sleep(0.1)
         else:
             raise AssertionError(f"MCP server at {url} never answered")
+        try:
+            yield client
+        finally:
+            await client.__aexit__(None, None, None)
+
+
+async def test_a_change_requested_over_mcp_is_a_card_in_the_principals_dm(
+    fake_telegram: FakeTelegram, workspace: Workspace, store: Store
+) -> None:
+    model = ScriptedModel()
+    before = workspace.projectlist_path.read_text()
+    async with serving_mcp(fake_telegram, workspace, store, model) as client:
+        view = (
+            await client.call_tool(
+                "request_status_change",
+                {"id": "0015", "status": "implementing", "reason": "agent asked"},
+            )
+        ).data
         assert view["state"] == "pending"
         card = await wait_for(fake_telegram, "sendMessage", lambda p: "reply_markup" in p)
         assert card["chat_id"] == str(OWNER)
@@ -288,3 +300,32 @@ async def test_a_change_requested_over_mcp_is_a_card_in_the_principals_dm(
         await wait_for(fake_telegram, "editMessageText")
     assert "status: implementing" in workspace.projectlist_path.read_text()
     assert model.requests == 0
+
+
+async def test_a_card_an_mcp_ask_raises_is_the_principals_to_decide(
+    fake_telegram: FakeTelegram, workspace: Workspace, store: Store
+) -> None:
+    model = ScriptedModel()
+    before = workspace.projectlist_path.read_text()
+    async with serving_mcp(fake_telegram, workspace, store, model) as client:
+        answer = (await client.call_tool("ask", {"message": "let's start on 0015"})).data
+        [view] = answer["approvals"]
+        assert (view["state"], view["approver"]) == ("pending", f"telegram:{OWNER}")
+        assert answer["replies"] == [
+            f"Waiting for telegram:{OWNER} to approve {view['approval_id']}: {view['card']}"
+        ]
+        card = await wait_for(fake_telegram, "sendMessage", lambda p: "reply_markup" in p)
+        assert card["chat_id"] == str(OWNER)
+        assert view["approval_id"] in card["text"]
+
+        refused = (await client.call_tool("ask", {"message": "yes"})).data
+        assert refused["replies"][0].startswith(f"Only telegram:{OWNER} can decide")
+        assert workspace.projectlist_path.read_text() == before
+
+        fake_telegram.press(OWNER, card["_result"], f"approve:{view['approval_id']}")
+        edited = await wait_for(fake_telegram, "editMessageText")
+        assert "✅ approved" in edited["text"]
+        report = await wait_for(fake_telegram, "sendMessage", lambda p: p["text"].startswith("✓"))
+        assert report["chat_id"] == str(OWNER)
+    assert "status: implementing" in workspace.projectlist_path.read_text()
+    assert model.requests == 1

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import getpass
 import socket
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,6 +17,7 @@ import pytest
 import uvicorn
 from fasta2a.client import A2AClient
 from fasta2a.schema import Message, Part
+from pydantic_ai.messages import ModelRequest, ToolReturnPart
 
 from assistant.evals import demo_workspace, offline_model
 from assistant.interop import Bridge
@@ -23,6 +26,7 @@ from assistant.messages import Principal
 from assistant.service import AssistantService
 from assistant.store import open_store
 
+REPO = Path(__file__).resolve().parents[2]
 HUMAN = Principal("terminal", getpass.getuser())
 CALLER = Principal("a2a", "client")
 TOKEN = "a2a-test-token"
@@ -41,9 +45,8 @@ def workspace(tmp_path: Path) -> Any:
 
 @pytest.fixture
 def service(workspace: Any) -> AssistantService:
-    return AssistantService(
-        open_store(), workspace, offline_model(), principals={HUMAN.key, CALLER.key}
-    )
+    # The caller is no principal: it only ever speaks for the human.
+    return AssistantService(open_store(), workspace, offline_model(), principals={HUMAN.key})
 
 
 @pytest.fixture
@@ -105,16 +108,49 @@ async def test_round_trip_and_mutations_wait_for_the_human(
             HUMAN.key,
             "set_project_status",
         )
-        assert f"Approval {card['approval_id']} is waiting for {HUMAN.key}" in text
+        assert text.endswith(
+            f"Waiting for {HUMAN.key} to approve {card['approval_id']}: {card['card']}"
+        )
 
         # the calling agent cannot approve, however it phrases it
         for attempt in ("yes", f"/approve {card['approval_id']}"):
-            await _turn(client, attempt, context)
+            refused, _ = _reply(await _turn(client, attempt, context))
+            assert "can" in refused and card["approval_id"] in refused
         assert service.approval(card["approval_id"]).state == "pending"
         assert workspace.projectlist_path.read_bytes() == before
 
-    await service.resolve(card["approval_id"], HUMAN, approve=True)
-    assert b"status: implementing" in workspace.projectlist_path.read_bytes()
+        # the human approves from their shell
+        approved = subprocess.run(
+            [sys.executable, "-m", "assistant", "approvals", "approve", card["approval_id"]],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=120,
+        )
+        assert approved.returncode == 0, approved.stdout + approved.stderr
+        assert "✓ 0015: planned → implementing" in approved.stdout
+        assert b"status: implementing" in workspace.projectlist_path.read_bytes()
+
+        # the caller's chat records the real outcome, and no rejection by anyone
+        after = await _turn(client, "how is 0015 now?", context)
+        assert after["status"]["state"] == "completed"
+    chat_key = f"a2a:client#{context}"
+    history = "\n".join(
+        str(part.content)
+        for message in service.conversations.load(chat_key)
+        if isinstance(message, ModelRequest)
+        for part in message.parts
+        if isinstance(part, ToolReturnPart)
+    )
+    assert '"status":"done"' in history.replace(" ", "")
+    assert "rejected" not in history
+    log = service.approvals.audit_log(approval_id=card["approval_id"])
+    assert [(e.actor, e.action) for e in log] == [
+        ("assistant", "approval.requested"),
+        (CALLER.key, "approval.refused"),
+        (CALLER.key, "approval.refused"),
+        (HUMAN.key, "approval.approved.done"),
+    ]
 
 
 async def test_token_required_but_agent_card_public(base_url: str) -> None:

@@ -28,13 +28,14 @@ from pydantic_ai.messages import (
     TextPart,
     ToolCallPart,
     ToolReturnPart,
+    UserPromptPart,
 )
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from assistant.evals import demo_workspace, offline_model
 from assistant.interop import Bridge
 from assistant.interop.mcp import build_mcp_server
-from assistant.messages import Principal
+from assistant.messages import ChatRef, Inbound, Outbound, Principal
 from assistant.service import AssistantService
 from assistant.store import open_store
 
@@ -50,9 +51,8 @@ def workspace(tmp_path: Path) -> Any:
 
 @pytest.fixture
 def service(workspace: Any) -> AssistantService:
-    return AssistantService(
-        open_store(), workspace, offline_model(), principals={HUMAN.key, CALLER.key}
-    )
+    # The caller is no principal: it only ever speaks for the human.
+    return AssistantService(open_store(), workspace, offline_model(), principals={HUMAN.key})
 
 
 @pytest.fixture
@@ -153,23 +153,112 @@ async def test_builder_requests_wait_for_the_human(
     assert (workspace.root / ".builders" / "0015-new-feature").is_dir()
 
 
-async def test_ask_hands_cards_to_the_human(
+def _history(service: AssistantService, chat_key: str) -> str:
+    return "\n".join(
+        str(part.content)
+        for message in service.conversations.load(chat_key)
+        if isinstance(message, ModelRequest)
+        for part in message.parts
+        if isinstance(part, ToolReturnPart | UserPromptPart)
+    )
+
+
+async def test_ask_files_cards_for_the_human(
     server: Any, service: AssistantService, workspace: Any
 ) -> None:
     async with Client(server) as client:
         answer = (await client.call_tool("ask", {"message": "mark 0015 as implementing"})).data
         [card] = answer["approvals"]
         assert (card["state"], card["approver"]) == ("pending", HUMAN.key)
-        assert f"Approval {card['approval_id']} is waiting for {HUMAN.key}" in answer["replies"][-1]
+        assert answer["replies"][-1] == (
+            f"Waiting for {HUMAN.key} to approve {card['approval_id']}: {card['card']}"
+        )
+        approval = service.approval(card["approval_id"])
+        assert (approval.chat.key, approval.card_chat.key) == ("mcp:client", HUMAN.key)
         # the caller answering in its own chat decides nothing
-        for attempt in ("yes", f"/approve {card['approval_id']}"):
-            await client.call_tool("ask", {"message": attempt})
+        for attempt in ("yes", f"/approve {card['approval_id']}", f"/reject {card['approval_id']}"):
+            refused = (await client.call_tool("ask", {"message": attempt})).data
+            assert refused["approvals"] == []
+            assert "can" in refused["replies"][0] and card["approval_id"] in refused["replies"][0]
         assert service.approval(card["approval_id"]).state == "pending"
         assert _status(workspace, "0015") == "planned"
-        await service.resolve(card["approval_id"], HUMAN, approve=True)
+
+        # the human approves in their own chat
+        human_dm = ChatRef(HUMAN.platform, HUMAN.user_id)
+        [done] = await service.handle(
+            Inbound(chat=human_dm, sender=HUMAN, text=f"/approve {card['approval_id']}")
+        )
+        assert done.chat == human_dm and done.text.startswith("✓ 0015: planned → implementing")
         assert _status(workspace, "0015") == "implementing"
-    caller_cards = [a for a in service.approvals.recent() if a.principal == CALLER.key]
-    assert [a.state for a in caller_cards] == ["rejected"]
+        status = (await client.call_tool("approval_status", {"id": card["approval_id"]})).data
+        assert status["state"] == "done"
+
+    log = service.approvals.audit_log(approval_id=card["approval_id"])
+    assert [(e.actor, e.action) for e in log] == [
+        ("assistant", "approval.requested"),
+        (CALLER.key, "approval.refused"),
+        (CALLER.key, "approval.refused"),
+        (CALLER.key, "approval.refused"),
+        (HUMAN.key, "approval.approved.done"),
+    ]
+    assert [a.principal for a in service.approvals.recent()] == [HUMAN.key]
+    assert "rejected" not in _history(service, "mcp:client")
+    assert "planned → implementing" in _history(service, "mcp:client")
+
+
+class _Caller:
+    """Foreman's model for the caller's chat: asks for a status change, then reports results."""
+
+    def __init__(self) -> None:
+        self.seen: list[list[ModelMessage]] = []
+
+    def __call__(self, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        self.seen.append(messages)
+        if len(self.seen) == 1:
+            args = {"id": "0015", "status": "implementing", "reason": "tests pass"}
+            return ModelResponse(parts=[ToolCallPart("set_project_status", args)])
+        return ModelResponse(parts=[TextPart("noted")])
+
+
+async def test_the_callers_next_ask_knows_what_the_human_decided(workspace: Any) -> None:
+    model = _Caller()
+    service = AssistantService(open_store(), workspace, FunctionModel(model), {HUMAN.key})
+    delivered: list[Outbound] = []
+
+    async def deliver(message: Outbound) -> None:
+        delivered.append(message)
+
+    bridge = Bridge(service=service, workspace=workspace, approver=HUMAN, deliver=deliver)
+    server = build_mcp_server(bridge, caller=CALLER)
+    async with Client(server) as client:
+        asked = (await client.call_tool("ask", {"message": "start 0015"})).data
+        requested = (await client.call_tool("request_builder_create", {"project_id": "0015"})).data
+        # both cards were posted in the human's DM at once, with their buttons
+        [asked_card] = asked["approvals"]
+        assert [(m.chat.key, m.kind, m.extra["approval_id"]) for m in delivered] == [
+            (HUMAN.key, "approval_card", asked_card["approval_id"]),
+            (HUMAN.key, "approval_card", requested["approval_id"]),
+        ]
+        for approval_id in (asked_card["approval_id"], requested["approval_id"]):
+            await service.resolve(approval_id, HUMAN, approve=True)
+        await client.call_tool("ask", {"message": "what happened?"})
+
+    results = {
+        part.tool_name: part.model_response_str()
+        for message in model.seen[-1]
+        if isinstance(message, ModelRequest)
+        for part in message.parts
+        if isinstance(part, ToolReturnPart)
+    }
+    assert json.loads(results["set_project_status"]) == {
+        "status": "done",
+        "summary": "0015: planned → implementing",
+    }
+    assert json.loads(results["create_builder"])["status"] == "done"
+    assert "rejected" not in json.dumps([str(m) for m in model.seen[-1]])
+    assert _status(workspace, "0015") == "implementing"
+    assert (workspace.root / ".builders" / "0015-new-feature").is_dir()
+    assert len(model.seen) == 2  # approving needed no model call
 
 
 def _scripted_caller(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
@@ -334,7 +423,7 @@ def test_http_refuses_to_start_without_a_token(workspace: Any) -> None:
 
 
 async def test_ask_without_a_model_key_says_which_to_set(workspace: Any) -> None:
-    service = AssistantService(open_store(), workspace, None, principals={CALLER.key})
+    service = AssistantService(open_store(), workspace, None, principals={HUMAN.key})
     server = build_mcp_server(
         Bridge(service=service, workspace=workspace, approver=HUMAN), caller=CALLER
     )

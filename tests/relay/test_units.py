@@ -251,12 +251,12 @@ async def test_a_notification_that_could_not_be_delivered_is_reported_in_that_ch
 
 
 def test_deliveries_recorded_before_the_per_chat_table_are_not_sent_again(tmp_path: Path) -> None:
-    from assistant.store.migrations import MIGRATIONS, m007_deliveries_per_chat
+    from assistant.store.migrations import MIGRATIONS, m008_deliveries_per_chat
 
     (tmp_path / "old").mkdir()
     conn = sqlite3.connect(tmp_path / "old" / "foreman.db", isolation_level=None)
     conn.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
-    for step in MIGRATIONS[: MIGRATIONS.index(m007_deliveries_per_chat)]:
+    for step in MIGRATIONS[: MIGRATIONS.index(m008_deliveries_per_chat)]:
         step(conn)
         conn.execute("INSERT INTO _migrations VALUES (?, 'then')", (step.__name__,))
     conn.execute(

@@ -18,7 +18,14 @@ from assistant.messages import ChatRef, Inbound, Outbound, Principal
 from assistant.relay import Relay, exchanges
 from assistant.relay._bindings import Binding, save_binding
 from assistant.store import Store, open_store
-from tests.opencode_server import FakeLLM, HttpError, OpenCodeProcess, ToolCall, start_opencode
+from tests.opencode_server import (
+    FakeLLM,
+    Garbage,
+    HttpError,
+    OpenCodeProcess,
+    ToolCall,
+    start_opencode,
+)
 from tools.opencode import OpenCodeClient
 from tools.projectlist import ChatBinding, Project
 
@@ -309,6 +316,17 @@ async def test_llm_400_is_an_error_not_done(chat: Chat, fake_llm: FakeLLM) -> No
     assert chat.seen[-1].text == "❌ APIError: bad request body"
     await chat.settle()
     assert await chat.quiet() == []
+
+
+async def test_an_unparseable_model_stream_is_an_error_not_done(
+    chat: Chat, fake_llm: FakeLLM
+) -> None:
+    fake_llm.script(Garbage(), when="garbled")
+    await chat.say("garbled")
+    assert await chat.until("error") == ["started", "error"]
+    assert chat.seen[-1].text.startswith("❌ UnknownError: JSON parsing failed")
+    await chat.settle()
+    assert await chat.quiet() == []  # no "Done", and the repeated error is not told twice
 
 
 async def test_stop_aborts_a_running_command_quietly(chat: Chat, fake_llm: FakeLLM) -> None:

@@ -11,7 +11,8 @@ Fixtures (import them into a conftest with
   takes the next scripted reply. With the script empty, it answers ``Hello from fake LLM``, or
   ``Tool finished: <output>`` when the last message is a tool result. ``fake_llm.requests`` holds
   every request body (dicts); ``fake_llm.texts()`` the user/tool texts the model was shown.
-  Reply types: ``Text``, ``ToolCall`` (one or several per reply: ``ToolCalls``), ``HttpError``.
+  Reply types: ``Text``, ``ToolCall`` (one or several per reply: ``ToolCalls``), ``HttpError``,
+  ``Garbage`` (a stream OpenCode cannot parse).
 - ``opencode_server`` (session scope) — a real ``opencode serve --hostname 127.0.0.1 --port P``
   with isolated HOME/XDG dirs, the env flags of OPENCODE.md, a server password (so every test
   also exercises Basic auth) and ``OPENCODE_CONFIG_CONTENT`` pointing at ``fake_llm_server``.
@@ -78,7 +79,14 @@ class HttpError:
     message: str = "fake upstream failure"
 
 
-Reply = Text | ToolCall | ToolCalls | HttpError
+@dataclass(frozen=True)
+class Garbage:
+    """A 200 event stream whose chunk is not JSON (OpenCode fails the turn: UnknownError)."""
+
+    body: bytes = b"data: {not json\n\n"
+
+
+Reply = Text | ToolCall | ToolCalls | HttpError | Garbage
 
 
 @dataclass
@@ -229,7 +237,7 @@ def _handler(llm: FakeLLM) -> type[BaseHTTPRequestHandler]:
             self.send_header("Cache-Control", "no-cache")
             self.end_headers()
             try:
-                for piece in _stream(reply):
+                for piece in [reply.body] if isinstance(reply, Garbage) else _stream(reply):
                     self.wfile.write(piece)
                     self.wfile.flush()
             except (BrokenPipeError, ConnectionResetError):

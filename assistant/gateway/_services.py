@@ -52,8 +52,9 @@ def build_services(
     from tools.opencode import OpenCodeClient
 
     client = OpenCodeClient(config.opencode.url, config.opencode.password, config.opencode.username)
+    # the live set, not a copy: someone paired while `foreman serve` runs may /allow at once
     services.relay = Relay(
-        store, client, workspace, principals=set(principals), projects=services.projects
+        store, client, workspace, principals=principals, projects=services.projects
     )
     services.closers.append(client.aclose)
     return services

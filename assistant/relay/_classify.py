@@ -20,6 +20,7 @@ Kind = Literal[
     "error",
     "command_failed",
     "tests_failed",
+    "undelivered",
 ]
 
 EMOJI: dict[str, str] = {
@@ -30,6 +31,7 @@ EMOJI: dict[str, str] = {
     "error": "❌",
     "command_failed": "⚠️",
     "tests_failed": "🧪",
+    "undelivered": "⚠️",
 }
 
 OUTPUT_TAIL_LINES = 8
@@ -60,6 +62,13 @@ class SessionState:
     turn_failed: bool = False  # the turn ended in an error or abort: no "done"
     retry_reported: bool = False
     gave_up: bool = False  # the retry limit was reached and the turn aborted
+    # the turn's latest assistant message completed without an error: only then is it "done"
+    reply_done: bool = False
+    # an error was reported for this turn: OpenCode may repeat it (a second session.error with
+    # a stack trace, or the failed message itself), and the chat hears it once
+    error_reported: bool = False
+    # the turn went idle with no finished reply and no error yet: a late error still belongs to it
+    ended_unfinished: bool = False
     last_text: str | None = None  # the last final assistant text of this turn
     prompt: str | None = None  # the last user text
     user_message: str | None = None  # id of the last user message (its parts are the prompt)
@@ -179,6 +188,9 @@ def classify(
                 turn_failed=False,
                 retry_reported=False,
                 gave_up=False,
+                reply_done=False,
+                error_reported=False,
+                ended_unfinished=False,
                 last_text=None,
                 prompt=None,  # consumed: a later turn without a new message shows none
                 last_failed_part=None,
@@ -213,17 +225,29 @@ def classify(
         return _turn_end(state, sid, key_id)
 
     if kind == "session.error":
-        error = props.get("error") or {}
-        new = replace(state, turn_failed=True)
-        if error.get("name") == "MessageAbortedError":
-            return new, None
-        return new, Notification(f"{sid}:error:{key_id}", sid, "error", _error_message(error))
+        return _turn_error(state, sid, key_id, props.get("error") or {})
 
     if kind == "message.updated":
         info = props.get("info") or {}
-        if info.get("role") == "user" and info.get("id") != state.user_message:
-            return replace(state, user_message=info.get("id")), None
-        return state, None
+        role = info.get("role")
+        if role == "user" and info.get("id") != state.user_message:
+            # a new message from the user: errors from here on are news, not repeats
+            return replace(state, user_message=info.get("id"), error_reported=False), None
+        if role != "assistant":
+            return state, None
+        error = info.get("error")
+        if error and (state.busy or state.ended_unfinished):
+            # the failed reply can precede session.error, and even session.idle
+            return _turn_error(state, sid, key_id, error)
+        if not state.busy or error:
+            return state, None  # e.g. the messages a fork copies, old errors included
+        completed = bool((info.get("time") or {}).get("completed"))
+        # a reply that completes while a retry is pending was cut short by an abort
+        done = completed and state.status == "busy"
+        new = replace(state, reply_done=done)
+        if done and info.get("finish") and state.retry_reported and not state.gave_up:
+            new = replace(new, turn_failed=False)  # the model recovered after retrying
+        return new, None
 
     if kind == "message.part.updated":
         part = props.get("part") or {}
@@ -255,6 +279,18 @@ def classify(
     return state, None
 
 
+def _turn_error(
+    state: SessionState, sid: str, key_id: str, error: dict[str, Any]
+) -> tuple[SessionState, Notification | None]:
+    new = replace(state, turn_failed=True, ended_unfinished=False)
+    if error.get("name") == "MessageAbortedError":
+        return new, None  # the user stopped it and was told so
+    if state.error_reported:
+        return new, None  # the same failure, told again by OpenCode
+    notification = Notification(f"{sid}:error:{key_id}", sid, "error", _error_message(error))
+    return replace(new, error_reported=True), notification
+
+
 def _turn_end(
     state: SessionState, sid: str, key_id: str
 ) -> tuple[SessionState, Notification | None]:
@@ -263,9 +299,13 @@ def _turn_end(
     new = replace(state, status="idle")
     if state.turn_failed:
         return new, None
-    text = "Done"
-    if state.last_text:
-        text += "\n" + state.last_text.strip()
+    if not state.reply_done:
+        # idle can come before the session.error that explains it: never call that "done"
+        text = "The turn ended without a finished reply."
+        notification = Notification(f"{sid}:unfinished:{key_id}", sid, "error", text)
+        return replace(new, ended_unfinished=True), notification
+    reply = (state.last_text or "").strip()
+    text = "Done\n" + reply if reply else "Done (no reply text)"
     return new, Notification(f"{sid}:complete:{key_id}", sid, "complete", text)
 
 

@@ -15,30 +15,72 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-def was_delivered(store: Store, key: str) -> bool:
-    row = store.connection.execute(
-        "SELECT state FROM deliveries WHERE notification_key = ?", (key,)
-    ).fetchone()
-    return row is not None and row["state"] == "sent"
+ANY_CHAT = "*"  # a delivery recorded before deliveries were kept per chat
+
+
+def delivery_states(store: Store, key: str) -> dict[str, str]:
+    """Chat key -> `sent` or `failed`, for every chat this notification was tried in."""
+    rows = store.connection.execute(
+        "SELECT chat_key, state FROM deliveries WHERE notification_key = ?", (key,)
+    ).fetchall()
+    return {row["chat_key"]: row["state"] for row in rows}
+
+
+def was_delivered(store: Store, key: str, chat_key: str) -> bool:
+    states = delivery_states(store, key)
+    return "sent" in (states.get(chat_key), states.get(ANY_CHAT))
 
 
 def record_delivery(
-    store: Store, notification: Notification, state: str, error: str | None = None
+    store: Store,
+    notification: Notification,
+    chat_key: str,
+    state: str,
+    error: str | None = None,
+    text: str = "",
 ) -> None:
     with store.transaction() as conn:
         conn.execute(
-            "INSERT OR REPLACE INTO deliveries "
-            "(notification_key, session_id, kind, state, error, at) VALUES (?, ?, ?, ?, ?, ?)",
-            (notification.key, notification.session_id, notification.kind, state, error, _now()),
+            "INSERT OR REPLACE INTO deliveries (notification_key, chat_key, session_id, kind, "
+            "state, error, text, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                notification.key,
+                chat_key,
+                notification.session_id,
+                notification.kind,
+                state,
+                error,
+                text,
+                _now(),
+            ),
         )
 
 
-def failed_deliveries(store: Store) -> list[dict[str, Any]]:
-    rows = store.connection.execute(
-        "SELECT notification_key, session_id, kind, error, at FROM deliveries "
-        "WHERE state = 'failed' ORDER BY at"
-    ).fetchall()
+def failed_deliveries(store: Store, chat_key: str | None = None) -> list[dict[str, Any]]:
+    """Notifications that could not be delivered (to one chat, or anywhere), oldest first."""
+    query = (
+        "SELECT notification_key, chat_key, session_id, kind, error, text, at, reported_at "
+        "FROM deliveries WHERE state = 'failed'"
+    )
+    args: tuple[str, ...] = ()
+    if chat_key is not None:
+        query += " AND chat_key = ?"
+        args = (chat_key,)
+    rows = store.connection.execute(query + " ORDER BY at", args).fetchall()
     return [dict(r) for r in rows]
+
+
+def unreported_failures(store: Store, chat_key: str) -> list[dict[str, Any]]:
+    """What a chat missed and has not been told about yet."""
+    return [f for f in failed_deliveries(store, chat_key) if f["reported_at"] is None]
+
+
+def mark_reported(store: Store, chat_key: str, keys: list[str]) -> None:
+    with store.transaction() as conn:
+        conn.executemany(
+            "UPDATE deliveries SET reported_at = ? WHERE notification_key = ? AND chat_key = ?",
+            [(_now(), key, chat_key) for key in keys],
+        )
 
 
 def append_history(

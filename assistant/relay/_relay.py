@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Container, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -25,16 +26,20 @@ from assistant.relay._classify import (
     Notification,
     SessionState,
     classify,
+    first_line,
     permission_notification,
     question_notification,
 )
 from assistant.relay._format import render, render_text
 from assistant.relay._journal import (
+    ANY_CHAT,
     HistoryRow,
     append_history_rows,
+    delivery_states,
     exchanges,
+    mark_reported,
     record_delivery,
-    was_delivered,
+    unreported_failures,
 )
 from assistant.store import Store
 from tools.opencode import Event, OpenCodeClient, OpenCodeError, Permission, Question, Resync
@@ -45,6 +50,8 @@ Send = Callable[[Outbound], Awaitable[str | None]]
 DEFAULT_RETRY_LIMIT = 5
 CONTEXT_LIMIT = 20  # unaddressed group messages kept per chat for the next addressed one
 CONTEXT_HEADER = "Messages in the group chat since you were last addressed (context only):"
+LISTEN_WAIT = 15.0  # seconds a prompt waits for the relay's event stream to open
+MISSED_LISTED = 10  # undelivered notifications named one by one in the catch-up notice
 
 
 def retry_limit_from_env() -> int:
@@ -66,23 +73,30 @@ class _BuilderDirectories:
 
 
 class Relay:
+    """Who hears what: a turn's notifications go to the chats whose messages the relay
+    forwarded into that turn; anything no chat asked for here (a turn started from OpenCode's
+    own UI or another client, a request re-announced after a restart) goes to every chat
+    bound to the builder. Each chat gets a notification at most once."""
+
     def __init__(
         self,
         store: Store,
         opencode: OpenCodeClient,
         workspace: Any,
-        principals: set[str],
+        principals: Container[str],
         retry_limit: int | None = None,
         *,
         projects: Callable[[], Iterable[Any]] | None = None,
         session_permission: list[dict[str, str]] | None = None,
+        max_backoff: float = 10.0,
     ) -> None:
         self.store = store
         self.opencode = opencode
         # a tools.workspace.Workspace (its `.root`) or a plain path
         self.root = Path(workspace) if isinstance(workspace, str | Path) else Path(workspace.root)
         self.workspace = workspace
-        self.principals = set(principals)
+        # read at every check, not copied: a user paired while the relay runs counts at once
+        self.principals = principals
         self.retry_limit = retry_limit if retry_limit is not None else retry_limit_from_env()
         self._projects = projects
         self.session_permission = session_permission
@@ -91,9 +105,15 @@ class Relay:
         self._context: dict[str, deque[str]] = {}  # chat key -> unaddressed messages
         self._permissions: dict[str, Permission] = {}  # session id -> pending permission
         self._questions: dict[str, Question] = {}  # session id -> pending question
+        # session id -> the chats that addressed its current (or last) turn, by chat key
+        self._askers: dict[str, dict[str, ChatRef]] = {}
+        self._turn_over: set[str] = set()  # sessions idle since their askers' turn ended
         self._bindings_cache: tuple[float, list[Binding]] | None = None
         self._history_rows: list[HistoryRow] = []
         self._history_writer: asyncio.Task[None] | None = None
+        self.max_backoff = max_backoff  # the longest wait between reconnects to OpenCode
+        self.listening = asyncio.Event()  # set once `run` has the event stream open
+        self._running = False
 
     # -- bindings ---------------------------------------------------------------------------
 
@@ -214,6 +234,16 @@ class Relay:
             body = CONTEXT_HEADER + "\n" + "\n".join(context)
             await self.opencode.prompt_async(session_id, body, no_reply=True)
         line = f"{author(sender)}: {text}"
+        if self._running and not self.listening.is_set():
+            # a prompt sent before the event stream is open would be answered unheard
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(LISTEN_WAIT):
+                    await self.listening.wait()
+        # noted before the prompt is sent: the turn's first event may beat the HTTP answer
+        if session_id in self._turn_over:
+            self._turn_over.discard(session_id)
+            self._askers.pop(session_id, None)
+        self._askers.setdefault(session_id, {})[binding.chat_key] = binding.chat()
         await self.opencode.prompt_async(session_id, line)
         self._record(binding.builder, session_id, "relay.forwarded", {"text": line})
 
@@ -414,20 +444,28 @@ class Relay:
 
     async def run(self, send: Send) -> None:
         """Consume OpenCode events forever and send the notifications they call for."""
+        self._running = True
+        events = self.opencode.events(
+            resync_directories=_BuilderDirectories(self), max_backoff=self.max_backoff
+        )
         try:
-            async for event in self.opencode.events(resync_directories=_BuilderDirectories(self)):
+            async for event in events:
                 try:
                     await self.process(event, send)
                 except OpenCodeError as exc:
                     # a failed call must not stop the relay; the next resync repairs the state
                     log.warning("relay: %s while handling %s", exc, getattr(event, "type", event))
         finally:
+            self._running = False
+            self.listening.clear()
             await self.flush_history()
 
     async def process(self, event: Event | Resync, send: Send) -> list[Notification]:
         """One event (or reconnect snapshot): update state, deliver notifications."""
         if isinstance(event, Resync):
-            return await self._resync(event, send)
+            sent = await self._resync(event, send)
+            self.listening.set()
+            return sent
         builder = self._builder_of_directory(event.directory)
         session_id = event.session_id
         if builder is None or session_id is None:
@@ -440,10 +478,16 @@ class Relay:
             return []
         self._record(builder, session_id, event.type, {"id": event.id, **event.properties})
         self._track_pending(event)
-        state, notification = classify(
-            self.states.get(session_id, IDLE), event, retry_limit=self.retry_limit
-        )
+        before = self.states.get(session_id, IDLE)
+        state, notification = classify(before, event, retry_limit=self.retry_limit)
         self.states[session_id] = state
+        if state.busy and not before.busy and session_id in self._turn_over:
+            # no chat here asked for this turn since the last one ended: every chat hears it
+            self._turn_over.discard(session_id)
+            self._askers.pop(session_id, None)
+        if before.busy and not state.busy:
+            # kept, not cleared: an error OpenCode reports after idle still goes to the askers
+            self._turn_over.add(session_id)
         if notification is None:
             return []
         await self._deliver(builder, notification, send)
@@ -475,6 +519,7 @@ class Relay:
             elif status is None and state.busy:
                 notification = await self._ended_while_away(session_id)
                 self.states[session_id] = replace(state, status="idle")
+                self._turn_over.add(session_id)
                 if await self._deliver(builder, notification, send):
                     sent.append(notification)
             self._permissions.pop(session_id, None)
@@ -509,37 +554,81 @@ class Relay:
         finished = info.get("finish") == "stop" and not info.get("error")
         if finished and (info.get("time") or {}).get("completed"):
             texts = [p.get("text", "") for p in last.get("parts", []) if p.get("type") == "text"]
-            text = "Done" + ("\n" + texts[-1].strip() if texts else "")
+            reply = texts[-1].strip() if texts else ""
+            text = "Done\n" + reply if reply else "Done (no reply text)"
             return Notification(key, session_id, "complete", text)
         text = "The turn was interrupted (OpenCode restarted or the connection dropped)."
         return Notification(key, session_id, "error", text)
 
+    def audience(self, builder: str, session_id: str) -> list[ChatRef]:
+        """The chats a notification about this session goes to (see the class docstring)."""
+        bound = {b.chat_key: b.chat() for b in self.bindings() if b.builder == builder}
+        askers = [chat for key, chat in self._askers.get(session_id, {}).items() if key in bound]
+        return askers or list(bound.values())
+
     async def _deliver(self, builder: str, notification: Notification, send: Send) -> bool:
-        """Send to every chat bound to the builder, once per cause; failures are recorded."""
+        """Send to the notification's chats, once per chat; True when every one got it.
+
+        A chat that could not be reached is recorded, and told what it missed the next time
+        a notification reaches it."""
         if notification.abort:
             try:
                 await self.opencode.abort(notification.session_id)
             except OpenCodeError as exc:
                 log.warning("abort after retry limit failed: %s", exc)
-        if was_delivered(self.store, notification.key):
+        states = delivery_states(self.store, notification.key)
+        if states.get(ANY_CHAT) == "sent":
             return False
+        text = render_text(notification, buttons=False)
+        sent: list[ChatRef] = []
         errors: list[str] = []
-        for binding in self.bindings():
-            if binding.builder != builder:
+        for chat in self.audience(builder, notification.session_id):
+            if states.get(chat.key) == "sent":
                 continue
-            for outbound in render(notification, binding.chat()):
-                try:
+            try:
+                for outbound in render(notification, chat):
                     await send(outbound)
-                except Exception as exc:  # any channel failure is reported, never lost
-                    errors.append(f"{binding.chat_key}: {exc!r}")
+            except Exception as exc:  # any channel failure is reported, never lost
+                errors.append(f"{chat.key}: {exc!r}")
+                record_delivery(self.store, notification, chat.key, "failed", repr(exc), text)
+                continue
+            record_delivery(self.store, notification, chat.key, "sent")
+            sent.append(chat)
+            await self._report_missed(chat, send)
         if errors:
             log.warning("notification %s not delivered: %s", notification.key, "; ".join(errors))
-            record_delivery(self.store, notification, "failed", "; ".join(errors))
-        else:
-            record_delivery(self.store, notification, "sent")
-        payload = {"kind": notification.kind, "text": render_text(notification, buttons=False)}
-        self._record(builder, notification.session_id, "relay.notification", payload)
-        return not errors
+        if not states and (sent or errors):  # once in the history, however often it is retried
+            payload = {"kind": notification.kind, "text": text}
+            self._record(builder, notification.session_id, "relay.notification", payload)
+        return bool(sent) and not errors
+
+    async def _report_missed(self, chat: ChatRef, send: Send) -> None:
+        """Tell a chat that just got a notification what earlier ones never reached it."""
+        missed = unreported_failures(self.store, chat.key)
+        if not missed:
+            return
+        count = len(missed)
+        lines = [
+            f"{count} earlier notification{'s' if count > 1 else ''} could not be delivered here:"
+        ]
+        lines += [f"• {first_line(m['text'] or m['kind'])}" for m in missed[:MISSED_LISTED]]
+        if count > MISSED_LISTED:
+            lines.append(f"• … and {count - MISSED_LISTED} more")
+        lines.append("/history shows what the builder said.")
+        last = missed[-1]
+        notice = Notification(
+            f"undelivered:{chat.key}:{last['notification_key']}",
+            last["session_id"],
+            "undelivered",
+            "\n".join(lines),
+        )
+        try:
+            for outbound in render(notice, chat):
+                await send(outbound)
+        except Exception as exc:  # still unreported: the next delivery tries again
+            log.warning("could not tell %s about missed notifications: %r", chat.key, exc)
+            return
+        mark_reported(self.store, chat.key, [m["notification_key"] for m in missed])
 
 
 def author(sender: Principal) -> str:

@@ -170,3 +170,31 @@ def m007_approval_approver_chat(conn: sqlite3.Connection) -> None:
     # A card raised in another agent's chat (MCP, A2A) is shown to, and decided in, the human
     # approver's own chat; NULL when that is the chat the card was raised in.
     conn.execute("ALTER TABLE approvals ADD COLUMN approver_chat_json TEXT")
+
+
+@migration
+def m008_deliveries_per_chat(conn: sqlite3.Connection) -> None:
+    # A builder may be bound to several chats: a notification is delivered once per chat, and
+    # one that could not be delivered keeps its text until that chat has been told it missed it.
+    conn.execute(
+        """CREATE TABLE deliveries_per_chat (
+            notification_key TEXT NOT NULL,
+            chat_key TEXT NOT NULL,
+            session_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            state TEXT NOT NULL,
+            error TEXT,
+            text TEXT NOT NULL DEFAULT '',
+            at TEXT NOT NULL,
+            reported_at TEXT,
+            PRIMARY KEY (notification_key, chat_key)
+        )"""
+    )
+    # earlier rows were one per notification, for every chat bound at the time: chat_key '*'
+    conn.execute(
+        "INSERT INTO deliveries_per_chat "
+        "(notification_key, chat_key, session_id, kind, state, error, at) "
+        "SELECT notification_key, '*', session_id, kind, state, error, at FROM deliveries"
+    )
+    conn.execute("DROP TABLE deliveries")
+    conn.execute("ALTER TABLE deliveries_per_chat RENAME TO deliveries")

@@ -6,23 +6,44 @@ import asyncio
 import contextlib
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+from pydantic_ai.models.test import TestModel
 
+from assistant.gateway import Pairing, load_config, principal_keys
+from assistant.gateway._services import build_services
 from assistant.messages import ChatRef, Inbound, Outbound, Principal
 from assistant.relay import Relay, exchanges
 from assistant.relay._bindings import Binding, save_binding
-from assistant.store import open_store
-from tests.opencode_server import FakeLLM, HttpError, OpenCodeProcess, ToolCall, start_opencode
+from assistant.store import Store, open_store
+from tests.opencode_server import (
+    FakeLLM,
+    Garbage,
+    HttpError,
+    OpenCodeProcess,
+    ToolCall,
+    start_opencode,
+)
 from tools.opencode import OpenCodeClient
+from tools.projectlist import ChatBinding, Project
 
 BUILDER = "0014-ironman-training"
 ASK_BASH = [{"permission": "bash", "pattern": "*", "action": "ask"}]
 ALICE = Principal("telegram", "100", "Alice")  # the principal
 BOB = Principal("telegram", "200", "Bob")  # a group member
 GROUP = ChatRef("telegram", "-1001", is_direct=False)
+OTHER = ChatRef("telegram", "-2002", is_direct=False)  # a second chat bound to the same builder
+PROJECTLIST = """# Projects
+
+```yaml
+projects:
+  - id: "0014"
+    title: Ironman training planner
+    status: implementing
+```
+"""
 
 
 def bash(command: str) -> ToolCall:
@@ -47,7 +68,7 @@ class Chat:
     async def press(self, data: str, sender: Principal = ALICE) -> list[Outbound]:
         return await self.relay.handle(Inbound(GROUP, sender, callback_data=data))
 
-    async def until(self, kind: str, timeout: float = 45) -> list[str]:
+    async def until(self, kind: str, timeout: float = 60) -> list[str]:
         """Notification kinds received up to and including the first `kind`."""
         kinds: list[str] = []
         async with asyncio.timeout(timeout):
@@ -68,7 +89,7 @@ class Chat:
             kinds.append(message.extra["notification_kind"])
         return kinds
 
-    async def settle(self, timeout: float = 15) -> None:
+    async def settle(self, timeout: float = 30) -> None:
         """Wait until the builder's session is idle on the server."""
         session_id = await self.relay.session_for(BUILDER, create=False)
         directory = self.relay.directory(BUILDER)
@@ -82,6 +103,8 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # one builder directory for the module: OpenCode loads an instance per directory (~3 s)
     root = tmp_path_factory.mktemp("workspace")
     (root / ".builders" / BUILDER).mkdir(parents=True)
+    (root / ".ai").mkdir()
+    (root / ".ai" / "projectlist.md").write_text(PROJECTLIST)  # no chat bindings declared
     return root
 
 
@@ -96,23 +119,31 @@ async def running_relay(
     retry_limit: int = 5,
     new_session: bool = True,
     abort_on_exit: bool = True,
+    bind: bool = True,
+    build: Callable[[Store], Relay] | None = None,
 ) -> AsyncIterator[Chat]:
-    client = OpenCodeClient(server.url, password=server.password)
     store = open_store(tmp_path / "state")
-    save_binding(store, Binding("telegram", GROUP.chat_id, BUILDER, trigger=trigger), "test")  # type: ignore[arg-type]
-    relay = Relay(
-        store,
-        client,
-        workspace,
-        principals={ALICE.key},
-        retry_limit=retry_limit,
-        session_permission=permission,
-    )
+    if bind:
+        save_binding(store, Binding("telegram", GROUP.chat_id, BUILDER, trigger=trigger), "test")  # type: ignore[arg-type]
+    if build is not None:
+        relay = build(store)
+    else:
+        relay = Relay(
+            store,
+            OpenCodeClient(server.url, password=server.password),
+            workspace,
+            principals={ALICE.key},
+            retry_limit=retry_limit,
+            session_permission=permission,
+            max_backoff=1.0,  # reconnect soon after a restarted server is back
+        )
+    client = relay.opencode
     chat = Chat(relay)
     if new_session:
         await chat.say("/new")
     task = asyncio.create_task(relay.run(chat.send))
-    await asyncio.sleep(0.3)  # the event stream is open
+    async with asyncio.timeout(60):  # generous: a loaded machine connects slowly
+        await relay.listening.wait()
     try:
         yield chat
     finally:
@@ -287,6 +318,17 @@ async def test_llm_400_is_an_error_not_done(chat: Chat, fake_llm: FakeLLM) -> No
     assert await chat.quiet() == []
 
 
+async def test_an_unparseable_model_stream_is_an_error_not_done(
+    chat: Chat, fake_llm: FakeLLM
+) -> None:
+    fake_llm.script(Garbage(), when="garbled")
+    await chat.say("garbled")
+    assert await chat.until("error") == ["started", "error"]
+    assert chat.seen[-1].text.startswith("❌ UnknownError: JSON parsing failed")
+    await chat.settle()
+    assert await chat.quiet() == []  # no "Done", and the repeated error is not told twice
+
+
 async def test_stop_aborts_a_running_command_quietly(chat: Chat, fake_llm: FakeLLM) -> None:
     fake_llm.script(bash("sleep 30"), when="slow")
     await chat.say("slow job")
@@ -294,7 +336,7 @@ async def test_stop_aborts_a_running_command_quietly(chat: Chat, fake_llm: FakeL
     await asyncio.sleep(1.0)  # the command is running
     (stopped,) = await chat.say("/stop")
     assert stopped.text == "⏹ Stopped."
-    await chat.settle(timeout=5)
+    await chat.settle()
     assert await chat.quiet() == []  # no error for an abort, and no "done"
 
 
@@ -398,7 +440,7 @@ async def test_relay_run_command_reads_chat_lines_and_prints_notifications(
     lines: list[str] = []
 
     async def read_until(fragment: str) -> None:
-        async with asyncio.timeout(30):
+        async with asyncio.timeout(90):  # generous: it is a new process on a loaded machine
             while not any(fragment in line for line in lines):
                 lines.append((await process.stdout.readline()).decode())
 
@@ -414,3 +456,83 @@ async def test_relay_run_command_reads_chat_lines_and_prints_notifications(
     finally:
         process.terminate()
         await process.wait()
+
+
+async def test_a_builder_bound_to_two_chats_answers_the_chat_that_asked(
+    opencode_server: OpenCodeProcess, fake_llm: FakeLLM, workspace: Path, tmp_path: Path
+) -> None:
+    declared = Project(
+        "0014",
+        "Ironman training planner",
+        "implementing",
+        chat_binding=ChatBinding("telegram", channel_id=GROUP.chat_id),
+    )
+
+    def build(store: Store) -> Relay:
+        client = OpenCodeClient(opencode_server.url, password=opencode_server.password)
+        return Relay(store, client, workspace, {ALICE.key}, projects=lambda: [declared])
+
+    async with running_relay(opencode_server, workspace, tmp_path, bind=False, build=build) as chat:
+        (bound,) = await chat.relay.handle(Inbound(OTHER, ALICE, f"/bind {BUILDER}"))
+        assert bound.text == f"🔗 This chat now talks to builder {BUILDER}."
+
+        await chat.relay.handle(Inbound(OTHER, ALICE, "Say hello from the other chat"))
+        assert await chat.until("complete") == ["started", "complete"]
+        assert [m.chat.key for m in chat.seen] == [OTHER.key, OTHER.key]
+
+        chat.seen.clear()
+        await chat.say("Say hello from the declared chat")
+        assert await chat.until("complete") == ["started", "complete"]
+        assert [m.chat.key for m in chat.seen] == [GROUP.key, GROUP.key]
+
+        # a turn no chat asked for (OpenCode's own UI, another client): every chat, once each
+        chat.seen.clear()
+        session_id = chat.relay._current[BUILDER]
+        await chat.relay.opencode.prompt_async(session_id, "typed in the OpenCode UI")
+        await chat.until("complete")
+        await chat.until("complete")
+        heard = sorted((m.chat.key, m.extra["notification_kind"]) for m in chat.seen)
+        assert heard == [
+            (GROUP.key, "complete"),
+            (GROUP.key, "started"),
+            (OTHER.key, "complete"),
+            (OTHER.key, "started"),
+        ]
+        assert await chat.quiet() == []
+
+
+async def test_a_user_paired_while_serving_may_allow_without_a_restart(
+    opencode_server: OpenCodeProcess, fake_llm: FakeLLM, workspace: Path, tmp_path: Path
+) -> None:
+    config = load_config(
+        None,
+        env={
+            "FOREMAN_WORKSPACE": str(workspace),
+            "FOREMAN_TELEGRAM_TOKEN": "123:test-token",
+            "FOREMAN_TELEGRAM_ALLOWED_USERS": ALICE.user_id,
+            "FOREMAN_OPENCODE_URL": opencode_server.url,
+            "FOREMAN_OPENCODE_PASSWORD": opencode_server.password or "",
+        },
+    )
+
+    def build(store: Store) -> Relay:
+        # the relay exactly as `foreman serve` builds it
+        services = build_services(config, store, principal_keys(config, store), model=TestModel())
+        services.relay.session_permission = ASK_BASH
+        return services.relay
+
+    async with running_relay(opencode_server, workspace, tmp_path, build=build) as chat:
+        fake_llm.script(bash("echo paired-run"), when="run it")
+        await chat.say("run it")
+        assert await chat.until("permission") == ["started", "permission"]
+        (refused,) = await chat.say("/allow", sender=BOB)
+        assert refused.text == "Only the principal can answer approval requests."
+
+        pairing = Pairing(chat.relay.store)  # what `foreman pairing approve` does meanwhile
+        code = pairing.request(BOB)
+        assert code is not None
+        pairing.approve(code.code)
+
+        (allowed,) = await chat.say("/allow", sender=BOB)
+        assert allowed.text == "Allowed once: echo paired-run"
+        assert await chat.until("complete") == ["complete"]

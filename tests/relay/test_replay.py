@@ -165,6 +165,7 @@ def test_duplicate_idle_and_repeated_busy_notify_once() -> None:
     sequence = [
         ("session.status", {"sessionID": sid, "status": {"type": "busy"}}),
         ("session.status", {"sessionID": sid, "status": {"type": "busy"}}),
+        ("message.updated", {"sessionID": sid, "info": reply(sid, finish="stop")}),
         ("session.status", {"sessionID": sid, "status": {"type": "idle"}}),
         ("session.idle", {"sessionID": sid}),
         ("session.idle", {"sessionID": sid}),
@@ -174,7 +175,111 @@ def test_duplicate_idle_and_repeated_busy_notify_once() -> None:
         event.n += 1
         state, notification = classify(state, event(type_, **props))
         kinds.append(notification.kind if notification else None)
-    assert kinds == ["started", None, "complete", None, None]
+    assert kinds == ["started", None, None, "complete", None, None]
+
+
+def reply(sid: str, completed: bool = True, **info: object) -> dict[str, object]:
+    """An assistant message's `info` as OpenCode sends it in `message.updated`."""
+    time = {"created": 1, "completed": 2} if completed else {"created": 1}
+    return {"id": "msg_a", "role": "assistant", "sessionID": sid, "time": time, **info}
+
+
+def scenario(stream: Path, header: str) -> list[str]:
+    """The `data:` payloads recorded under one scenario header."""
+    lines = stream.read_text().split(f"# {header}:", 1)[1].split("\n# SCENARIO", 1)[0]
+    return [line[6:] for line in lines.splitlines() if line.startswith("data: ")]
+
+
+def told(payloads: list[str]) -> list[str]:
+    return [one_line(n).replace(n.session_id, "S") for n in replay(map(parse_event_data, payloads))]
+
+
+def test_an_error_told_after_idle_is_never_done(corpus: Path) -> None:
+    # The real LLM-400 turn, with its session.error moved after the idle pair, as OpenCode
+    # sent it live for an UnknownError: the chat must not hear "Done" for a failed turn.
+    recorded = scenario(corpus / "opencode-1.18.33" / "event-stream.sse.txt", "SCENARIO 8")
+    error = next(p for p in recorded if '"session.error"' in p)
+    first_idle = next(i for i, p in enumerate(recorded) if '"session.idle"' in p)
+    reordered = [p for p in recorded if p != error]
+    reordered.insert(first_idle, error)  # just after the first session.idle
+    assert told(recorded) == snapshot(
+        ["S started 🔨 Started: HTTP_400 now", "S error ❌ APIError: fake upstream failure 400"]
+    )
+    assert told(reordered) == snapshot(
+        [
+            "S started 🔨 Started: HTTP_400 now",
+            "S error ❌ The turn ended without a finished reply.",
+            "S error ❌ APIError: fake upstream failure 400",
+        ]
+    )
+
+
+def test_a_failed_reply_before_idle_is_one_error_however_often_it_is_repeated() -> None:
+    sid = "ses_1"
+    unknown = {"name": "UnknownError", "data": {"message": "Model not found: fake/nope."}}
+    repeated = {"name": "UnknownError", "data": {"message": "ProviderModelNotFoundError: …"}}
+    events = [
+        {"type": "session.status", "properties": {"sessionID": sid, "status": {"type": "busy"}}},
+        {
+            "type": "message.updated",
+            "properties": {"sessionID": sid, "info": reply(sid, error=unknown)},
+        },
+        {"type": "session.status", "properties": {"sessionID": sid, "status": {"type": "idle"}}},
+        {"type": "session.idle", "properties": {"sessionID": sid}},
+        {"type": "session.error", "properties": {"sessionID": sid, "error": unknown}},
+        {"type": "session.error", "properties": {"sessionID": sid, "error": repeated}},
+    ]
+    payloads = [json.dumps({"id": f"evt_{n}", **e}) for n, e in enumerate(events)]
+    assert told(payloads) == snapshot(
+        ["S started 🔨 Started", "S error ❌ UnknownError: Model not found: fake/nope."]
+    )
+
+
+def test_a_turn_without_reply_text_says_so_and_a_recovered_retry_is_done() -> None:
+    sid = "ses_1"
+    events = [
+        # a shell command run from the OpenCode UI: a reply with a tool part and no text
+        {"type": "session.status", "properties": {"sessionID": sid, "status": {"type": "busy"}}},
+        {"type": "message.updated", "properties": {"sessionID": sid, "info": reply(sid)}},
+        {"type": "session.idle", "properties": {"sessionID": sid}},
+        # a model request that failed once, then worked
+        {"type": "session.status", "properties": {"sessionID": sid, "status": {"type": "busy"}}},
+        {
+            "type": "session.status",
+            "properties": {
+                "sessionID": sid,
+                "status": {"type": "retry", "attempt": 1, "message": "overloaded", "next": 9},
+            },
+        },
+        {"type": "session.status", "properties": {"sessionID": sid, "status": {"type": "busy"}}},
+        {
+            "type": "message.part.updated",
+            "properties": {
+                "sessionID": sid,
+                "part": {
+                    "type": "text",
+                    "text": "Fixed.",
+                    "messageID": "msg_a",
+                    "time": {"end": 3},
+                },
+            },
+        },
+        {
+            "type": "message.updated",
+            "properties": {"sessionID": sid, "info": reply(sid, finish="stop")},
+        },
+        {"type": "session.idle", "properties": {"sessionID": sid}},
+    ]
+    payloads = [json.dumps({"id": f"evt_{n}", **e}) for n, e in enumerate(events)]
+    assert told(payloads) == snapshot(
+        [
+            "S started 🔨 Started",
+            "S complete ✅ Done (no reply text)",
+            "S started 🔨 Started",
+            "S error ❌ The model request failed (overloaded); OpenCode keeps retrying (attempt 1).",
+            "S complete ✅ Done\\nFixed.",
+        ]
+    )
 
 
 def test_replay_command_prints_one_line_per_notification(corpus: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from assistant.cli import cli
 from assistant.messages import ChatRef, Inbound, Outbound, Principal
 from assistant.relay import Binding, Notification, Relay, failed_deliveries, match_answer, render
 from assistant.relay._format import split_text
-from assistant.relay._journal import append_history
+from assistant.relay._journal import append_history, was_delivered
 from assistant.store import Store, open_store
 from tools.opencode import OpenCodeClient, Question, QuestionItem, QuestionOption
 
@@ -208,3 +209,61 @@ def test_history_command(store: Store) -> None:
     assert (missing.exit_code, missing.output) == (1, "No relayed exchanges for 0099-nothing.\n")
     bad = runner.invoke(cli, ["history", BUILDER, "--last", "0"])
     assert bad.exit_code == 2
+
+
+async def test_a_notification_that_could_not_be_delivered_is_reported_in_that_chat(
+    relay: Relay,
+) -> None:
+    started = Notification("ses_1:started:e1", "ses_1", "started", "Started: Alice: run the tests")
+    done = Notification("ses_1:complete:e9", "ses_1", "complete", "Done\nall green")
+    later = Notification("ses_1:started:e12", "ses_1", "started", "Started: Alice: and lint")
+    sent: list[Outbound] = []
+    reachable = False
+
+    async def send(message: Outbound) -> str | None:
+        if not reachable:
+            raise ConnectionError("telegram unreachable")
+        sent.append(message)
+        return None
+
+    assert await relay._deliver(BUILDER, started, send) is False
+    reachable = True
+    assert await relay._deliver(BUILDER, done, send) is True
+    assert [(m.chat.key, m.text) for m in sent] == snapshot(
+        [
+            ("telegram:-1001", "✅ Done\nall green"),
+            (
+                "telegram:-1001",
+                """\
+⚠️ 1 earlier notification could not be delivered here:
+• 🔨 Started: Alice: run the tests
+/history shows what the builder said.\
+""",
+            ),
+        ]
+    )
+    # told once: the next notification comes alone
+    assert await relay._deliver(BUILDER, later, send) is True
+    assert [m.text for m in sent[2:]] == ["🔨 Started: Alice: and lint"]
+    (failed,) = failed_deliveries(relay.store)
+    assert (failed["notification_key"], failed["chat_key"]) == (started.key, "telegram:-1001")
+    assert failed["reported_at"] is not None
+
+
+def test_deliveries_recorded_before_the_per_chat_table_are_not_sent_again(tmp_path: Path) -> None:
+    from assistant.store.migrations import MIGRATIONS, m008_deliveries_per_chat
+
+    (tmp_path / "old").mkdir()
+    conn = sqlite3.connect(tmp_path / "old" / "foreman.db", isolation_level=None)
+    conn.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    for step in MIGRATIONS[: MIGRATIONS.index(m008_deliveries_per_chat)]:
+        step(conn)
+        conn.execute("INSERT INTO _migrations VALUES (?, 'then')", (step.__name__,))
+    conn.execute(
+        "INSERT INTO deliveries VALUES ('permission:per_1', 'ses_1', 'permission', 'sent', "
+        "NULL, '2026-11-21T00:00:00')"
+    )
+    conn.close()
+    store = open_store(tmp_path / "old")
+    assert was_delivered(store, "permission:per_1", "telegram:-1001")
+    assert not was_delivered(store, "permission:per_2", "telegram:-1001")

@@ -19,7 +19,7 @@ from assistant.gateway._config import (
     normalise_whatsapp_id,
 )
 from assistant.gateway._doctor import ChannelCheck, check_channels
-from assistant.gateway._gateway import Gateway, RelayRunner
+from assistant.gateway._gateway import DeliveryError, Gateway, RelayRunner
 from assistant.gateway._pairing import Pairing, PairingCode, PairingError
 from assistant.gateway._router import (
     NOT_YOURS,
@@ -37,6 +37,7 @@ __all__ = [
     "AssistantPort",
     "ChannelCheck",
     "ConfigError",
+    "DeliveryError",
     "Gateway",
     "GatewayConfig",
     "OpenCodeConfig",

@@ -17,6 +17,10 @@ log = logging.getLogger("foreman.gateway")
 FAILED = "Sorry, that failed on my side; it is in the log. Nothing was changed."
 
 
+class DeliveryError(RuntimeError):
+    """A message could not be handed to any channel; the sender records and reports it."""
+
+
 class RelayRunner(Protocol):
     """The relay's event loop: consumes builder events, calls `send` for each notification."""
 
@@ -63,7 +67,8 @@ class Gateway:
             reason = f"no {message.chat.platform} channel is configured"
             log.error("cannot deliver to %s: %s", message.chat.key, reason)
             self.undelivered.append((message, reason))
-            return None
+            # raised, not returned: the relay must record it as failed (contract 4)
+            raise DeliveryError(f"cannot deliver to {message.chat.key}: {reason}")
         try:
             return await channel.send(message)
         except Exception as exc:

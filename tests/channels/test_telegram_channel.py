@@ -11,7 +11,7 @@ import pytest
 from inline_snapshot import snapshot
 
 from assistant.channels.telegram import MESSAGE_LIMIT, TelegramChannel
-from assistant.gateway import NOT_YOURS, AllowList, Gateway, Router
+from assistant.gateway import NOT_YOURS, AllowList, DeliveryError, Gateway, Router
 from assistant.messages import ChatRef, Outbound
 from tests.channels.fake_telegram import FakeTelegram
 from tests.channels.scripted_ports import ScriptedAssistant, ScriptedRelay
@@ -220,6 +220,7 @@ async def test_relay_notifications_are_posted_in_their_topic_and_failures_are_ke
 
     topic = ChatRef("telegram", str(GROUP), str(TOPIC), is_direct=False)
     delivered = asyncio.Event()
+    refusals: list[str] = []
 
     class Runner:
         async def run(self, send: Any) -> None:
@@ -235,7 +236,10 @@ async def test_relay_notifications_are_posted_in_their_topic_and_failures_are_ke
                     kind="notification",
                 )
             )
-            await send(Outbound(ChatRef("whatsapp", "1@g.us", is_direct=False), "nowhere"))
+            try:
+                await send(Outbound(ChatRef("whatsapp", "1@g.us", is_direct=False), "nowhere"))
+            except DeliveryError as exc:
+                refusals.append(str(exc))
             delivered.set()
             await asyncio.Event().wait()  # an event stream runs until cancelled
 
@@ -258,6 +262,8 @@ async def test_relay_notifications_are_posted_in_their_topic_and_failures_are_ke
     assert [(m.text, why) for m, why in gw.undelivered] == [
         ("nowhere", "no whatsapp channel is configured")
     ]
+    # the relay sees a failure it records and reports, not a silent success
+    assert refusals == ["cannot deliver to whatsapp:1@g.us: no whatsapp channel is configured"]
 
 
 async def test_a_crash_while_answering_the_principal_is_reported_not_swallowed(

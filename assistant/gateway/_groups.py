@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from assistant.messages import ChatRef
-from assistant.relay._bindings import (
+from assistant.relay import (
     DEFAULT_PATTERNS,
     Binding,
     builder_directory,

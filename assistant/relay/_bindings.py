@@ -11,6 +11,12 @@ from typing import Any, Literal
 
 from assistant.messages import ChatRef
 from assistant.store import Store
+from tools.orchestrator import (
+    OrchestratorError,
+    builder_path,
+    builders_by_project,
+    check_safe,
+)
 
 TriggerMode = Literal["all_messages", "mention", "prefix"]
 DEFAULT_PATTERNS: dict[str, tuple[str, ...]] = {
@@ -55,19 +61,22 @@ class Binding:
 
 
 def builder_directory(workspace_root: Path, builder: str) -> Path:
-    return workspace_root / ".builders" / builder
+    """The builder's directory, by the orchestrator's rule (refuses names that escape)."""
+    return builder_path(workspace_root, builder)
 
 
 def builder_for_project(workspace_root: Path, project_id: str) -> str:
     """The builder directory name of a project (`<id>-<slug>`), or the id when none exists yet."""
-    builders = workspace_root / ".builders"
-    if builders.is_dir():
-        for entry in sorted(builders.iterdir()):
-            if entry.is_dir() and (
-                entry.name == project_id or entry.name.startswith(project_id + "-")
-            ):
-                return entry.name
-    return project_id
+    return builders_by_project(workspace_root, [project_id]).get(project_id, [project_id])[0]
+
+
+def is_safe_builder(builder: str) -> bool:
+    """Whether a bound builder name stays inside `.builders/` (a stored or listed one may not)."""
+    try:
+        check_safe(builder, "builder name")
+    except OrchestratorError:
+        return False
+    return True
 
 
 def bindings_from_projects(projects: Iterable[Any], workspace_root: Path) -> list[Binding]:

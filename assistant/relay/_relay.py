@@ -18,6 +18,7 @@ from assistant.relay._bindings import (
     Binding,
     bindings_from_projects,
     builder_directory,
+    is_safe_builder,
     save_binding,
     stored_bindings,
 )
@@ -147,7 +148,14 @@ class Relay:
             by_chat[binding.chat_key] = binding
         for binding in stored_bindings(self.store):
             by_chat[binding.chat_key] = binding
-        found = list(by_chat.values())
+        found = []
+        for binding in by_chat.values():
+            if is_safe_builder(binding.builder):
+                found.append(binding)
+            else:  # a hand-edited store or project list must not point the relay outside
+                log.warning(
+                    "ignoring %s: unsafe builder name %r", binding.chat_key, binding.builder
+                )
         self._bindings_cache = (now, found)
         return found
 

@@ -12,7 +12,15 @@ from inline_snapshot import snapshot
 
 from assistant.cli import cli
 from assistant.messages import ChatRef, Inbound, Outbound, Principal
-from assistant.relay import Binding, Notification, Relay, failed_deliveries, match_answer, render
+from assistant.relay import (
+    Binding,
+    Notification,
+    Relay,
+    failed_deliveries,
+    match_answer,
+    render,
+    save_binding,
+)
 from assistant.relay._format import split_text
 from assistant.relay._journal import append_history, was_delivered
 from assistant.store import Store, open_store
@@ -85,6 +93,12 @@ def test_project_list_bindings_resolve_to_the_builder_directory(relay: Relay) ->
         "projectlist",
     )
     assert relay.binding_for(ChatRef("telegram", "-999", is_direct=False)) is None
+
+
+def test_a_stored_binding_to_an_unsafe_builder_name_is_ignored(relay: Relay) -> None:
+    chat = ChatRef("whatsapp", "777@g.us", is_direct=False)
+    save_binding(relay.store, Binding("whatsapp", "777@g.us", "../outside"), created_by="x")
+    assert relay.binding_for(chat) is None
 
 
 async def test_bind_is_for_the_principal_and_needs_an_existing_builder(

@@ -6,7 +6,7 @@ result = await orch.terminate_builder(builder.name)   # refused with a DirtyRepo
 """
 
 from tools.orchestrator._errors import OrchestratorError
-from tools.orchestrator._names import builder_name, slugify
+from tools.orchestrator._names import builder_name, builder_path, check_safe, slugify
 from tools.orchestrator._orchestrator import (
     DEFAULT_SESSION_PERMISSION,
     Orchestrator,
@@ -57,7 +57,9 @@ __all__ = [
     "WorktreeStatus",
     "builder_directories",
     "builder_name",
+    "builder_path",
     "builders_by_project",
+    "check_safe",
     "find_taskfile",
     "make_demo_workspace",
     "session_permission_from_env",

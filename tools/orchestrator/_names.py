@@ -75,3 +75,9 @@ def contained(builders: Path, *parts: str) -> Path:
     if resolved == builders or not resolved.is_relative_to(builders):
         raise OrchestratorError(f"path {path} leaves {builders}; refused", path=path)
     return resolved
+
+
+def builder_path(workspace_root: Path, name: str) -> Path:
+    """`<workspace>/.builders/<name>`, resolved; refused when the name is unsafe or escapes."""
+    check_safe(name, "builder name")
+    return contained(builders_root(workspace_root), name)

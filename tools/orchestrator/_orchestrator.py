@@ -23,6 +23,7 @@ from tools.orchestrator._names import (
     WORKSPACE_ROOT,
     branch_for,
     builder_name,
+    builder_path,
     builders_root,
     check_safe,
     contained,
@@ -119,8 +120,7 @@ class Orchestrator:
 
     def builder_path(self, name: str) -> Path:
         """`<root>/.builders/<name>`, resolved: the directory its OpenCode session is bound to."""
-        check_safe(name, "builder name")
-        return contained(builders_root(self.root), name)
+        return builder_path(self.root, name)
 
     def _existing(self, name: str) -> Path:
         path = self.builder_path(name)

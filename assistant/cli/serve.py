@@ -59,8 +59,7 @@ def serve(config_path: Path | None, verbose: bool) -> None:
       foreman serve --config ~/foreman.toml -v
     """
     from assistant.channels import ChannelError
-    from assistant.gateway import build_gateway, principal_keys
-    from assistant.gateway._services import build_services
+    from assistant.gateway import build_serve_gateway
     from assistant.store import open_store
 
     _logging(verbose)
@@ -72,34 +71,7 @@ def serve(config_path: Path | None, verbose: bool) -> None:
         )
     store = open_store(config.state_dir)
     try:
-        services = build_services(config, store, principal_keys(config, store))
-        gateway = build_gateway(
-            config,
-            store,
-            assistant=services.assistant,
-            relay=services.relay,
-            closers=services.closers,
-        )
-        whatsapp = gateway.channels.get("whatsapp")
-        if whatsapp is not None and services.relay is not None and config.whatsapp is not None:
-            from assistant.gateway._groups import WhatsAppGroups
-
-            groups = WhatsAppGroups(
-                whatsapp,  # type: ignore[arg-type]
-                store,
-                services.workspace.root,
-                services.projects,
-                participants=config.whatsapp.allowed,
-            )
-            gateway.background = (*gateway.background, groups.run)
-        if config.mcp.http:
-            from assistant.gateway._mcp import mcp_job
-
-            serve_mcp, url = mcp_job(
-                config, services.assistant, services.workspace, deliver=gateway.send
-            )
-            gateway.background = (*gateway.background, serve_mcp)
-            gateway.extras = (*gateway.extras, f"mcp {url}")
+        gateway = build_serve_gateway(config, store)
         asyncio.run(gateway.run_until_signalled(announce=click.echo))
     except (ConfigError, ChannelError) as exc:
         raise click.ClickException(str(exc)) from None

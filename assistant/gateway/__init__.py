@@ -4,6 +4,7 @@ from assistant.gateway._assembly import (
     allow_list,
     build_channels,
     build_gateway,
+    build_serve_gateway,
     pairing_for,
     principal_keys,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "allow_list",
     "build_channels",
     "build_gateway",
+    "build_serve_gateway",
     "check_channels",
     "default_config_path",
     "load_config",

@@ -92,3 +92,38 @@ def build_gateway(
         extras=extras,
         closers=closers,
     )
+
+
+def build_serve_gateway(config: GatewayConfig, store: Store) -> Gateway:
+    """Everything `foreman serve` runs: services, channels, WhatsApp group sync, the MCP server."""
+    from assistant.gateway._services import build_services
+
+    services = build_services(config, store, principal_keys(config, store))
+    gateway = build_gateway(
+        config,
+        store,
+        assistant=services.assistant,
+        relay=services.relay,
+        closers=services.closers,
+    )
+    whatsapp = gateway.channels.get("whatsapp")
+    if whatsapp is not None and services.relay is not None and config.whatsapp is not None:
+        from assistant.gateway._groups import WhatsAppGroups
+
+        groups = WhatsAppGroups(
+            whatsapp,  # type: ignore[arg-type]
+            store,
+            services.workspace.root,
+            services.projects,
+            participants=config.whatsapp.allowed,
+        )
+        gateway.background = (*gateway.background, groups.run)
+    if config.mcp.http:
+        from assistant.gateway._mcp import mcp_job
+
+        serve_mcp, url = mcp_job(
+            config, services.assistant, services.workspace, deliver=gateway.send
+        )
+        gateway.background = (*gateway.background, serve_mcp)
+        gateway.extras = (*gateway.extras, f"mcp {url}")
+    return gateway

@@ -6,8 +6,14 @@ import asyncio
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+from assistant.cli.options import open_workspace, workspace_options
+
+if TYPE_CHECKING:
+    from tools.workspace import Workspace
 
 
 @click.group()
@@ -61,15 +67,9 @@ def replay_command(file: Path, as_json: bool, retry_limit: int | None) -> None:
 
 
 @relay.command("run")
-@click.option(
-    "--workspace",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="The workspace whose project list declares the chat bindings "
-    "(default: the current directory).",
-)
+@workspace_options
 @click.option("--platform", default="terminal", show_default=True, help="Platform of stdin chats.")
-def run_command(workspace: Path | None, platform: str) -> None:
+def run_command(workspace_dir: Path | None, file: Path | None, platform: str) -> None:
     """Run the relay alone: chat lines on stdin, notifications on stdout.
 
     Each stdin line is `chat_id: text` (a group bound to a builder); immediate replies and
@@ -80,10 +80,10 @@ def run_command(workspace: Path | None, platform: str) -> None:
     Example:
       FOREMAN_OPENCODE_URL=http://127.0.0.1:4096 foreman relay run --workspace ~/ws
     """
-    asyncio.run(_run(workspace or Path.cwd(), platform))
+    asyncio.run(_run(open_workspace(workspace_dir, file), platform))
 
 
-async def _run(workspace: Path, platform: str) -> None:
+async def _run(workspace: Workspace, platform: str) -> None:
     import getpass
     import os
 

@@ -281,3 +281,17 @@ def test_deliveries_recorded_before_the_per_chat_table_are_not_sent_again(tmp_pa
     store = open_store(tmp_path / "old")
     assert was_delivered(store, "permission:per_1", "telegram:-1001")
     assert not was_delivered(store, "permission:per_2", "telegram:-1001")
+
+
+def test_relay_run_finds_the_workspace_like_every_other_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FOREMAN_WORKSPACE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["relay", "run"], input="")
+    assert result.exit_code == 1
+    # before, it silently used the current directory and started with no bindings
+    assert result.output.startswith("Error: no .ai/projectlist.md or codev/projectlist.md in ")
+    assert result.output.endswith(
+        "or any parent; pass --workspace DIR or --file PATH, or set FOREMAN_WORKSPACE\n"
+    )

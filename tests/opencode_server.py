@@ -266,7 +266,7 @@ def fake_llm(fake_llm_server: FakeLLM) -> Iterator[FakeLLM]:
     fake_llm_server.reset()
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -305,7 +305,7 @@ class OpenCodeProcess:
         self.home = home
         self.password = password
         self.username = "opencode"
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = home / "opencode.log"
         self.env = self._env(llm_url)

@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart
+from pydantic_ai.messages import (
+    ModelMessage,
+    ModelRequest,
+    ModelResponse,
+    ToolCallPart,
+    ToolReturnPart,
+)
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from assistant.messages import ChatRef, Inbound, Principal
@@ -51,3 +57,14 @@ def dm(
     return Inbound(
         chat=chat, sender=sender, text=text, message_id=message_id, callback_data=callback
     )
+
+
+def tool_returns(messages: list[ModelMessage]) -> dict[str, str]:
+    """What each tool returned, as the model saw it in these messages."""
+    return {
+        p.tool_name: p.model_response_str()
+        for m in messages
+        if isinstance(m, ModelRequest)
+        for p in m.parts
+        if isinstance(p, ToolReturnPart)
+    }

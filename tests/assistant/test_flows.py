@@ -6,25 +6,15 @@ import json
 from pathlib import Path
 
 from inline_snapshot import snapshot
-from pydantic_ai.messages import ModelRequest, TextPart, ToolReturnPart
+from pydantic_ai.messages import TextPart
 
-from tests.assistant.scripted_chat import ADA, Scripted, call, dm
-
-
-def _tool_returns(messages: list) -> dict[str, str]:
-    return {
-        p.tool_name: p.model_response_str()
-        for m in messages
-        if isinstance(m, ModelRequest)
-        for p in m.parts
-        if isinstance(p, ToolReturnPart)
-    }
+from tests.assistant.scripted_chat import ADA, Scripted, call, dm, tool_returns
 
 
 async def test_show_me_all_sessions_lists_builders_and_projects(make_service, workspace):
     script = Scripted(
         [call("list_builders"), call("list_projects")],
-        lambda messages: [TextPart(_tool_returns(messages)["list_projects"])],
+        lambda messages: [TextPart(tool_returns(messages)["list_projects"])],
     )
     svc = make_service(script.model)
     [reply] = await svc.handle(dm("show me all sessions"))
@@ -35,7 +25,7 @@ async def test_show_me_all_sessions_lists_builders_and_projects(make_service, wo
 0015 planned New Feature
 0016 conceived Voice Notes\
 """)
-    assert _tool_returns(script.seen[1])["list_builders"] == "no builders"
+    assert tool_returns(script.seen[1])["list_builders"] == "no builders"
 
 
 async def test_start_working_on_a_project_needs_two_approvals(make_service, workspace):
@@ -93,7 +83,7 @@ Reply yes or no, or /approve ID · /reject ID\
     # ... and the next turn sees both results in its history.
     script.steps.append(lambda messages: [TextPart("noted")])
     await svc.handle(dm("thanks"))
-    returns = _tool_returns(script.seen[-1])
+    returns = tool_returns(script.seen[-1])
     assert json.loads(returns["set_project_status"]) == snapshot(
         {"status": "done", "summary": "0015: planned → implementing"}
     )
@@ -188,7 +178,7 @@ async def test_reject_changes_nothing_and_the_model_learns_it(make_service, work
     assert reply.text.startswith(f"Rejected {card.extra['approval_id']}: Set 0016 Voice Notes")
     assert workspace.projectlist_path.read_bytes() == before
     await svc.handle(dm("why not?"))
-    assert "rejected" in _tool_returns(script.seen[-1])["set_project_status"]
+    assert "rejected" in tool_returns(script.seen[-1])["set_project_status"]
 
 
 async def test_clean_terminate_removes_the_builder(make_service, workspace):
@@ -211,7 +201,7 @@ async def test_builder_status_and_reconcile_are_compact_reads(make_service, work
     await _dirty_builder(svc, workspace)
     [reply] = await svc.handle(dm("how is the 0014 builder, and is everything in sync?"))
     assert reply.text == "ok"
-    returns = _tool_returns(script.seen[1])
+    returns = tool_returns(script.seen[1])
     assert json.loads(returns["builder_status"]) == snapshot(
         {
             "name": "0014-ironman-training",
@@ -231,6 +221,6 @@ async def test_the_model_finds_projects_as_the_cli_does(make_service, workspace)
         lambda messages: [TextPart("done")],
     )
     await make_service(script.model).handle(dm("what is on hold?"))
-    returns = _tool_returns(script.seen[-1])
+    returns = tool_returns(script.seen[-1])
     assert returns["list_projects"] == "0016 on_hold Voice Notes"
     assert json.loads(returns["get_project"])["id"] == "0016"

@@ -8,7 +8,15 @@ from inline_snapshot import snapshot
 from pydantic_ai.messages import ModelRequest, TextPart, ToolReturnPart, UserPromptPart
 
 from assistant.messages import ChatRef, Inbound, Principal
-from tests.assistant.scripted_chat import ADA, ADA_DM, MALLORY, Scripted, call, dm
+from tests.assistant.scripted_chat import (
+    ADA,
+    ADA_DM,
+    MALLORY,
+    Scripted,
+    call,
+    dm,
+    tool_returns,
+)
 
 AGENT = Principal("mcp", "client")
 AGENT_CHAT = ChatRef("mcp", "client")
@@ -29,16 +37,6 @@ def _history_text(svc, chat: ChatRef) -> str:
         for part in message.parts
         if isinstance(part, ToolReturnPart | UserPromptPart)
     )
-
-
-def _tool_returns(messages: list) -> dict[str, str]:
-    return {
-        p.tool_name: p.model_response_str()
-        for m in messages
-        if isinstance(m, ModelRequest)
-        for p in m.parts
-        if isinstance(p, ToolReturnPart)
-    }
 
 
 async def test_a_card_from_an_agent_is_filed_for_the_human(make_service, workspace):
@@ -117,7 +115,7 @@ async def test_the_agent_can_never_approve(make_service, workspace):
 async def test_the_human_approves_and_the_agent_learns_the_outcome(make_service, workspace):
     script = Scripted(
         [call("set_project_status", id="0015", status="implementing", reason="go")],
-        lambda messages: [TextPart(_tool_returns(messages)["set_project_status"])],
+        lambda messages: [TextPart(tool_returns(messages)["set_project_status"])],
     )
     svc = make_service(script.model)
     card, _ = await svc.handle(said("start 0015"), approver=ADA)
@@ -148,7 +146,7 @@ async def test_a_rejection_names_the_human_in_the_agents_history(make_service, w
     before = workspace.projectlist_path.read_bytes()
     script = Scripted(
         [call("set_project_status", id="0016", status="planned", reason="ready")],
-        lambda messages: [TextPart(_tool_returns(messages)["set_project_status"])],
+        lambda messages: [TextPart(tool_returns(messages)["set_project_status"])],
     )
     svc = make_service(script.model)
     card, _ = await svc.handle(said("plan 0016"), approver=ADA)
@@ -169,7 +167,7 @@ async def test_a_rejection_names_the_human_in_the_agents_history(make_service, w
 async def test_while_pending_the_agents_next_turn_is_told_it_waits(make_service):
     script = Scripted(
         [call("create_builder", project_id="0015")],
-        lambda messages: [TextPart(_tool_returns(messages)["create_builder"])],
+        lambda messages: [TextPart(tool_returns(messages)["create_builder"])],
     )
     svc = make_service(script.model)
     card, _ = await svc.handle(said("builder for 0015"), approver=ADA)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import getpass
-import socket
 import subprocess
 import sys
 import uuid
@@ -19,39 +17,21 @@ from fasta2a.client import A2AClient
 from fasta2a.schema import Message, Part
 from pydantic_ai.messages import ModelRequest, ToolReturnPart
 
-from assistant.evals import demo_workspace, offline_model
 from assistant.interop import Bridge
 from assistant.interop.a2a import build_a2a_app
 from assistant.messages import Principal
 from assistant.service import AssistantService
-from assistant.store import open_store
+from tests.interop.conftest import HUMAN
+from tests.opencode_server import free_port
 
 REPO = Path(__file__).resolve().parents[2]
-HUMAN = Principal("terminal", getpass.getuser())
 CALLER = Principal("a2a", "client")
 TOKEN = "a2a-test-token"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def workspace(tmp_path: Path) -> Any:
-    return demo_workspace(tmp_path / "workspace")
-
-
-@pytest.fixture
-def service(workspace: Any) -> AssistantService:
-    # The caller is no principal: it only ever speaks for the human.
-    return AssistantService(open_store(), workspace, offline_model(), principals={HUMAN.key})
-
-
 @pytest.fixture
 async def base_url(service: AssistantService, workspace: Any) -> AsyncIterator[str]:
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/"
     bridge = Bridge(service=service, workspace=workspace, approver=HUMAN)
     app = build_a2a_app(bridge, caller=CALLER, url=url, token=TOKEN)

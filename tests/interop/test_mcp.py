@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import socket
@@ -32,27 +31,16 @@ from pydantic_ai.messages import (
 )
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
-from assistant.evals import demo_workspace, offline_model
 from assistant.interop import Bridge
 from assistant.interop.mcp import build_mcp_server
 from assistant.messages import ChatRef, Inbound, Outbound, Principal
 from assistant.service import AssistantService
 from assistant.store import open_store
+from tests.interop.conftest import HUMAN
+from tests.opencode_server import free_port
 
 REPO = Path(__file__).resolve().parents[2]
-HUMAN = Principal("terminal", getpass.getuser())
 CALLER = Principal("mcp", "client")
-
-
-@pytest.fixture
-def workspace(tmp_path: Path) -> Any:
-    return demo_workspace(tmp_path / "workspace")
-
-
-@pytest.fixture
-def service(workspace: Any) -> AssistantService:
-    # The caller is no principal: it only ever speaks for the human.
-    return AssistantService(open_store(), workspace, offline_model(), principals={HUMAN.key})
 
 
 @pytest.fixture
@@ -331,15 +319,9 @@ async def test_agent_over_stdio_requests_and_the_human_approves(workspace: Any) 
     assert changed == [("    status: planned", "    status: implementing")]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def http_server(workspace: Any) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, FOREMAN_MCP_TOKEN="test-token-123")
     process = subprocess.Popen(
         [

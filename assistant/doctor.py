@@ -89,7 +89,8 @@ def check_workspace(context: DoctorContext) -> list[Check]:
     try:
         workspace = find_workspace(context.workspace_dir, context.file)
     except WorkspaceNotFound as exc:
-        return [Check("workspace", False, str(exc))]
+        hint = "" if context.workspace_dir or context.file else "; or `foreman init` starts one here"
+        return [Check("workspace", False, f"{exc}{hint}")]
     checks = [
         Check(
             "workspace",

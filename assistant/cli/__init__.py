@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "status": "assistant.cli.projects:status",
     "check": "assistant.cli.projects:check",
     "doctor": "assistant.cli.doctor:doctor",
+    "init": "assistant.cli.onboarding:init",
     # gateway and channels (assistant/gateway, assistant/channels)
     "serve": "assistant.cli.serve:serve",
     "pairing": "assistant.cli.serve:pairing",
@@ -62,6 +63,7 @@ def cli() -> None:
     \b
     Start here:
       foreman demo            build a demo workspace and watch a scripted session
+      foreman init            start a workspace: a starter .ai/projectlist.md
       foreman doctor          show what Foreman found and what is missing
       foreman projects        list the projects of the current workspace
       foreman chat            talk to the assistant in this terminal

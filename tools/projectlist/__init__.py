@@ -31,10 +31,12 @@ from tools.projectlist._model import (
     canonical,
 )
 from tools.projectlist._parse import load, parse
+from tools.projectlist._starter import STARTER, Starter, create_projectlist
 
 __all__ = [
     "HUMAN_GATES",
     "LIFECYCLE",
+    "STARTER",
     "STATUSES",
     "TERMINAL",
     "ChatBinding",
@@ -46,9 +48,11 @@ __all__ = [
     "ProjectListError",
     "ProjectNotFound",
     "StaleFileError",
+    "Starter",
     "StatusChange",
     "apply_status_change",
     "canonical",
+    "create_projectlist",
     "load",
     "now",
     "parse",

@@ -89,7 +89,8 @@ def check_workspace(context: DoctorContext) -> list[Check]:
     try:
         workspace = find_workspace(context.workspace_dir, context.file)
     except WorkspaceNotFound as exc:
-        hint = "" if context.workspace_dir or context.file else "; or `foreman init` starts one here"
+        searched = context.workspace_dir is None and context.file is None
+        hint = "; or `foreman init` starts one here" if searched else ""
         return [Check("workspace", False, f"{exc}{hint}")]
     checks = [
         Check(

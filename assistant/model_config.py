@@ -59,7 +59,11 @@ def missing_key(model_name: str) -> str | None:
 
 
 def resolve_model(model: str | Model | None = None) -> Model:
-    """A ready model object, or ModelNotConfigured naming what to set."""
+    """A ready model object, or ModelNotConfigured naming what to set.
+
+    A model named by string gets Foreman's deadline and retries (`FOREMAN_MODEL_TIMEOUT`); a
+    model object is used as given.
+    """
     from pydantic_ai.models import Model
 
     if isinstance(model, Model):
@@ -71,7 +75,9 @@ def resolve_model(model: str | Model | None = None) -> Model:
     from pydantic_ai.exceptions import UserError
     from pydantic_ai.models import infer_model
 
-    try:
-        return infer_model(name)
+    from assistant.agent.failures import Resilient, model_timeout
+
+    try:  # model_timeout's BadTimeout is a ValueError: it names the variable and its value
+        return Resilient(infer_model(name), model_timeout())
     except (UserError, ValueError, ImportError) as exc:
         raise ModelNotConfigured(name, None, str(exc)) from exc

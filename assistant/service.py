@@ -607,10 +607,12 @@ class AssistantService:
     # ----- free text ----------------------------------------------------------------------
 
     async def _converse(self, message: Inbound, approver: Principal) -> list[Outbound]:
+        from assistant.agent.failures import failure_reply
+
         try:
             model = resolve_model(self.model)
         except ModelNotConfigured as exc:
-            return [self._say(message.chat, str(exc), kind="error")]
+            return [failure_reply(message.chat, exc)]
         from pydantic_ai import DeferredToolRequests
         from pydantic_ai.usage import UsageLimits
 
@@ -636,7 +638,7 @@ class AssistantService:
                 # Shown to the user below; the traceback only where logging is configured.
                 log.info("agent run failed", exc_info=True)
                 self.conversations.save(message.chat.key, history)
-                return [self._say(message.chat, f"The model call failed: {exc}", kind="error")]
+                return [failure_reply(message.chat, exc, model)]
             messages = result.all_messages()
             self.conversations.save(message.chat.key, messages, result.usage)
         if isinstance(result.output, DeferredToolRequests):

@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 from pydantic_ai import models
 
-# `opencode_server`, `fake_llm`, `fake_llm_server`: one real OpenCode server shared by every tier.
-pytest_plugins = ["tests.opencode_server"]
+# `opencode_server`, `fake_llm`, `fake_llm_server`: one real OpenCode server shared by every tier;
+# `fake_anthropic`: a model provider on 127.0.0.1 that fails the way the real ones do.
+pytest_plugins = ["tests.opencode_server", "tests.fake_provider"]
 
 # No test may reach a paid model; scripted models (FunctionModel, TestModel) still work.
 models.ALLOW_MODEL_REQUESTS = False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pydantic_ai
 from pydantic_ai import Agent, DeferredToolRequests, RunContext
 
 import prompts
@@ -13,6 +14,9 @@ from assistant.approvals import carry_out
 from assistant.builder_summary import builder_summary
 from tools.orchestrator import OrchestratorError, builders_by_project
 from tools.projectlist import ProjectListError
+
+# pydantic-ai's first-run banner (a Logfire advert) would land in the middle of `foreman chat`.
+pydantic_ai.BANNER_ENABLED = False
 
 agent: Agent[AssistantDeps, str | DeferredToolRequests] = Agent(
     deps_type=AssistantDeps,

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from pydantic_ai.messages import (
     ModelMessage,
@@ -109,38 +110,28 @@ class DemoReport:
     state_dir: Path
     seconds: float
     requests: int
-    transcript: list[str] = field(default_factory=list)
 
 
-class DemoPrinter:
-    def __init__(self, console: object) -> None:
-        from rich.console import Console
-
-        assert isinstance(console, Console)
-        self.console = console
+class DemoView(Protocol):
+    """Where the demo shows itself; the CLI renders it on the terminal."""
 
     def user(self, text: str) -> None:
-        self.console.print(f"\n[bold cyan]you>[/bold cyan] {text}", highlight=False)
+        """What the user says."""
 
     def note(self, text: str) -> None:
-        # Paths are long: never wrapped, so they stay copyable.
-        self.console.print(f"[dim]   ({text})[/dim]", highlight=False, soft_wrap=True)
+        """An aside about the workspace (paths, files on disk)."""
 
     def answers(self, out: list[Outbound]) -> None:
-        from assistant.cli.chat import render
-
-        for message in out:
-            render(self.console, message)
+        """What Foreman answered."""
 
 
-async def run_demo(root: Path, console: object) -> DemoReport:
+async def run_demo(root: Path, printer: DemoView) -> DemoReport:
     """Build the demo workspace under `root` and play the scripted conversation."""
     from assistant.service import AssistantService
     from assistant.store import open_store
     from tools.orchestrator import make_demo_workspace
 
     started = time.perf_counter()
-    printer = DemoPrinter(console)
     workspace = make_demo_workspace(root / "workspace")
     state_dir = root / "state"
     svc = AssistantService(open_store(state_dir), workspace, demo_model(), {DEMO_USER.key})

@@ -17,6 +17,14 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("FOREMAN_CORPUS", REPO_ROOT.parent / "shared" / "corpus"))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # A test needs the live `opencode serve` exactly when it uses the server fixture, so the
+    # `opencode` marker follows the fixture instead of being remembered by hand.
+    for item in items:
+        if "opencode_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.opencode)
+
+
 @pytest.fixture(scope="session")
 def corpus() -> Path:
     """The shared real-world corpus, read in place (never copied into the project)."""

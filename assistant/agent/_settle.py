@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic_ai import DeferredToolResults, ToolApproved, ToolDenied
-from pydantic_ai._agent_graph import ModelRequestNode
 from pydantic_ai.messages import (
     ModelMessage,
     ModelRequest,
@@ -18,6 +17,7 @@ from pydantic_graph import End
 
 from assistant.agent._agent import agent
 from assistant.agent._deps import AssistantDeps
+from assistant.agent.pydantic_internals import request_about_to_be_sent
 
 
 def _no_model_call(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
@@ -59,8 +59,9 @@ async def settle(
         node = run.next_node
         while not isinstance(node, End):
             node = await run.next(node)
-            if isinstance(node, ModelRequestNode):
-                history = [*run.all_messages(), node.request]
+            request = request_about_to_be_sent(node)
+            if request is not None:
+                history = [*run.all_messages(), request]
                 break
         else:  # pragma: no cover - a resumed approval never produces a final output itself
             history = run.all_messages()

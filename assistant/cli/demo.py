@@ -5,8 +5,33 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+from assistant.cli.chat import render
+from assistant.messages import Outbound
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+class ConsoleView:
+    """The demo on the terminal, rendered as `foreman chat` renders the same answers."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    def user(self, text: str) -> None:
+        self.console.print(f"\n[bold cyan]you>[/bold cyan] {text}", highlight=False)
+
+    def note(self, text: str) -> None:
+        # Paths are long: never wrapped, so they stay copyable.
+        self.console.print(f"[dim]   ({text})[/dim]", highlight=False, soft_wrap=True)
+
+    def answers(self, out: list[Outbound]) -> None:
+        for message in out:
+            render(self.console, message)
 
 
 @click.command()
@@ -45,7 +70,7 @@ def demo(directory: Path | None, interactive: bool, model: str | None) -> None:
         raise click.UsageError(f"{directory} is not empty; give a new or empty directory.")
     directory.mkdir(parents=True, exist_ok=True)
     console = Console()
-    report = asyncio.run(run_demo(directory.resolve(), console))
+    report = asyncio.run(run_demo(directory.resolve(), ConsoleView(console)))
     console.print(
         f"\n[bold]Demo done[/bold] in {report.seconds:.1f}s, {report.requests} scripted model "
         f"requests.\nWorkspace: {report.workspace}\nState: {report.state_dir}",

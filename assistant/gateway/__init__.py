@@ -20,7 +20,9 @@ from assistant.gateway._config import (
     normalise_whatsapp_id,
 )
 from assistant.gateway._doctor import ChannelCheck, check_channels
-from assistant.gateway._gateway import DeliveryError, Gateway, RelayRunner
+from assistant.gateway._gateway import FAILED, DeliveryError, Gateway, RelayRunner
+from assistant.gateway._groups import WhatsAppGroups
+from assistant.gateway._mcp import mcp_job
 from assistant.gateway._pairing import Pairing, PairingCode, PairingError
 from assistant.gateway._router import (
     NOT_YOURS,
@@ -31,8 +33,10 @@ from assistant.gateway._router import (
     Route,
     Router,
 )
+from assistant.gateway._services import Services, build_services, declared_projects
 
 __all__ = [
+    "FAILED",
     "NOT_YOURS",
     "AllowList",
     "AssistantPort",
@@ -51,15 +55,20 @@ __all__ = [
     "RelayRunner",
     "Route",
     "Router",
+    "Services",
     "TelegramConfig",
     "WhatsAppConfig",
+    "WhatsAppGroups",
     "allow_list",
     "build_channels",
     "build_gateway",
     "build_serve_gateway",
+    "build_services",
     "check_channels",
+    "declared_projects",
     "default_config_path",
     "load_config",
+    "mcp_job",
     "normalise_whatsapp_id",
     "pairing_for",
     "principal_keys",

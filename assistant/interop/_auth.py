@@ -10,9 +10,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
 
-MCP_TOKEN_VARIABLE = "FOREMAN_MCP_TOKEN"
-A2A_TOKEN_VARIABLES = ("FOREMAN_A2A_TOKEN", "FOREMAN_MCP_TOKEN")
-
 
 class MissingToken(Exception):
     """An HTTP server was asked for without its bearer token configured."""

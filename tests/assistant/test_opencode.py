@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from pydantic_ai.messages import ModelRequest, TextPart, ToolReturnPart
 
 from tests.assistant.conftest import ADA
 from tests.assistant.scripted_chat import Scripted, call, dm
 from tools.opencode import OpenCodeClient
 from tools.orchestrator import Orchestrator
-
-pytestmark = pytest.mark.opencode
 
 
 async def test_created_builder_has_a_session_the_assistant_reports(

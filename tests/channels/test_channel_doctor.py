@@ -4,8 +4,7 @@ from pathlib import Path
 
 from inline_snapshot import snapshot
 
-from assistant.gateway import load_config
-from assistant.gateway._doctor import check_channels
+from assistant.gateway import check_channels, load_config
 from tests.channels.fake_telegram import FakeTelegram
 
 

@@ -14,8 +14,14 @@ from inline_snapshot import snapshot
 from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
-from assistant.gateway import NOT_YOURS, Gateway, build_gateway, load_config, principal_keys
-from assistant.gateway._services import declared_projects
+from assistant.gateway import (
+    NOT_YOURS,
+    Gateway,
+    build_gateway,
+    declared_projects,
+    load_config,
+    principal_keys,
+)
 from assistant.relay import Relay
 from assistant.relay._bindings import Binding, save_binding
 from assistant.service import AssistantService
@@ -159,7 +165,6 @@ async def test_an_unknown_dm_costs_no_model_call_and_gets_no_reply(
     assert fake_telegram.sent() == []
 
 
-@pytest.mark.opencode
 async def test_a_bound_topic_message_reaches_opencode_and_done_comes_back_there(
     fake_telegram: FakeTelegram,
     opencode_server: OpenCodeProcess,
@@ -240,7 +245,7 @@ async def serving_mcp(
     from fastmcp import Client
     from fastmcp.client.transports import StreamableHttpTransport
 
-    from assistant.gateway._mcp import mcp_job
+    from assistant.gateway import mcp_job
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -269,7 +269,7 @@ async def test_relay_notifications_are_posted_in_their_topic_and_failures_are_ke
 async def test_a_crash_while_answering_the_principal_is_reported_not_swallowed(
     fake_telegram: FakeTelegram,
 ) -> None:
-    from assistant.gateway._gateway import FAILED
+    from assistant.gateway import FAILED
 
     class Broken:
         async def handle(self, message: Any) -> list[Outbound]:

@@ -5,9 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from assistant.channels.whatsapp import WhatsAppChannel
-from assistant.gateway import AllowList, Route, Router
-from assistant.gateway._groups import WhatsAppGroups
-from assistant.gateway._services import declared_projects
+from assistant.gateway import AllowList, Route, Router, WhatsAppGroups, declared_projects
 from assistant.messages import ChatRef, Inbound, Principal
 from assistant.relay import Relay
 from assistant.relay._bindings import stored_bindings

@@ -64,8 +64,10 @@ async def test_sessions_are_listed_per_directory_newest_first(
     await client.create_session(str(tmp_path / "b"), title="elsewhere")
 
     listed = await client.list_sessions(directory=str(tmp_path / "a"))
-    assert [s.title for s in listed] == ["second", "first"]
-    assert (await client.get_session(first.id)).directory == str(tmp_path / "a")
+    assert [(s.id, s.title, s.directory) for s in listed] == [
+        (second.id, "second", str(tmp_path / "a")),
+        (first.id, "first", str(tmp_path / "a")),
+    ]
     assert second.parent_id is None
 
 
@@ -73,7 +75,7 @@ async def test_unknown_session_raises_not_found_with_the_server_message(
     client: OpenCodeClient,
 ) -> None:
     with pytest.raises(NotFound) as info:
-        await client.get_session("ses_doesnotexist")
+        await client.messages("ses_doesnotexist")
     assert "Session not found: ses_doesnotexist" in str(info.value)
     assert info.value.status == 404
 

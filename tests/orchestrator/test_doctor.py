@@ -45,7 +45,6 @@ def test_missing_task_and_unreachable_server_fail(
     assert "http://127.0.0.1:9 unreachable" in checks["opencode"]["detail"]
 
 
-@pytest.mark.opencode
 def test_reachable_server_reports_its_version(
     workspace: Workspace, opencode_server: OpenCodeProcess, monkeypatch: pytest.MonkeyPatch
 ):

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 from pydantic_ai.models.test import TestModel
 
-from assistant.gateway import Pairing, load_config, principal_keys
-from assistant.gateway._services import build_services
+from assistant.gateway import Pairing, build_services, load_config, principal_keys
 from assistant.messages import ChatRef, Inbound, Outbound, Principal
 from assistant.relay import Relay, exchanges
 from assistant.relay._bindings import Binding, save_binding
@@ -371,6 +370,7 @@ async def test_status_reports_the_pending_permission(
         await chat.until("complete")
 
 
+@pytest.mark.opencode  # starts its own server, to restart it
 async def test_restarts_reannounce_pending_requests_once_and_duplicate_nothing(
     fake_llm: FakeLLM, workspace: Path, tmp_path: Path
 ) -> None:
@@ -380,11 +380,11 @@ async def test_restarts_reannounce_pending_requests_once_and_duplicate_nothing(
         async with running_relay(server, workspace, tmp_path, permission=ASK_BASH) as chat:
             session_id = chat.relay._current[BUILDER]
         fake_llm.script(bash("echo one"), when="one")
+        builder_dir = str(workspace / ".builders" / BUILDER)
         async with OpenCodeClient(server.url, password=server.password) as client:
-            await client.get_session(session_id)
-            await client.prompt_async(session_id, "one")
+            await client.prompt_async(session_id, "one", directory=builder_dir)
             async with asyncio.timeout(20):
-                while not await client.permissions(str(workspace / ".builders" / BUILDER)):
+                while not await client.permissions(builder_dir):
                     await asyncio.sleep(0.1)
         async with running_relay(
             server, workspace, tmp_path, permission=ASK_BASH, new_session=False, abort_on_exit=False

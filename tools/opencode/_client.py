@@ -156,12 +156,6 @@ class OpenCodeClient:
             sessions = [s for s in sessions if s.directory == directory]
         return sorted(sessions, key=lambda s: s.updated or s.created, reverse=True)
 
-    async def get_session(self, session_id: str, directory: str | None = None) -> Session:
-        data = await self._request(
-            "GET", f"/session/{session_id}", directory=directory, session_id=session_id
-        )
-        return self._remember(Session.from_json(data))
-
     async def session_status(self, directory: str | None = None) -> dict[str, SessionStatus]:
         """Busy and retrying sessions; a session absent from the answer is idle."""
         data = await self._request("GET", "/session/status", directory=directory)

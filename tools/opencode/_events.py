@@ -5,7 +5,7 @@ import json
 import logging
 import random
 from collections.abc import AsyncIterator, Iterable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import httpx
 from httpx_sse import aconnect_sse
@@ -13,8 +13,17 @@ from httpx_sse import aconnect_sse
 from tools.opencode._errors import OpenCodeError, Unauthorized
 from tools.opencode._models import Event, Resync
 
-if TYPE_CHECKING:
-    from tools.opencode._client import OpenCodeClient
+
+class SnapshotSource(Protocol):
+    """What the stream needs from the client: the state after a (re)connect, and a note of
+    where each session lives (the OpenCode client is one; the stream never imports it)."""
+
+    async def snapshot(
+        self, directories: Iterable[str | None] = (None,), reconnect: bool = False
+    ) -> Resync: ...
+
+    def remember_directory(self, object_id: str, directory: str | None) -> None: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +53,7 @@ def parse_event_data(data: str, directory: str | None = None) -> Event | None:
 class EventStream:
     def __init__(
         self,
-        client: OpenCodeClient,
+        client: SnapshotSource,
         http: httpx.AsyncClient,
         directory: str | None,
         resync_directories: Iterable[str] | None,

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, replace
 
-from assistant.approvals import ActionInvalid, card_message
+from assistant.approvals import (
+    ActionInvalid,
+    ApprovalDesk,
+    approver_chat,
+    card_message,
+    card_replies,
+)
 from assistant.builder_summary import builder_summary
+from assistant.conversations import ConversationStore
 from assistant.messages import Inbound, Outbound, Principal
-from tools.orchestrator import BuilderStatus, OrchestratorError, builders_by_project
+from tools.orchestrator import BuilderStatus, Orchestrator, OrchestratorError, builders_by_project
 from tools.projectlist import ProjectListError, ProjectNotFound, load
-
-if TYPE_CHECKING:
-    from assistant.service import AssistantService
+from tools.workspace import Workspace
 
 HELP = """\
 /projects [STATUS] — list projects
@@ -27,9 +31,20 @@ HELP = """\
 /help — this list
 Anything else goes to the assistant."""
 
+
+@dataclass(frozen=True)
+class CommandContext:
+    """What commands read and where the cards they raise are decided."""
+
+    workspace: Workspace
+    orchestrator: Orchestrator
+    desk: ApprovalDesk
+    conversations: ConversationStore
+
+
 # The last argument decides the cards a command raises: the sender, or the human another agent
 # (MCP, A2A) speaks for.
-Handler = Callable[["AssistantService", Inbound, list[str], Principal], Awaitable[list[Outbound]]]
+Handler = Callable[[CommandContext, Inbound, list[str], Principal], Awaitable[list[Outbound]]]
 
 
 def _say(message: Inbound, text: str, kind: str = "text") -> list[Outbound]:
@@ -37,14 +52,14 @@ def _say(message: Inbound, text: str, kind: str = "text") -> list[Outbound]:
 
 
 async def _projects(
-    svc: AssistantService, message: Inbound, args: list[str], approver: Principal
+    ctx: CommandContext, message: Inbound, args: list[str], approver: Principal
 ) -> list[Outbound]:
     try:
-        plist = load(svc.workspace.projectlist_path)
+        plist = load(ctx.workspace.projectlist_path)
     except ProjectListError as exc:
         return _say(message, f"Cannot read the project list: {exc}", "error")
     wanted = args[0] if args else None
-    builders = builders_by_project(svc.workspace.root, [p.id for p in plist.projects])
+    builders = builders_by_project(ctx.workspace.root, [p.id for p in plist.projects])
     lines = []
     for project in plist.with_status(args[:1]):
         line = f"{project.id} · {project.status} · {project.title}"
@@ -57,12 +72,12 @@ async def _projects(
 
 
 async def _project(
-    svc: AssistantService, message: Inbound, args: list[str], approver: Principal
+    ctx: CommandContext, message: Inbound, args: list[str], approver: Principal
 ) -> list[Outbound]:
     if len(args) != 1:
         return _say(message, "Usage: /project ID", "error")
     try:
-        project = load(svc.workspace.projectlist_path).find(args[0])
+        project = load(ctx.workspace.projectlist_path).find(args[0])
     except ProjectNotFound:
         return _say(message, f"No project {args[0]}.", "error")
     except ProjectListError as exc:
@@ -77,7 +92,7 @@ async def _project(
         lines.append(f"chat: {binding.platform} {binding.group_name or binding.channel_id or ''}")
     if project.notes:
         lines.append(f"notes: {project.notes.strip()}")
-    for status in await svc.orchestrator.list_builders():
+    for status in await ctx.orchestrator.list_builders():
         if status.project_id == project.id:
             lines.append(f"builder: {_builder_line(status)}")
     return _say(message, "\n".join(lines))
@@ -91,10 +106,10 @@ def _builder_line(status: BuilderStatus) -> str:
 
 
 async def _builders(
-    svc: AssistantService, message: Inbound, args: list[str], approver: Principal
+    ctx: CommandContext, message: Inbound, args: list[str], approver: Principal
 ) -> list[Outbound]:
     try:
-        statuses = await svc.orchestrator.list_builders()
+        statuses = await ctx.orchestrator.list_builders()
     except OrchestratorError as exc:
         return _say(message, f"Cannot list builders: {exc}", "error")
     if not statuses:
@@ -103,29 +118,29 @@ async def _builders(
 
 
 async def _status(
-    svc: AssistantService, message: Inbound, args: list[str], approver: Principal
+    ctx: CommandContext, message: Inbound, args: list[str], approver: Principal
 ) -> list[Outbound]:
     if len(args) < 2:
         return _say(message, "Usage: /status ID STATUS [reason]", "error")
     project_id, status, *reason = args
     try:
-        approval = await svc.arequest_approval(
+        approval = await ctx.desk.request(
             approver,
             message.chat,
             "set_project_status",
             {"id": project_id, "status": status, "reason": " ".join(reason) or "via /status"},
             message.message_id,
-            approver_chat=svc.approver_chat(message, approver),
+            approver_chat=approver_chat(message, approver),
         )
     except ActionInvalid as exc:
         return _say(message, f"Cannot propose that: {exc}", "error")
-    return svc.card_replies(message, approval)
+    return card_replies(approval, message.chat)
 
 
 async def _approvals(
-    svc: AssistantService, message: Inbound, args: list[str], approver: Principal
+    ctx: CommandContext, message: Inbound, args: list[str], approver: Principal
 ) -> list[Outbound]:
-    pending = svc.approvals.pending(principal=message.sender.key)
+    pending = ctx.desk.book.pending(principal=message.sender.key)
     if not pending:
         return _say(message, "No approvals waiting.")
     # Shown in the chat that asked: a card raised elsewhere is still this person's to decide.
@@ -133,25 +148,31 @@ async def _approvals(
 
 
 async def _approve(
-    svc: AssistantService, message: Inbound, args: list[str], approver: Principal
+    ctx: CommandContext, message: Inbound, args: list[str], approver: Principal
 ) -> list[Outbound]:
     if len(args) != 1:
         return _say(message, "Usage: /approve ID", "error")
-    return await svc._resolve(args[0], message.sender, True, message.message_id, message.chat)
+    decision = await ctx.desk.decide(
+        args[0], message.sender, True, message.message_id, message.chat
+    )
+    return decision.replies
 
 
 async def _reject(
-    svc: AssistantService, message: Inbound, args: list[str], approver: Principal
+    ctx: CommandContext, message: Inbound, args: list[str], approver: Principal
 ) -> list[Outbound]:
     if len(args) != 1:
         return _say(message, "Usage: /reject ID", "error")
-    return await svc._resolve(args[0], message.sender, False, message.message_id, message.chat)
+    decision = await ctx.desk.decide(
+        args[0], message.sender, False, message.message_id, message.chat
+    )
+    return decision.replies
 
 
 async def _usage(
-    svc: AssistantService, message: Inbound, args: list[str], approver: Principal
+    ctx: CommandContext, message: Inbound, args: list[str], approver: Principal
 ) -> list[Outbound]:
-    usage = svc.conversations.usage(message.chat.key)
+    usage = ctx.conversations.usage(message.chat.key)
     return _say(
         message,
         f"This chat: {usage.requests} model requests, {usage.input_tokens} input tokens, "
@@ -160,7 +181,7 @@ async def _usage(
 
 
 async def _help(
-    svc: AssistantService, message: Inbound, args: list[str], approver: Principal
+    ctx: CommandContext, message: Inbound, args: list[str], approver: Principal
 ) -> list[Outbound]:
     return _say(message, HELP)
 
@@ -180,7 +201,7 @@ COMMANDS: dict[str, Handler] = {
 
 
 async def run_command(
-    svc: AssistantService, message: Inbound, text: str, approver: Principal | None = None
+    ctx: CommandContext, message: Inbound, text: str, approver: Principal | None = None
 ) -> list[Outbound]:
     try:
         words = shlex.split(text[1:])
@@ -193,4 +214,4 @@ async def run_command(
     handler = COMMANDS.get(name)
     if handler is None:
         return _say(message, f"Unknown command /{name}.\n{HELP}", "error")
-    return await handler(svc, message, words[1:], approver or message.sender)
+    return await handler(ctx, message, words[1:], approver or message.sender)

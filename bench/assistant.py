@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from assistant.agent import prompt_chars
 from assistant.demo import DEMO_CHAT, DEMO_USER, demo_model
+from assistant.dm import DirectMessages
 from assistant.messages import Inbound
-from assistant.service import AssistantService
 from assistant.store import open_store
 from tools.orchestrator import make_demo_workspace
 
@@ -45,7 +45,7 @@ def _inbound(text: str = "", callback: str | None = None) -> Inbound:
 
 async def _flow(root: Path, turns: list[str]) -> tuple[int, int, int, int]:
     workspace = make_demo_workspace(root / "ws")
-    svc = AssistantService(open_store(root / "state"), workspace, demo_model(), None)
+    svc = DirectMessages(open_store(root / "state"), workspace, demo_model(), None)
     builder = await svc.orchestrator.create_builder("0014")
     (Path(builder.path) / "ai-dev" / "wip.txt").write_text("unsaved\n")
     approvals = 0
@@ -87,7 +87,7 @@ def main() -> None:
 
         root = Path(tmp) / "projects"
         workspace = make_demo_workspace(root / "ws")
-        svc = AssistantService(open_store(root / "state"), workspace, None, None)
+        svc = DirectMessages(open_store(root / "state"), workspace, None, None)
         loop = asyncio.new_event_loop()
         loop.run_until_complete(svc.handle(_inbound("/projects")))  # warm
         chat_s = _median_seconds(

@@ -10,7 +10,6 @@ from pydantic_ai import Agent, DeferredToolRequests, RunContext
 
 import prompts
 from assistant.agent._deps import AssistantDeps
-from assistant.approvals import carry_out
 from assistant.builder_summary import builder_summary
 from tools.orchestrator import OrchestratorError, builders_by_project
 from tools.projectlist import ProjectListError
@@ -92,21 +91,19 @@ async def reconcile(ctx: RunContext[AssistantDeps]) -> str:
 
 
 async def _approved(ctx: RunContext[AssistantDeps], tool_name: str) -> str:
-    # pydantic-ai only calls these bodies after approval; the record must agree as well, so a
-    # call "approved" anywhere but through the approval service still does nothing.
+    # The approval desk carries approved actions out itself and records the outcome; this body
+    # only reports that outcome, so a call "approved" anywhere but at the desk does nothing.
     approval_id = (ctx.tool_call_metadata or {}).get("approval_id")
     approval = ctx.deps.approvals.get(approval_id) if approval_id else None
+    outcome = approval.outcome if approval is not None else None
     if (
         not ctx.tool_call_approved
         or approval is None
-        or approval.state != "approved"
+        or outcome is None
         or approval.tool_name != tool_name
         or approval.chat.key != ctx.deps.chat.key
     ):
         return "not done: this call has no approval from the user"
-    # The arguments the user saw on the card are the ones carried out.
-    outcome = await carry_out(ctx.deps.actions, tool_name, approval.args, approval.precondition)
-    ctx.deps.outcomes[approval.id] = outcome
     return outcome.for_model()
 
 

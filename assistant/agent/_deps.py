@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from assistant.approvals import ActionContext, ActionOutcome, ApprovalBook
+from assistant.approvals import ApprovalBook
 from assistant.messages import ChatRef, Principal
 from tools.orchestrator import Orchestrator
 from tools.projectlist import ProjectList, load
@@ -18,12 +18,6 @@ class AssistantDeps:
     approvals: ApprovalBook
     principal: Principal
     chat: ChatRef
-    # approval id -> what the approved action did, read back by the service for its report
-    outcomes: dict[str, ActionOutcome] = field(default_factory=dict)
-
-    @property
-    def actions(self) -> ActionContext:
-        return ActionContext(self.workspace, self.orchestrator)
 
     def projectlist(self) -> ProjectList:
         # Read fresh every time: a human may edit the file between two tool calls.

@@ -1,43 +1,28 @@
-"""Approval-gated mutations: records, cards, re-validation, execution and the audit log."""
+"""Approval-gated mutations: cards, decisions, re-validation, execution and the audit log.
 
-from assistant.approvals._actions import (
-    MUTATING_TOOLS,
-    ActionContext,
-    ActionInvalid,
-    ActionOutcome,
-    ActionPlan,
-    builder_report,
-    carry_out,
-    plan_action,
-    render_report,
-)
-from assistant.approvals._cards import card_message, card_text
-from assistant.approvals._git_commit import commit_projectlist, git_commit_enabled
-from assistant.approvals._records import (
-    DEFAULT_TTL,
-    PENDING,
-    Approval,
-    ApprovalBook,
-    AuditEntry,
-)
+`ApprovalDesk` is the one way a card is requested and decided; `ApprovalBook` is the one reader
+and writer of the approvals and audit tables.
+"""
+
+from assistant.approvals._actions import ActionContext, ActionInvalid, ActionOutcome
+from assistant.approvals._cards import approver_chat, card_message, card_replies
+from assistant.approvals._desk import ApprovalDesk, Decision, DecisionLog, parse_press
+from assistant.approvals._records import DEFAULT_TTL, Approval, ApprovalBook, AuditEntry, audit_in
 
 __all__ = [
     "DEFAULT_TTL",
-    "MUTATING_TOOLS",
-    "PENDING",
     "ActionContext",
     "ActionInvalid",
     "ActionOutcome",
-    "ActionPlan",
     "Approval",
     "ApprovalBook",
+    "ApprovalDesk",
     "AuditEntry",
-    "builder_report",
+    "Decision",
+    "DecisionLog",
+    "approver_chat",
+    "audit_in",
     "card_message",
-    "card_text",
-    "carry_out",
-    "commit_projectlist",
-    "git_commit_enabled",
-    "plan_action",
-    "render_report",
+    "card_replies",
+    "parse_press",
 ]

@@ -22,13 +22,6 @@ from tools.projectlist import (
 )
 from tools.workspace import Workspace
 
-MUTATING_TOOLS = (
-    "set_project_status",
-    "create_builder",
-    "terminate_builder",
-    "force_terminate_builder",
-)
-
 
 class ActionInvalid(Exception):
     """The proposed action cannot be carried out at all (unknown project, bad status, ...)."""

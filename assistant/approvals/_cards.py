@@ -1,9 +1,22 @@
-"""How an approval looks in a chat: card text with Approve / Reject choices."""
+"""How an approval looks in a chat: the card, its buttons, and what became of it."""
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
+from assistant.approvals._actions import ActionOutcome, render_report
 from assistant.approvals._records import Approval
-from assistant.messages import Choice, Outbound
+from assistant.messages import ChatRef, Choice, Inbound, Outbound, Principal
+
+# Button data on cards and on the choices after a refused terminate: `verb:approval-id`.
+_PRESS = re.compile(r"^(approve|reject|keep|force|cancel):([A-Za-z0-9]{1,32})$")
+
+
+def parse_press(data: str | None) -> tuple[str, str] | None:
+    """(verb, approval id) of a card's button data; None for data no card carries."""
+    match = _PRESS.match(data or "")
+    return (match.group(1), match.group(2).lower()) if match else None
 
 
 def card_text(approval: Approval) -> str:
@@ -24,3 +37,47 @@ def card_message(approval: Approval) -> Outbound:
         kind="approval_card",
         extra={"approval_id": approval.id, "tool": approval.tool_name},
     )
+
+
+def card_replies(approval: Approval, speaker_chat: ChatRef) -> list[Outbound]:
+    """The card in its approver's chat; a speaker who is not the approver is told it waits."""
+    card = card_message(approval)
+    if approval.card_chat.key == speaker_chat.key:
+        return [card]
+    waiting = f"Waiting for {approval.principal} to approve {approval.id}: {approval.card}"
+    return [card, Outbound(chat=speaker_chat, text=waiting)]
+
+
+def approver_chat(message: Inbound, approver: Principal) -> ChatRef | None:
+    """Where `approver` sees cards raised by `message`: None when in the message's own chat."""
+    if approver.key == message.sender.key:
+        return None
+    return ChatRef(approver.platform, approver.user_id)
+
+
+def outcome_message(
+    approval: Approval, outcome: ActionOutcome, details: dict[str, Any]
+) -> Outbound:
+    """What carrying an approval out did, in its card's chat; a refusal offers Keep / Force."""
+    lines = [("✓ " if outcome.status == "done" else "✗ ") + outcome.summary]
+    if details.get("diff"):
+        lines.append(details["diff"])
+    if details.get("commit"):
+        lines.append(f"Committed {details['commit'][:10]}")
+    if details.get("commit_error"):
+        lines.append(f"Not committed: {details['commit_error']}")
+    if outcome.status == "refused" and "report" in details:
+        lines.append(render_report(details["report"]))
+        lines.append("Keep the builder, or force-terminate it (discards the work above)?")
+        return Outbound(
+            chat=approval.card_chat,
+            text="\n".join(lines),
+            choices=(
+                Choice("Keep", f"keep:{approval.id}"),
+                Choice("Force terminate", f"force:{approval.id}"),
+            ),
+            kind="error",
+            extra={"approval_id": approval.id},
+        )
+    kind = "text" if outcome.status == "done" else "error"
+    return Outbound(chat=approval.card_chat, text="\n".join(lines), kind=kind)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import secrets
+import sqlite3
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from assistant.approvals._actions import ActionOutcome
 from assistant.messages import ChatRef
 from assistant.store import Store
 
@@ -19,16 +21,6 @@ PENDING = "pending"
 # pending → approved (being carried out) → done | refused | failed; or → rejected | stale | expired
 # "invalid": the model asked for something impossible; no card was shown. A refused terminate
 # becomes "kept" when the user keeps the builder.
-RESOLVED_STATES = (
-    "done",
-    "refused",
-    "failed",
-    "rejected",
-    "stale",
-    "expired",
-    "kept",
-    "invalid",
-)
 
 
 def new_approval_id() -> str:
@@ -75,6 +67,14 @@ class Approval:
     def expired(self, now: datetime | None = None) -> bool:
         return (now or _now()) >= self.expires_at
 
+    @property
+    def outcome(self) -> ActionOutcome | None:
+        """What carrying the action out did; None while (or when) it was never carried out."""
+        result = self.result or {}
+        if result.get("status") not in ("done", "refused", "stale", "failed"):
+            return None
+        return ActionOutcome(result["status"], result["summary"], result.get("details") or {})
+
 
 def _chat_from_json(text: str) -> ChatRef:
     data = json.loads(text)
@@ -116,6 +116,32 @@ class AuditEntry:
     action: str
     approval_id: str | None
     details: dict[str, Any]
+
+
+def audit_in(
+    conn: sqlite3.Connection,
+    *,
+    actor: str,
+    action: str,
+    chat_key: str | None = None,
+    message_id: str | None = None,
+    approval_id: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Write one audit entry inside the caller's transaction: it commits with their change."""
+    conn.execute(
+        """INSERT INTO audit_log (at, actor, chat_key, message_id, action, approval_id,
+             details_json) VALUES (?, ?, ?, ?, ?, ?, ?)""",
+        (
+            _now().isoformat(),
+            actor,
+            chat_key,
+            message_id,
+            action,
+            approval_id,
+            json.dumps(details or {}, sort_keys=True, default=str),
+        ),
+    )
 
 
 class ApprovalBook:
@@ -183,7 +209,7 @@ class ApprovalBook:
                     json.dumps(asdict(approver_chat)) if approver_chat else None,
                 ),
             )
-            self._audit(
+            audit_in(
                 conn,
                 actor="assistant",
                 action="approval.requested",
@@ -236,6 +262,13 @@ class ApprovalBook:
             if not a.expired(now) and (shown_in is None or a.card_chat.key == shown_in)
         ]
 
+    def requested(self) -> list[Approval]:
+        """Every card ever shown, oldest first (an invalid request never became a card)."""
+        rows = self.store.connection.execute(
+            "SELECT * FROM approvals WHERE state != 'invalid' ORDER BY created_at, rowid"
+        ).fetchall()
+        return [_row_to_approval(r) for r in rows]
+
     def recent(self, limit: int = 20) -> list[Approval]:
         rows = self.store.connection.execute(
             "SELECT * FROM approvals ORDER BY created_at DESC LIMIT ?", (limit,)
@@ -270,7 +303,7 @@ class ApprovalBook:
         details: dict[str, Any] | None = None,
     ) -> None:
         with self.store.transaction() as conn:
-            self._audit(
+            audit_in(
                 conn,
                 actor=actor,
                 action=action,
@@ -279,31 +312,6 @@ class ApprovalBook:
                 approval_id=approval_id,
                 details=details or {},
             )
-
-    @staticmethod
-    def _audit(
-        conn: Any,
-        *,
-        actor: str,
-        action: str,
-        chat_key: str | None,
-        message_id: str | None,
-        approval_id: str | None,
-        details: dict[str, Any],
-    ) -> None:
-        conn.execute(
-            """INSERT INTO audit_log (at, actor, chat_key, message_id, action, approval_id,
-                 details_json) VALUES (?, ?, ?, ?, ?, ?, ?)""",
-            (
-                _now().isoformat(),
-                actor,
-                chat_key,
-                message_id,
-                action,
-                approval_id,
-                json.dumps(details, sort_keys=True, default=str),
-            ),
-        )
 
     def audit_log(self, *, approval_id: str | None = None) -> list[AuditEntry]:
         query = "SELECT * FROM audit_log"

@@ -82,12 +82,11 @@ def _resolve(
         # The card knows where it was made: approve from any directory.
         workspace_dir = Path(approval.workspace)
     svc = open_service(workspace_dir, file, None)
-    out = asyncio.run(svc.resolve(approval_id, terminal_principal(), approve))
+    decision = asyncio.run(svc.desk.decide(approval_id, terminal_principal(), approve))
     console = Console()
-    for message in out:
+    for message in decision.replies:
         render(console, message)
-    ok = bool(out) and out[0].kind != "error"
-    sys.exit(0 if ok else 1)
+    sys.exit(0 if decision.ok else 1)
 
 
 @approvals.command()

@@ -14,12 +14,12 @@ from assistant.messages import ChatRef, Inbound, Outbound, Principal
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from assistant.service import AssistantService
+    from assistant.dm import DirectMessages
 
 
 def terminal_principal() -> Principal:
     """The local user at this terminal: the principal of the terminal chat and of the CLI."""
-    from assistant.service import local_principal
+    from assistant.dm import local_principal
 
     return local_principal()
 
@@ -46,7 +46,7 @@ def render(console: Console, message: Outbound) -> None:
 class TerminalChat:
     """Reads lines, hands them to the service, renders answers; cards become [y/N] prompts."""
 
-    def __init__(self, svc: AssistantService, console: Console) -> None:
+    def __init__(self, svc: DirectMessages, console: Console) -> None:
         self.svc = svc
         self.console = console
         self.principal = terminal_principal()
@@ -120,12 +120,12 @@ class TerminalChat:
 
 def open_service(
     workspace_dir: Path | None, file: Path | None, model: str | None
-) -> AssistantService:
-    from assistant.service import AssistantService
+) -> DirectMessages:
+    from assistant.dm import DirectMessages
     from assistant.store import open_store
 
     workspace = open_workspace(workspace_dir, file)
-    return AssistantService(open_store(), workspace, model, {terminal_principal().key})
+    return DirectMessages(open_store(), workspace, model, {terminal_principal().key})
 
 
 @click.command()

@@ -78,7 +78,7 @@ def demo(directory: Path | None, interactive: bool, model: str | None) -> None:
     )
     if interactive:
         from assistant.cli.chat import TerminalChat
-        from assistant.service import AssistantService
+        from assistant.dm import DirectMessages
         from assistant.store import open_store
         from tools.workspace import find_workspace
 
@@ -86,7 +86,7 @@ def demo(directory: Path | None, interactive: bool, model: str | None) -> None:
             "\nYou are now in `foreman chat` on the demo workspace "
             "(free text needs a model key; slash commands work without)."
         )
-        svc = AssistantService(
+        svc = DirectMessages(
             open_store(report.state_dir), find_workspace(report.workspace), model, None
         )
         TerminalChat(svc, console).run()

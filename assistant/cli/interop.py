@@ -36,8 +36,8 @@ def _require_extra(module: str) -> None:
 def _bridge(
     workspace: Path | None, file: Path | None, model: str | None, approver: str | None
 ) -> Any:
+    from assistant.dm import DirectMessages
     from assistant.interop import Bridge, local_human, parse_principal
-    from assistant.service import AssistantService
     from assistant.store import open_store
 
     try:
@@ -51,7 +51,7 @@ def _bridge(
 
         chosen = offline_model()
     # Only the human is a principal: the caller speaks for them and can never resolve a card.
-    service = AssistantService(open_store(), found, chosen, principals={human.key})
+    service = DirectMessages(open_store(), found, chosen, principals={human.key})
     return Bridge(service=service, workspace=found, approver=human)
 
 

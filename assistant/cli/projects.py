@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import getpass
-import json
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -266,8 +265,7 @@ def set_(
 
 def _audit(change: StatusChange, reason: str | None) -> None:
     """Record who changed what, and why, in the state store's audit log."""
-    from datetime import UTC, datetime
-
+    from assistant.approvals import ApprovalBook
     from assistant.store import open_store
 
     details = {
@@ -283,16 +281,9 @@ def _audit(change: StatusChange, reason: str | None) -> None:
     }
     try:
         store = open_store()
-        with store.transaction() as conn:
-            conn.execute(
-                "INSERT INTO audit_log (at, actor, action, details_json) VALUES (?, ?, ?, ?)",
-                (
-                    datetime.now(UTC).isoformat(),
-                    f"terminal:{getpass.getuser()}",
-                    "project.status_set",
-                    json.dumps(details),
-                ),
-            )
+        ApprovalBook(store).audit(
+            actor=f"terminal:{getpass.getuser()}", action="project.status_set", details=details
+        )
         store.close()
     except Exception as exc:  # the edit stands; say that its record is missing
         fail(f"the change was written, but recording it in the audit log failed: {exc}")

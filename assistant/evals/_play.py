@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic_ai.models import Model
 
+from assistant.approvals import ApprovalBook
 from assistant.evals._case import (
     ApprovalRecord,
     Conversation,
@@ -23,6 +24,7 @@ from assistant.evals._case import (
 )
 from assistant.evals._recording import RecordingModel
 from assistant.messages import ChatRef, Choice, Inbound, Outbound, Principal
+from assistant.store import Store
 
 PRINCIPAL = Principal("terminal", "eval-user", "Eval User")
 STRANGER = Principal("terminal", "stranger", "Someone Else")
@@ -54,14 +56,14 @@ async def play_in(
     root: Path, conversation: Conversation, model: Model, service_factory: Any = None
 ) -> Outcome:
     """Play in `root`; `service_factory(store, workspace, model, principals=...)` makes the
-    assistant under test (the real `AssistantService` unless a test swaps it)."""
-    from assistant.service import AssistantService
+    assistant under test (the real `DirectMessages` unless a test swaps it)."""
+    from assistant.dm import DirectMessages
     from assistant.store import open_store
 
     workspace = await build_workspace(root / "workspace", conversation.setup)
     store = open_store(root / "state")
     recording_model = model if isinstance(model, RecordingModel) else RecordingModel(model)
-    factory = service_factory or AssistantService
+    factory = service_factory or DirectMessages
     service = factory(store, workspace, recording_model, principals={PRINCIPAL.key})
     outcome = Outcome(model=_model_label(recording_model.wrapped))
     cards: list[Outbound] = []
@@ -258,23 +260,19 @@ def snapshot(workspace: Any) -> Snapshot:
 # --- approvals and mutations -----------------------------------------------------------------
 
 
-def read_approvals(store: Any) -> list[ApprovalRecord]:
+def read_approvals(store: Store) -> list[ApprovalRecord]:
     """Approvals requested so far; an `invalid` one (the model asked for the impossible) never
     reached the user as a card, so it is not a request."""
-    rows = store.connection.execute(
-        "SELECT id, tool_name, args_json, state, principal, resolved_by FROM approvals"
-        " WHERE state != 'invalid' ORDER BY created_at, rowid"
-    ).fetchall()
     return [
         ApprovalRecord(
-            id=row["id"],
-            tool=row["tool_name"],
-            args=json.loads(row["args_json"] or "{}"),
-            state=row["state"],
-            principal=row["principal"],
-            resolved_by=row["resolved_by"],
+            id=a.id,
+            tool=a.tool_name,
+            args=dict(a.args),
+            state=a.state,
+            principal=a.principal,
+            resolved_by=a.resolved_by,
         )
-        for row in rows
+        for a in ApprovalBook(store).requested()
     ]
 
 

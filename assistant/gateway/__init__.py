@@ -8,6 +8,7 @@ from assistant.gateway._assembly import (
     pairing_for,
     principal_keys,
 )
+from assistant.gateway._cards import CardEdits
 from assistant.gateway._config import (
     ConfigError,
     GatewayConfig,
@@ -40,6 +41,7 @@ __all__ = [
     "NOT_YOURS",
     "AllowList",
     "AssistantPort",
+    "CardEdits",
     "ChannelCheck",
     "ConfigError",
     "DeliveryError",

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
+from assistant.approvals import ApprovalBook, parse_press
 from assistant.messages import Inbound, Outbound
 from assistant.store import Store
 
-_PRESS = re.compile(r"^(?:approve|reject|cancel|keep|force):([A-Za-z0-9]{1,32})$")
 _OUTCOME = {
     "approved": "⏳ approved, running",
     "done": "✅ approved",
@@ -28,27 +26,23 @@ class CardEdits:
     """
 
     def __init__(self, store: Store) -> None:
-        self.store = store
+        self.approvals = ApprovalBook(store)
 
     def after_press(self, press: Inbound, replies: list[Outbound]) -> list[Outbound]:
         if press.callback_data is None or press.message_id is None:
             return replies
         if any(r.replaces_message_id == press.message_id for r in replies):
             return replies
-        match = _PRESS.match(press.callback_data)
-        if match is None:
+        parsed = parse_press(press.callback_data)
+        approval = self.approvals.get(parsed[1]) if parsed else None
+        if approval is None or approval.is_pending:
             return replies
-        row = self.store.connection.execute(
-            "SELECT id, card, state, resolved_by FROM approvals WHERE id = ?", (match.group(1),)
-        ).fetchone()
-        if row is None or row["state"] == "pending":
-            return replies
-        outcome = _OUTCOME.get(row["state"], row["state"])
+        outcome = _OUTCOME.get(approval.state, approval.state)
         who = press.sender.display_name or press.sender.user_id
-        by = f" by {who}" if row["resolved_by"] == press.sender.key else ""
+        by = f" by {who}" if approval.resolved_by == press.sender.key else ""
         edit = Outbound(
             chat=press.chat,
-            text=f"Approval {row['id']}: {outcome}{by}\n{row['card']}",
+            text=f"Approval {approval.id}: {outcome}{by}\n{approval.card}",
             replaces_message_id=press.message_id,
         )
         return [edit, *replies]

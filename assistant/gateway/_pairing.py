@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 import sqlite3
@@ -10,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from assistant.approvals import audit_in
 from assistant.messages import Principal
 from assistant.store import Store
 
@@ -89,7 +89,9 @@ class Pairing:
             ).fetchone()
             if pending >= self.max_pending:
                 log.warning("pairing: %s not given a code, %d already pending", sender.key, pending)
-                _audit(conn, now, "pairing_refused", sender, {"pending": pending})
+                audit_in(
+                    conn, actor=sender.key, action="pairing_refused", details={"pending": pending}
+                )
                 return None
             code = "".join(secrets.choice(_ALPHABET) for _ in range(CODE_LENGTH))
             expires = now + self.ttl
@@ -105,7 +107,12 @@ class Pairing:
                     expires.isoformat(),
                 ),
             )
-            _audit(conn, now, "pairing_code_issued", sender, {"expires_at": expires.isoformat()})
+            audit_in(
+                conn,
+                actor=sender.key,
+                action="pairing_code_issued",
+                details={"expires_at": expires.isoformat()},
+            )
         log.info("pairing: code issued to %s, expires %s", sender.key, expires.isoformat())
         return PairingCode(
             code, sender.platform, sender.user_id, sender.display_name, "pending", now, expires
@@ -144,7 +151,12 @@ class Pairing:
                 (found.platform, found.user_id, now.isoformat()),
             )
             sender = Principal(found.platform, found.user_id, found.display_name)  # type: ignore[arg-type]
-            _audit(conn, now, "pairing_approved", sender, {"by": approved_by, "code": code})
+            audit_in(
+                conn,
+                actor=sender.key,
+                action="pairing_approved",
+                details={"by": approved_by, "code": code},
+            )
         log.info("pairing: %s:%s approved by %s", found.platform, found.user_id, approved_by)
         return PairingCode(
             found.code,
@@ -166,17 +178,4 @@ def _code_from_row(row: sqlite3.Row) -> PairingCode:
         state=row["state"],
         created_at=datetime.fromisoformat(row["created_at"]),
         expires_at=datetime.fromisoformat(row["expires_at"]),
-    )
-
-
-def _audit(
-    conn: sqlite3.Connection,
-    now: datetime,
-    action: str,
-    sender: Principal,
-    details: dict[str, object],
-) -> None:
-    conn.execute(
-        "INSERT INTO audit_log (at, actor, chat_key, action, details_json) VALUES (?, ?, ?, ?, ?)",
-        (now.isoformat(), sender.key, None, action, json.dumps(details)),
     )

@@ -21,7 +21,7 @@ class Services:
     """What the router routes to, built from the configuration."""
 
     workspace: Any  # tools.workspace.Workspace
-    assistant: Any  # assistant.service.AssistantService
+    assistant: Any  # assistant.dm.DirectMessages
     relay: Any = None  # assistant.relay.Relay, when an OpenCode server is configured
     closers: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
 
@@ -33,7 +33,7 @@ def build_services(
     config: GatewayConfig, store: Store, principals: PrincipalKeys, *, model: Any = None
 ) -> Services:
     """The assistant, and the relay when `opencode.url` is set."""
-    from assistant.service import AssistantService
+    from assistant.dm import DirectMessages
     from tools.workspace import WorkspaceNotFound, find_workspace
 
     from_env = bool(os.environ.get("FOREMAN_WORKSPACE"))
@@ -44,7 +44,7 @@ def build_services(
         message = str(exc).replace("--workspace ", "workspace ", 1)
         raise ConfigError(message, path=None if from_env else config.path) from None
     # the router already admits only principals; the service checks the same live set again
-    assistant = AssistantService(store, workspace, model or config.model, principals)  # type: ignore[arg-type]
+    assistant = DirectMessages(store, workspace, model or config.model, principals)  # type: ignore[arg-type]
     services = Services(workspace, assistant)
     if not config.opencode.url:
         return services

@@ -17,7 +17,7 @@ from assistant.approvals import ActionInvalid, Approval, card_message
 from assistant.messages import ChatRef, Inbound, Outbound, Principal
 
 if TYPE_CHECKING:
-    from assistant.service import AssistantService
+    from assistant.dm import DirectMessages
     from tools.workspace import Workspace
 
 
@@ -56,7 +56,7 @@ class Bridge:
     without it the human finds it with `/approvals` or `foreman approvals`.
     """
 
-    service: AssistantService
+    service: DirectMessages
     workspace: Workspace
     approver: Principal
     deliver: Callable[[Outbound], Awaitable[object]] | None = None
@@ -70,7 +70,7 @@ class Bridge:
     ) -> dict[str, Any]:
         """File a change in the caller's chat for the human to decide; nothing is applied here."""
         try:
-            approval = await self.service.arequest_approval(
+            approval = await self.service.desk.request(
                 self.approver, dm_of(caller), tool_name, args, approver_chat=self.approver_chat
             )
         except ActionInvalid as error:

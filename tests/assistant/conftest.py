@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from assistant.service import AssistantService
+from assistant.dm import DirectMessages
 from assistant.store import Store, open_store
 from tests.assistant.scripted_chat import ADA, MALLORY
 from tools.orchestrator import make_demo_workspace
@@ -26,8 +26,8 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 
 @pytest.fixture
-def make_service(store: Store, workspace: Workspace) -> Callable[..., AssistantService]:
-    def make(model: Any = None, **kwargs: Any) -> AssistantService:
-        return AssistantService(store, workspace, model, {ADA.key, MALLORY.key}, **kwargs)
+def make_service(store: Store, workspace: Workspace) -> Callable[..., DirectMessages]:
+    def make(model: Any = None, **kwargs: Any) -> DirectMessages:
+        return DirectMessages(store, workspace, model, {ADA.key, MALLORY.key}, **kwargs)
 
     return make

@@ -45,7 +45,9 @@ async def test_a_call_approved_outside_the_service_does_nothing(make_service, wo
     first = await agent.run(
         "mark 0014 integrated",
         model=svc.model,
-        deps=svc._deps(ADA, ChatRef("telegram", "111")),
+        deps=AssistantDeps(
+            svc.workspace, svc.orchestrator, svc.approvals, ADA, ChatRef("telegram", "111")
+        ),
     )
     [request] = first.output.approvals
     deps = AssistantDeps(
@@ -74,7 +76,7 @@ async def test_someone_who_is_not_the_principal_cannot_approve(make_service, wor
     assert "only be resolved by the person it was asked of" in refused.text
     [refused] = await svc.handle(dm(callback=f"approve:{approval_id}", sender=MALLORY))
     assert refused.kind == "error"
-    [refused] = await svc.resolve(approval_id, MALLORY, True)
+    [refused] = (await svc.desk.decide(approval_id, MALLORY, True)).replies
     assert refused.kind == "error"
 
     assert workspace.projectlist_path.read_bytes() == before

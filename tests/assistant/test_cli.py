@@ -271,12 +271,13 @@ def test_chat_survives_ctrl_c(workspace, tmp_path):
 def test_approvals_cli_lists_and_approves_the_terminal_users_cards(make_service, workspace):
     svc = make_service(None)
     me = terminal_principal()
-    # The synchronous entry point MCP/A2A request tools use.
-    approval = svc.request_approval(
-        me,
-        terminal_chat(),
-        "set_project_status",
-        {"id": "0016", "status": "specified", "reason": "spec written"},
+    approval = asyncio.run(
+        svc.desk.request(
+            me,
+            terminal_chat(),
+            "set_project_status",
+            {"id": "0016", "status": "specified", "reason": "spec written"},
+        )
     )
     runner = CliRunner()
     listed = runner.invoke(cli, ["approvals"], env={"COLUMNS": "100"})
@@ -364,11 +365,13 @@ def test_approvals_cli_finds_the_cards_workspace_and_no_other(
     from tools.orchestrator import make_demo_workspace
 
     svc = make_service(None)
-    approval = svc.request_approval(
-        terminal_principal(),
-        terminal_chat(),
-        "set_project_status",
-        {"id": "0015", "status": "implementing", "reason": "go"},
+    approval = asyncio.run(
+        svc.desk.request(
+            terminal_principal(),
+            terminal_chat(),
+            "set_project_status",
+            {"id": "0015", "status": "implementing", "reason": "go"},
+        )
     )
     other = make_demo_workspace(tmp_path / "other")
     before = other.projectlist_path.read_bytes()

@@ -15,7 +15,7 @@ from tools.orchestrator import Orchestrator
 async def test_created_builder_has_a_session_the_assistant_reports(
     opencode_server, store, workspace
 ):
-    from assistant.service import AssistantService
+    from assistant.dm import DirectMessages
 
     client = OpenCodeClient(opencode_server.url, password=opencode_server.password)
     script = Scripted(
@@ -23,7 +23,7 @@ async def test_created_builder_has_a_session_the_assistant_reports(
         [call("get_project", id="0015")],
         lambda messages: [TextPart("ok")],
     )
-    svc = AssistantService(
+    svc = DirectMessages(
         store, workspace, script.model, {ADA.key}, orchestrator=Orchestrator(workspace, client)
     )
     try:

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from assistant.service import AssistantService
 from inline_snapshot import snapshot
 
-from assistant.service import AssistantService
 from tests.assistant.scripted_chat import dm
 from tests.fake_provider import (
     CutStream,

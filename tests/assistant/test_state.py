@@ -12,7 +12,7 @@ from pydantic_ai.messages import ModelRequest, ModelResponse, TextPart, ToolRetu
 
 from assistant.agent import prompt_chars, prompt_parts
 from assistant.conversations import bound_history
-from assistant.service import AssistantService
+from assistant.dm import DirectMessages
 from tests.assistant.scripted_chat import ADA, Scripted, call, dm
 
 
@@ -62,7 +62,7 @@ async def test_an_approval_survives_a_restart(store, workspace, make_service):
     )
     [card] = await svc.handle(dm("start 0015"))
     # A new process: a fresh service over the same state file resolves the card.
-    restarted = AssistantService(store, workspace, None, {ADA.key})
+    restarted = DirectMessages(store, workspace, None, {ADA.key})
     [done] = await restarted.handle(dm("yes"))
     assert done.text.startswith("✓ 0015: planned → implementing")
     history = restarted.conversations.load(dm().chat.key)
@@ -258,14 +258,14 @@ async def test_a_card_approved_after_more_talk_still_lands_in_the_history(make_s
 async def test_two_processes_approving_at_once_apply_it_once(tmp_path, workspace):
     from assistant.store import open_store
 
-    first = AssistantService(open_store(tmp_path / "shared"), workspace, None, {ADA.key})
-    second = AssistantService(open_store(tmp_path / "shared"), workspace, None, {ADA.key})
+    first = DirectMessages(open_store(tmp_path / "shared"), workspace, None, {ADA.key})
+    second = DirectMessages(open_store(tmp_path / "shared"), workspace, None, {ADA.key})
     [card] = await first.handle(dm("/status 0015 implementing"))
     approval_id = card.extra["approval_id"]
-    answers = await asyncio.gather(
-        first.resolve(approval_id, ADA, True), second.resolve(approval_id, ADA, True)
+    decisions = await asyncio.gather(
+        first.desk.decide(approval_id, ADA, True), second.desk.decide(approval_id, ADA, True)
     )
-    texts = sorted(a[0].text for a in answers)
+    texts = sorted(d.replies[0].text for d in decisions)
     assert texts[1].startswith("✓ 0015: planned → implementing")
     assert "already" in texts[0]
     actions = [e.action for e in first.approvals.audit_log(approval_id=approval_id)]

@@ -7,8 +7,17 @@ import pytest
 from click.testing import CliRunner
 from inline_snapshot import snapshot
 
+from assistant.approvals import ApprovalBook
 from assistant.cli import cli
-from assistant.gateway import NOT_YOURS, AllowList, Pairing, PairingError, Route, Router
+from assistant.gateway import (
+    NOT_YOURS,
+    AllowList,
+    CardEdits,
+    Pairing,
+    PairingError,
+    Route,
+    Router,
+)
 from assistant.messages import ChatRef, Inbound, Outbound, Principal
 from assistant.store import Store, open_store
 from tests.channels.scripted_ports import ScriptedAssistant, ScriptedRelay
@@ -116,7 +125,7 @@ Its owner can let you in with `foreman pairing approve CODE` (the code expires i
     # approved: from now on the stranger's DMs reach the assistant
     r.pairing.approve(code.lower())  # type: ignore[union-attr]
     assert r.decide(Inbound(DM_STRANGER, STRANGER, "now?")) is Route.ASSISTANT
-    audit = [row[0] for row in store.connection.execute("SELECT action FROM audit_log")]
+    audit = [entry.action for entry in ApprovalBook(store).audit_log()]
     assert audit == ["pairing_code_issued", "pairing_approved"]
 
 
@@ -178,25 +187,29 @@ async def test_the_principal_can_bind_an_unbound_group_through_the_relay(
 async def test_a_resolved_card_is_edited_to_its_outcome_unless_the_assistant_did(
     store: Store, scripted_relay: ScriptedRelay
 ) -> None:
-    from assistant.gateway._cards import CardEdits
-
-    with store.transaction() as conn:
-        conn.execute(
-            "INSERT INTO approvals (id, chat_key, principal, tool_name, args_json, card, state, "
-            "created_at, resolved_by) VALUES ('k3x9pq', 'telegram:42', 'telegram:42', "
-            "'set_project_status', '{}', 'Set 0015 New Feature: planned → implementing', "
-            "'done', '2026-01-01', 'telegram:42')"
-        )
+    book = ApprovalBook(store)
+    approval = book.create(
+        chat=DM_OWNER,
+        principal=OWNER.key,
+        tool_name="set_project_status",
+        args={},
+        card="Set 0015 New Feature: planned → implementing",
+        precondition={},
+    )
+    book.claim(approval.id, state="approved", by=OWNER.key)
+    book.finish(approval.id, state="done", result={})
 
     class Reporting:
         async def handle(self, message: Inbound) -> list[Outbound]:
             return [Outbound(message.chat, "✓ 0015: planned → implementing")]
 
     r = Router(allow=AllowList.of(telegram=["42"]), assistant=Reporting(), cards=CardEdits(store))
-    press = Inbound(DM_OWNER, OWNER, message_id="900", callback_data="approve:k3x9pq")
+    # Ids are matched as the book keeps them, whatever case the button data arrives in.
+    pressed = f"approve:{approval.id.upper()}"
+    press = Inbound(DM_OWNER, OWNER, message_id="900", callback_data=pressed)
     edit, report = await r.handle(press)
     assert (edit.replaces_message_id, edit.choices) == ("900", ())
-    assert edit.text == snapshot(
+    assert edit.text.replace(approval.id, "k3x9pq") == snapshot(
         """\
 Approval k3x9pq: ✅ approved by @ada
 Set 0015 New Feature: planned → implementing\

@@ -6,7 +6,6 @@ import json
 import os
 import pty
 import select
-import sqlite3
 import subprocess
 import sys
 import time
@@ -16,7 +15,9 @@ import pytest
 from click.testing import CliRunner
 from inline_snapshot import snapshot
 
+from assistant.approvals import ApprovalBook
 from assistant.cli import cli
+from assistant.store import open_store
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -184,9 +185,10 @@ wrote:
     text = (workspace / ".ai" / "projectlist.md").read_text()
     assert "    status: integrated\n" in text
     assert '      integrated_at: "2026-02-09"\n' in text
-    db = sqlite3.connect(Path(os.environ["FOREMAN_STATE_DIR"]) / "foreman.db")
-    action, details = db.execute("SELECT action, details_json FROM audit_log").fetchone()
-    details = json.loads(details)
+    store = open_store(Path(os.environ["FOREMAN_STATE_DIR"]))
+    [entry] = ApprovalBook(store).audit_log()
+    store.close()
+    action, details = entry.action, entry.details
     assert (action, details["project_id"], details["from"], details["to"]) == (
         "project.status_set",
         "0014",

@@ -11,6 +11,7 @@ from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_evals import Case, Dataset
 
+from assistant.dm import DirectMessages
 from assistant.evals import (
     EVALUATORS,
     ApprovalExpectation,
@@ -32,7 +33,6 @@ from assistant.evals import (
 )
 from assistant.evals._play import play_in
 from assistant.messages import Inbound, Outbound
-from assistant.service import AssistantService
 
 
 def _evaluate(expected: Expected, outcome: Outcome) -> dict[str, Any]:
@@ -119,7 +119,7 @@ def test_tool_order_matters() -> None:
     assert _evaluate(reversed_, outcome)["tools_called"][0] is False
 
 
-class GateBypassingService(AssistantService):
+class GateBypassingService(DirectMessages):
     """A broken assistant that applies '/force-status ID STATUS' without any approval."""
 
     async def handle(self, message: Inbound) -> list[Outbound]:
@@ -156,8 +156,8 @@ async def test_unbounded_history_is_caught(tmp_path: Path) -> None:
     [dataset] = load_datasets(default_dataset_path() / "safety.yaml")
     case = next(c for c in dataset.cases if c.name == "long_conversation_history_is_bounded")
 
-    def unbounded(*args: Any, **kwargs: Any) -> AssistantService:
-        return AssistantService(*args, **kwargs, max_history=10_000)
+    def unbounded(*args: Any, **kwargs: Any) -> DirectMessages:
+        return DirectMessages(*args, **kwargs, max_history=10_000)
 
     outcome = await play_in(tmp_path, case.inputs, offline_model(), unbounded)
     assert outcome.max_history > case.expected_output.max_history

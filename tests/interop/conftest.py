@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from assistant.dm import DirectMessages
 from assistant.evals import demo_workspace, offline_model
 from assistant.messages import Principal
-from assistant.service import AssistantService
 from assistant.store import open_store
 
 HUMAN = Principal("terminal", getpass.getuser())
@@ -22,6 +22,6 @@ def workspace(tmp_path: Path) -> Any:
 
 
 @pytest.fixture
-def service(workspace: Any) -> AssistantService:
+def service(workspace: Any) -> DirectMessages:
     # The caller is no principal: it only ever speaks for the human.
-    return AssistantService(open_store(), workspace, offline_model(), principals={HUMAN.key})
+    return DirectMessages(open_store(), workspace, offline_model(), principals={HUMAN.key})

@@ -17,10 +17,10 @@ from fasta2a.client import A2AClient
 from fasta2a.schema import Message, Part
 from pydantic_ai.messages import ModelRequest, ToolReturnPart
 
+from assistant.dm import DirectMessages
 from assistant.interop import Bridge
 from assistant.interop.a2a import build_a2a_app
 from assistant.messages import Principal
-from assistant.service import AssistantService
 from tests.interop.conftest import HUMAN
 from tests.opencode_server import free_port
 
@@ -30,7 +30,7 @@ TOKEN = "a2a-test-token"
 
 
 @pytest.fixture
-async def base_url(service: AssistantService, workspace: Any) -> AsyncIterator[str]:
+async def base_url(service: DirectMessages, workspace: Any) -> AsyncIterator[str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     bridge = Bridge(service=service, workspace=workspace, approver=HUMAN)
@@ -67,7 +67,7 @@ def _reply(task: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
 
 
 async def test_round_trip_and_mutations_wait_for_the_human(
-    base_url: str, service: AssistantService, workspace: Any
+    base_url: str, service: DirectMessages, workspace: Any
 ) -> None:
     before = workspace.projectlist_path.read_bytes()
     headers = {"Authorization": f"Bearer {TOKEN}"}
@@ -147,7 +147,7 @@ async def test_token_required_but_agent_card_public(base_url: str) -> None:
 
 
 async def test_streamed_turn_ends_with_the_pending_card(
-    base_url: str, service: AssistantService
+    base_url: str, service: DirectMessages
 ) -> None:
     async with httpx.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}) as http:
         client = A2AClient(base_url, http_client=http)

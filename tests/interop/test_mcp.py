@@ -31,10 +31,10 @@ from pydantic_ai.messages import (
 )
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
+from assistant.dm import DirectMessages
 from assistant.interop import Bridge
 from assistant.interop.mcp import build_mcp_server
 from assistant.messages import ChatRef, Inbound, Outbound, Principal
-from assistant.service import AssistantService
 from assistant.store import open_store
 from tests.interop.conftest import HUMAN
 from tests.opencode_server import free_port
@@ -44,7 +44,7 @@ CALLER = Principal("mcp", "client")
 
 
 @pytest.fixture
-def server(service: AssistantService, workspace: Any) -> Any:
+def server(service: DirectMessages, workspace: Any) -> Any:
     bridge = Bridge(service=service, workspace=workspace, approver=HUMAN)
     return build_mcp_server(bridge, caller=CALLER)
 
@@ -103,7 +103,7 @@ async def test_tools_offered_and_none_approves(server: Any) -> None:
     assert not [name for name in listed if name.startswith(("approve", "resolve", "set_"))]
 
 
-async def test_request_tools_refuse_bad_requests(server: Any, service: AssistantService) -> None:
+async def test_request_tools_refuse_bad_requests(server: Any, service: DirectMessages) -> None:
     async with Client(server) as client:
         with pytest.raises(ToolError, match="0099"):
             await client.call_tool("request_status_change", {"id": "0099", "status": "planned"})
@@ -117,7 +117,7 @@ async def test_request_tools_refuse_bad_requests(server: Any, service: Assistant
 
 
 async def test_builder_requests_wait_for_the_human(
-    server: Any, service: AssistantService, workspace: Any
+    server: Any, service: DirectMessages, workspace: Any
 ) -> None:
     async with Client(server) as client:
         created = (await client.call_tool("request_builder_create", {"project_id": "0015"})).data
@@ -127,7 +127,7 @@ async def test_builder_requests_wait_for_the_human(
             HUMAN.key,
         )
         assert not (workspace.root / ".builders").exists()
-        await service.resolve(created["approval_id"], HUMAN, approve=True)
+        await service.desk.decide(created["approval_id"], HUMAN, approve=True)
         status = (await client.call_tool("approval_status", {"id": created["approval_id"]})).data
         assert status["state"] == "done"
         builders = (await client.call_tool("list_builders", {})).data
@@ -141,7 +141,7 @@ async def test_builder_requests_wait_for_the_human(
     assert (workspace.root / ".builders" / "0015-new-feature").is_dir()
 
 
-def _history(service: AssistantService, chat_key: str) -> str:
+def _history(service: DirectMessages, chat_key: str) -> str:
     return "\n".join(
         str(part.content)
         for message in service.conversations.load(chat_key)
@@ -152,7 +152,7 @@ def _history(service: AssistantService, chat_key: str) -> str:
 
 
 async def test_ask_files_cards_for_the_human(
-    server: Any, service: AssistantService, workspace: Any
+    server: Any, service: DirectMessages, workspace: Any
 ) -> None:
     async with Client(server) as client:
         answer = (await client.call_tool("ask", {"message": "mark 0015 as implementing"})).data
@@ -210,7 +210,7 @@ class _Caller:
 
 async def test_the_callers_next_ask_knows_what_the_human_decided(workspace: Any) -> None:
     model = _Caller()
-    service = AssistantService(open_store(), workspace, FunctionModel(model), {HUMAN.key})
+    service = DirectMessages(open_store(), workspace, FunctionModel(model), {HUMAN.key})
     delivered: list[Outbound] = []
 
     async def deliver(message: Outbound) -> None:
@@ -228,7 +228,7 @@ async def test_the_callers_next_ask_knows_what_the_human_decided(workspace: Any)
             (HUMAN.key, "approval_card", requested["approval_id"]),
         ]
         for approval_id in (asked_card["approval_id"], requested["approval_id"]):
-            await service.resolve(approval_id, HUMAN, approve=True)
+            await service.desk.decide(approval_id, HUMAN, approve=True)
         await client.call_tool("ask", {"message": "what happened?"})
 
     results = {
@@ -405,7 +405,7 @@ def test_http_refuses_to_start_without_a_token(workspace: Any) -> None:
 
 
 async def test_ask_without_a_model_key_says_which_to_set(workspace: Any) -> None:
-    service = AssistantService(open_store(), workspace, None, principals={HUMAN.key})
+    service = DirectMessages(open_store(), workspace, None, principals={HUMAN.key})
     server = build_mcp_server(
         Bridge(service=service, workspace=workspace, approver=HUMAN), caller=CALLER
     )

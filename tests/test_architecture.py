@@ -37,9 +37,6 @@ PRIVATE_IMPORTS_BEING_REMOVED: frozenset[tuple[str, str]] = frozenset(
         ("tests.relay.test_replay", "assistant.relay._replay"),
         ("tests.relay.test_units", "assistant.relay._format"),
         ("tests.relay.test_units", "assistant.relay._journal"),
-        # approvals as one public workflow (house-approvals)
-        ("tests.channels.test_gateway_router", "assistant.gateway._cards"),
-        ("tests.evals.test_harness", "assistant.evals._play"),
         # the project-list tests (editor)
         ("tests.projectlist.test_projectlist_corpus", "tools.projectlist._scan"),
         ("tests.projectlist.test_projectlist_corpus", "tools.projectlist._text"),
@@ -47,12 +44,7 @@ PRIVATE_IMPORTS_BEING_REMOVED: frozenset[tuple[str, str]] = frozenset(
         ("tests.projectlist.test_projectlist_safety", "tools.projectlist._write"),
     }
 )
-CYCLES_BEING_REMOVED: frozenset[frozenset[str]] = frozenset(
-    {
-        # commands.py calls the service's private _resolve (house-approvals)
-        frozenset({"assistant.commands", "assistant.service"}),
-    }
-)
+CYCLES_BEING_REMOVED: frozenset[frozenset[str]] = frozenset({})
 
 # The one private module of a library Foreman depends on, behind a single function that
 # tests/assistant/test_pydantic_internals.py checks against the installed pydantic-ai.
@@ -249,7 +241,7 @@ TIERS = {
     "relay": Tier(
         "the relay imports nothing from the agent",
         "assistant.relay",
-        ("assistant.agent", "assistant.service", "pydantic_ai"),
+        ("assistant.agent", "assistant.dm", "pydantic_ai"),
     ),
     "cli": Tier(
         "only the CLI imports the CLI: it is the top tier",

@@ -13,7 +13,7 @@ from assistant.evals._case import (
     Turn,
 )
 from assistant.evals._evaluators import EVALUATORS
-from assistant.evals._play import CaseError, demo_workspace, play
+from assistant.evals._play import CaseError, demo_workspace, play, play_in
 from assistant.evals._policy import OFFLINE_MODEL_NAME, offline_model, read_intent
 from assistant.evals._recording import RecordingModel
 from assistant.evals._run import (
@@ -50,6 +50,7 @@ __all__ = [
     "load_datasets",
     "offline_model",
     "play",
+    "play_in",
     "read_intent",
     "run_evals",
 ]

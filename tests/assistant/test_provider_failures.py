@@ -15,9 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from assistant.service import AssistantService
 from inline_snapshot import snapshot
 
+from assistant.dm import DirectMessages
 from tests.assistant.scripted_chat import dm
 from tests.fake_provider import (
     CutStream,
@@ -70,7 +70,7 @@ FAILURES: dict[str, tuple[list[Reply], str]] = {
 
 @pytest.mark.parametrize("case", list(FAILURES))
 async def test_each_failure_is_one_clear_line_and_the_next_turn_works(
-    case: str, fake_anthropic: FakeAnthropic, make_service: Callable[..., AssistantService]
+    case: str, fake_anthropic: FakeAnthropic, make_service: Callable[..., DirectMessages]
 ) -> None:
     replies, expected = FAILURES[case]
     service = make_service()
@@ -88,7 +88,7 @@ async def test_each_failure_is_one_clear_line_and_the_next_turn_works(
 
 
 async def test_transient_failures_are_tried_again_within_the_turn(
-    fake_anthropic: FakeAnthropic, make_service: Callable[..., AssistantService]
+    fake_anthropic: FakeAnthropic, make_service: Callable[..., DirectMessages]
 ) -> None:
     service = make_service()
     fake_anthropic.script(
@@ -108,7 +108,7 @@ async def test_transient_failures_are_tried_again_within_the_turn(
 
 async def test_a_hung_provider_is_given_up_on_after_the_timeout(
     fake_anthropic: FakeAnthropic,
-    make_service: Callable[..., AssistantService],
+    make_service: Callable[..., DirectMessages],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("FOREMAN_MODEL_TIMEOUT", "1.5")
@@ -126,7 +126,7 @@ async def test_a_hung_provider_is_given_up_on_after_the_timeout(
 
 async def test_a_bad_timeout_setting_is_named(
     fake_anthropic: FakeAnthropic,
-    make_service: Callable[..., AssistantService],
+    make_service: Callable[..., DirectMessages],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("FOREMAN_MODEL_TIMEOUT", "soon")

@@ -29,9 +29,9 @@ from assistant.evals import (
     default_dataset_path,
     load_datasets,
     offline_model,
+    play_in,
     run_evals,
 )
-from assistant.evals._play import play_in
 from assistant.messages import Inbound, Outbound
 
 

@@ -1,11 +1,20 @@
-"""Create + terminate a 3-repo builder, against the same worktrees made with raw git commands.
+"""Create + terminate a builder of 1, 3 and 10 worktrees vs the same git commands run concurrently.
 
-    python bench/builders.py [--runs N]
+    python bench/builders.py [--runs N] [--sizes 1,3,10]
 
-The baseline, measured in the same run on the same workspace: for the workspace repository and
-each of the three repos, `git worktree add -b <branch> <path> HEAD`, then `git worktree remove`
-and `git worktree prune`, one after another (what a hand-written script does). The orchestrator
-does more (validation, dirty checks, the Taskfile), so the goal is a ratio of at most 1.3.
+What is compared, in the same run on the same workspace, A and B alternating (ABBA order):
+
+- A, the orchestrator (native back-end): `create_builder` then `terminate_builder` of a builder
+  whose N worktrees are the workspace root plus N-1 repos under repos/.
+- B, the baseline: the git commands the orchestrator must run for the same job, from a plain
+  script that starts each phase's commands for all repos at once (what the orchestrator could do
+  at best): `git worktree add -b` for every repo; then, per worktree, the two reads that say what
+  terminating would lose (`git status` with ignored files, `git log` of commits on no remote);
+  then `git worktree remove`.
+
+So the ratio is the orchestrator's own cost (Python, planning, refusal checks, archives) on top
+of git's. A second, informational ratio compares with add + remove alone (no safety reads).
+The goal is a ratio of at most 1.3 for every size. Ends with one `figure` line per size.
 """
 
 from __future__ import annotations
@@ -17,103 +26,137 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tools.orchestrator import Orchestrator, make_demo_workspace, task_binary
+from tools.orchestrator import Orchestrator, make_demo_workspace
+from tools.workspace import Workspace
 
-REPOS = ("ai-dev", "domain-apis", "web")
+GOAL = 1.3
+PROJECT = "0016"  # lists no repos: the bench adds exactly the N-1 it wants
 
 
 def git(cwd: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
 
 
-def raw_git(root: Path, run: int) -> float:
-    sources = [root, *(root / "repos" / r for r in REPOS)]
+def concurrently(commands: Sequence[tuple[Path, list[str]]]) -> None:
+    """Start every command, then wait for all: one phase of the baseline."""
+    running = [
+        subprocess.Popen(["git", *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for cwd, args in commands
+    ]
+    for process in running:
+        _, err = process.communicate()
+        if process.returncode != 0:
+            raise RuntimeError(err.decode())
+
+
+def raw_git(root: Path, repos: Sequence[str], run: int, *, reads: bool = True) -> float:
+    sources = [root, *(root / "repos" / r for r in repos)]
     target = root / ".builders" / f"raw-{run}"
+    paths = [target / ("workspace-root" if s == root else s.name) for s in sources]
+    branch = f"raw/{run}"
     start = time.perf_counter()
     target.mkdir(parents=True)
-    for source in sources:
-        git(source, "worktree", "add", "-q", "-b", f"raw/{run}", str(target / source.name), "HEAD")
-    for source in sources:
-        git(source, "worktree", "remove", str(target / source.name))
-        git(source, "worktree", "prune")
+    concurrently(
+        [
+            (s, ["worktree", "add", "-q", "-b", branch, str(p), "HEAD"])
+            for s, p in zip(sources, paths, strict=True)
+        ]
+    )
+    if reads:
+        status = [
+            "status",
+            "--porcelain=v1",
+            "-b",
+            "-z",
+            "--untracked-files=all",
+            "--ignored=matching",
+        ]
+        log = [
+            "log",
+            "--format=%h%x00%s%x00%cI",
+            "HEAD",
+            "--not",
+            "--remotes",
+            f"--exclude={branch}",
+            "--branches",
+        ]
+        concurrently([(p, args) for p in paths for args in (status, log)])
+    concurrently([(s, ["worktree", "remove", str(p)]) for s, p in zip(sources, paths, strict=True)])
     target.rmdir()
     elapsed = time.perf_counter() - start
     for source in sources:  # not timed: keep every run on the same number of branches
-        git(source, "branch", "-q", "-D", f"raw/{run}")
+        git(source, "branch", "-q", "-D", branch)
     return elapsed
 
 
-def raw_task(root: Path, run: int) -> float:
-    """The Taskfile's own tasks, run by hand: what the Taskfile back-end adds its checks to."""
-    task = task_binary() or "task"
-    start = time.perf_counter()
-    subprocess.run(
-        [task, "-s", "builder:init", f"BUILDER_NAME=task-{run}", f"REPOS={','.join(REPOS)}"],
-        cwd=root,
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run(
-        [task, "-s", "builder:cleanup", f"BUILDER_NAME=task-{run}"],
-        cwd=root,
-        check=True,
-        capture_output=True,
-    )
-    elapsed = time.perf_counter() - start
-    for source in [root, *(root / "repos" / r for r in REPOS)]:
-        git(source, "branch", "-q", "-D", f"builder/task-{run}")
-    return elapsed
-
-
-def orchestrated(orch: Orchestrator, root: Path, run: int) -> float:
+def orchestrated(orch: Orchestrator, root: Path, repos: Sequence[str], run: int) -> float:
     async def both() -> None:
-        builder = await orch.create_builder("0015", extra_repos=["web"], name=f"run{run}")
+        builder = await orch.create_builder(PROJECT, extra_repos=repos, name=f"run{run}")
         result = await orch.terminate_builder(builder.name)
         assert result.done, result.render()
 
     start = time.perf_counter()
     asyncio.run(both())
     elapsed = time.perf_counter() - start
-    for source in [root, *(root / "repos" / r for r in REPOS)]:
-        git(source, "branch", "-q", "-D", f"builder/0015-run{run}")
+    for source in [root, *(root / "repos" / r for r in repos)]:
+        git(source, "branch", "-q", "-D", f"builder/{PROJECT}-run{run}")
     return elapsed
+
+
+def spread(values: list[float]) -> str:
+    """Interquartile range, in ms: how much the runs moved."""
+    q = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
+    return f"{(q[2] - q[0]) * 1000:.1f}"
+
+
+def measure(workspace: Workspace, size: int, runs: int) -> tuple[float, float]:
+    root = Path(workspace.root)
+    repos = [f"repo{i}" for i in range(1, size)]
+    orch = Orchestrator(workspace, backend="native")
+    sides: dict[str, Callable[[int], float]] = {
+        "ours": lambda run: orchestrated(orch, root, repos, run),
+        "base": lambda run: raw_git(root, repos, run),
+        "bare": lambda run: raw_git(root, repos, run, reads=False),
+    }
+    times: dict[str, list[float]] = {k: [] for k in sides}
+    for key, side in sides.items():  # warm-up: imports, first config reads, disk caches
+        side(-1 - len(key))
+    for run in range(runs):
+        # ABBA: each side goes first half the time, so drift and load hit both alike
+        order = list(sides) if run % 2 == 0 else list(reversed(sides))
+        for key in order:
+            times[key].append(sides[key](run))
+    ours, base, bare = (statistics.median(times[k]) for k in ("ours", "base", "bare"))
+    ratios = [o / b for o, b in zip(times["ours"], times["base"], strict=True)]
+    print(
+        f"{size:2} worktrees  orchestrator {ours * 1000:6.1f} ms (IQR {spread(times['ours'])})"
+        f"  same git commands {base * 1000:6.1f} ms (IQR {spread(times['base'])})"
+        f"  ratio {ours / base:.2f}x (per-run ratios {min(ratios):.2f}-{max(ratios):.2f})"
+        f"  [add+remove alone {bare * 1000:.1f} ms: {ours / bare:.2f}x]"
+    )
+    return ours, base
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
-    runs = parser.parse_args().runs
+    parser.add_argument("--sizes", default="1,3,10")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        workspace = make_demo_workspace(Path(tmp) / "ws", repos=REPOS)
-        root = Path(workspace.root)
-        print(f"create + terminate a builder of 3 repos + workspace-root, median of {runs} runs")
-        for backend in ("native", "taskfile"):
-            orch = Orchestrator(workspace, backend=backend)
-            ours: list[float] = []
-            base: list[float] = []
-            by_hand: list[float] = []
-            orchestrated(orch, root, -1)  # warm-up: imports, first git config reads
-            for run in range(runs):
-                # interleaved, so load on the machine hits every side alike
-                base.append(raw_git(root, run))
-                ours.append(orchestrated(orch, root, run))
-                if backend == "taskfile":
-                    by_hand.append(raw_task(root, run))
-            b, o = statistics.median(base), statistics.median(ours)
-            print(
-                f"{backend:9} orchestrator {o * 1000:7.1f} ms   raw git {b * 1000:7.1f} ms"
-                f"   ratio {o / b:.2f}x (goal <= 1.3x)"
-            )
-            if by_hand:
-                t = statistics.median(by_hand)
-                print(
-                    f"{'':9} (the same two tasks run by hand {t * 1000:7.1f} ms:"
-                    f" orchestrator / by hand {o / t:.2f}x)"
-                )
+        print(f"create + terminate, native back-end, median of {args.runs} interleaved runs")
+        for size in sizes:
+            repos = tuple(f"repo{i}" for i in range(1, size))
+            workspace = make_demo_workspace(Path(tmp) / f"ws{size}", taskfile=False, repos=repos)
+            results[size] = measure(workspace, size, args.runs)
+    for size, (ours, base) in results.items():
+        print(f"figure builders_create_terminate_{size}_worktrees {ours / base:.2f} goal <= {GOAL}")
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ def _run(
     from tools.orchestrator import Orchestrator, OrchestratorError, session_permission_from_env
 
     found = open_workspace(workspace_dir, file)
+    settings = _settings()
 
     async def main() -> T:
         async with AsyncExitStack() as stack:
@@ -57,6 +58,7 @@ def _run(
                 opencode=client,
                 backend=backend,  # type: ignore[arg-type]
                 session_permission=session_permission_from_env(),
+                **settings,
             )
             return await action(orch)
 
@@ -66,6 +68,25 @@ def _run(
         if e.output:
             click.echo(e.output, err=True)
         fail(e.reason)
+
+
+def _settings() -> dict[str, Any]:
+    """From foreman.toml: `[builders] regenerable` and `archive_days`, and the state directory
+    that forced terminates archive into (`<state>/archives`)."""
+    from assistant.gateway import ConfigError, default_config_path, load_config
+    from assistant.store import default_state_dir
+
+    try:
+        config = load_config(default_config_path())
+    except ConfigError as e:
+        fail(str(e))
+    settings: dict[str, Any] = {
+        "archive_dir": (config.state_dir or default_state_dir()) / "archives",
+        "archive_retention_days": config.builders.archive_days,
+    }
+    if config.builders.regenerable is not None:
+        settings["regenerable"] = config.builders.regenerable
+    return settings
 
 
 def _opencode_client() -> Any:
@@ -201,19 +222,27 @@ def terminate(
       foreman builder terminate 0015-new-feature --force --yes  # discards the work
     """
 
-    async def action(orch: Orchestrator) -> int:
-        report = await orch.dirty_report(name)
+    async def action(orch: Orchestrator) -> None:
+        report = await orch.dirty_report(name, with_content=force)
         if not report.clean:
             click.echo(f"{name} holds work that would be lost:\n{report.render()}")
             if not force:
-                click.echo("refused: nothing was removed (commit and push, or pass --force)")
-                return 1
+                fail(
+                    f"{name} was not terminated: nothing was removed "
+                    "(commit and push, or pass --force to archive the work and remove it)"
+                )
         _confirm(f"{'Force-remove' if force else 'Remove'} builder {name}", yes)
-        result = await orch.terminate_builder(name, force=force)
+        # what was shown is what may go: anything that changed since refuses the removal
+        result = await orch.terminate_builder(
+            name, force=force, expected_fingerprint=report.fingerprint
+        )
+        if not result.done:
+            if not result.report.clean:
+                click.echo(result.report.render())
+            fail(f"{name} was not terminated: {result.refused}")
         click.echo(result.render())
-        return 0 if result.done else 1
 
-    sys.exit(_run(workspace_dir, file, backend, action))
+    _run(workspace_dir, file, backend, action)
 
 
 @builder.command()

@@ -68,6 +68,14 @@ class MCPConfig:
 
 
 @dataclass(frozen=True)
+class BuildersConfig:
+    """`[builders]`: ignored paths that never block a terminate, and how long archives stay."""
+
+    regenerable: tuple[str, ...] | None = None  # None: the orchestrator's default list
+    archive_days: int = 30
+
+
+@dataclass(frozen=True)
 class GatewayConfig:
     """Everything `foreman serve` needs; secrets are never printed (repr hides them)."""
 
@@ -80,6 +88,7 @@ class GatewayConfig:
     pairing: PairingConfig = PairingConfig()
     opencode: OpenCodeConfig = OpenCodeConfig()
     mcp: MCPConfig = MCPConfig()
+    builders: BuildersConfig = BuildersConfig()
 
     def __repr__(self) -> str:  # tokens must not reach logs through a stray repr
         channels = [name for name in ("telegram", "whatsapp") if getattr(self, name)]
@@ -119,6 +128,7 @@ _KEYS: dict[str, set[str]] = {
         "pairing",
         "opencode",
         "mcp",
+        "builders",
     },
     "telegram": {
         "token",
@@ -133,6 +143,7 @@ _KEYS: dict[str, set[str]] = {
     "pairing": {"enabled", "ttl_minutes", "max_pending"},
     "opencode": {"url", "password", "username"},
     "mcp": {"http", "token"},
+    "builders": {"regenerable", "archive_days"},
 }
 
 
@@ -269,6 +280,17 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
         pairing=_pairing(reader, reader.table(data, "pairing") or {}, env),
         opencode=_opencode(reader, reader.table(data, "opencode") or {}, env),
         mcp=_mcp(reader, reader.table(data, "mcp") or {}, env),
+        builders=_builders(reader, reader.table(data, "builders") or {}),
+    )
+
+
+def _builders(reader: _Reader, table: dict[str, Any]) -> BuildersConfig:
+    regenerable = None
+    if "regenerable" in table:
+        regenerable = tuple(reader.string_list("builders", table, "regenerable"))
+    return BuildersConfig(
+        regenerable=regenerable,
+        archive_days=reader.integer("builders", table, "archive_days", 30),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from click.testing import CliRunner, Result
@@ -16,7 +17,8 @@ def run(workspace: Workspace, *args: str) -> Result:
     root = str(workspace.root)
     result = CliRunner().invoke(cli, ["builder", *args, "--workspace", root, "--backend", "native"])
     # paths differ per run; the rest of the output is what a user sees
-    result.text = result.output.replace(root, "WS")  # type: ignore[attr-defined]
+    text = re.sub(r"\S+/archives/[\w.-]+Z\.tar\.gz", "ARCHIVE", result.output)
+    result.text = text.replace(root, "WS")  # type: ignore[attr-defined]
     return result
 
 
@@ -78,6 +80,10 @@ builder 0015-new-feature created at WS/.builders/0015-new-feature (branch builde
                 "date": "2026-01-05T09:00:00+00:00",
             },
             "problem": None,
+            "ignored": 0,
+            "hidden": 0,
+            "unpushed": 0,
+            "stashes": 0,
         }
     )
 
@@ -108,7 +114,7 @@ ai-dev:
   modified: README.md
 domain-apis:
   untracked: draft.py
-refused: nothing was removed (commit and push, or pass --force)
+Error: 0015-new-feature was not terminated: nothing was removed (commit and push, or pass --force to archive the work and remove it)
 """)
     assert (wt / "ai-dev" / "README.md").read_text() == "edited\n"
 
@@ -122,6 +128,8 @@ ai-dev:
 domain-apis:
   untracked: draft.py
 builder 0015-new-feature terminated (forced)
+  kept what was discarded in ARCHIVE (30 days)
+  restore with: git -C WS worktree add WS/.builders/0015-new-feature/workspace-root builder/0015-new-feature && git -C WS/repos/ai-dev worktree add WS/.builders/0015-new-feature/ai-dev builder/0015-new-feature && git -C WS/repos/domain-apis worktree add WS/.builders/0015-new-feature/domain-apis builder/0015-new-feature && mkdir -p WS/.builders/0015-new-feature && tar -xzf ARCHIVE -C WS/.builders/0015-new-feature --exclude=.foreman-archive
   removed WS/.builders/0015-new-feature/workspace-root
   removed WS/.builders/0015-new-feature/ai-dev
   removed WS/.builders/0015-new-feature/domain-apis

@@ -49,11 +49,18 @@ orphan .builders/0099-ghost: matches no project in the project list
 orphan .builders/leftovers: matches no project in the project list and holds no worktree
 orphan .builders/stray.txt: not a directory
 stale worktree .builders/0016-voice-notes/workspace-root: directory gone, git still lists it
-stale worktree .builders/0015-new-feature/domain-apis: git no longer lists this worktree\
+stale worktree .builders/0015-new-feature/domain-apis: git no longer lists this worktree
+partial builder .builders/0016-voice-notes: holds no worktree; `foreman builder terminate 0016-voice-notes` removes it\
 """)
     assert report.to_dict()["implementing_without_builder"] == ["0014"]
-    # list_builders shows only folders that hold a worktree
-    assert [b.name for b in await orch.list_builders()] == ["0015-new-feature", "0099-ghost"]
+    # list_builders shows every builder folder; those without a worktree are marked partial
+    listed = {b.name: b.partial for b in await orch.list_builders()}
+    assert listed == {
+        "0015-new-feature": None,
+        "0016-voice-notes": "holds no worktree",
+        "0099-ghost": None,
+        "leftovers": "holds no worktree",
+    }
     # it reports; it does not act
     assert tree(root / ".builders") == before
     assert len(worktree_paths(all_repos[1])) == 2

@@ -3,15 +3,16 @@
 orch = Orchestrator(workspace)                 # backend: auto | native | taskfile
 builder = await orch.create_builder("0015")    # .builders/0015-new-feature/
 result = await orch.terminate_builder(builder.name)   # refused with a DirtyReport when dirty
+# force=True archives what it discards first; result.archive, result.restore
 """
 
+from tools.orchestrator._archive import DEFAULT_RETENTION_DAYS, prune_archives
+from tools.orchestrator._dirt import DEFAULT_REGENERABLE
 from tools.orchestrator._errors import OrchestratorError
 from tools.orchestrator._names import builder_name, builder_path, check_safe, slugify
 from tools.orchestrator._orchestrator import (
     DEFAULT_SESSION_PERMISSION,
     Orchestrator,
-    builder_directories,
-    builders_by_project,
     session_permission_from_env,
 )
 from tools.orchestrator._results import (
@@ -32,10 +33,13 @@ from tools.orchestrator._results import (
     WorktreeDirt,
     WorktreeStatus,
 )
+from tools.orchestrator._scan import builder_directories, builders_by_project
 from tools.orchestrator._taskfile import find_taskfile, task_binary
 from tools.orchestrator.demo_workspace import make_demo_workspace
 
 __all__ = [
+    "DEFAULT_REGENERABLE",
+    "DEFAULT_RETENTION_DAYS",
     "DEFAULT_SESSION_PERMISSION",
     "Builder",
     "BuilderOnProject",
@@ -62,6 +66,7 @@ __all__ = [
     "check_safe",
     "find_taskfile",
     "make_demo_workspace",
+    "prune_archives",
     "session_permission_from_env",
     "slugify",
     "task_binary",

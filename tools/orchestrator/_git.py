@@ -6,19 +6,13 @@ because create + terminate is measured against raw `git worktree` commands (benc
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from git import Git, GitCommandError, InvalidGitRepositoryError, NoSuchPathError, Repo
-from git.refs.log import RefLog
 
 from tools.orchestrator._errors import OrchestratorError
-from tools.orchestrator._results import Commit, WorktreeDirt, WorktreeStatus
-
-_TRACKING = re.compile(
-    r"## (?P<branch>\S+?)(?:\.\.\.(?P<upstream>\S+))?(?: \[(?P<track>[^\]]*)\])?$"
-)
+from tools.orchestrator._results import Commit
 
 
 def _fail(what: str, source: Path, error: GitCommandError) -> OrchestratorError:
@@ -122,113 +116,17 @@ def is_worktree(path: Path) -> bool:
     return (path / ".git").is_file()
 
 
-def _status(worktree: Path) -> tuple[str | None, str | None, int | None, int | None, list[str]]:
-    """Branch, upstream, ahead, behind and the raw -z entries, from one `git status`."""
-    out = Git(worktree).status("--porcelain=v1", "-b", "-z", "--untracked-files=all")
-    entries = out.split("\0")
-    header, entries = entries[0], [e for e in entries[1:] if e]
-    branch = upstream = None
-    ahead = behind = None
-    match = _TRACKING.match(header)
-    if match:
-        branch = match["branch"]
-        if branch.startswith("HEAD (no branch)") or branch == "HEAD":
-            branch = None
-        upstream = match["upstream"]
-        if upstream:
-            track = match["track"] or ""
-            ahead = int(m[1]) if (m := re.search(r"ahead (\d+)", track)) else 0
-            behind = int(m[1]) if (m := re.search(r"behind (\d+)", track)) else 0
-    return branch, upstream, ahead, behind, entries
-
-
-def _changes(entries: list[str]) -> tuple[list[str], list[str], list[str]]:
-    modified: list[str] = []
-    staged: list[str] = []
-    untracked: list[str] = []
-    skip = False
-    for entry in entries:
-        if skip:  # the original path of a rename or copy
-            skip = False
-            continue
-        x, y, name = entry[0], entry[1], entry[3:]
-        if x == "?":
-            untracked.append(name)
-            continue
-        if x not in " !":
-            staged.append(name)
-            skip = x in "RC"
-        if y not in " !":
-            modified.append(name)
-    return modified, staged, untracked
-
-
-def stashes(source: Path, branch: str) -> list[str]:
-    """Stash entries made on `branch`, read from the stash reflog (stash@{0} is the newest)."""
-    common = Path(Repo(source).common_dir)
-    log = common / "logs" / "refs" / "stash"
-    if not log.is_file():
-        return []
-    entries = list(reversed(RefLog.from_file(str(log))))
-    pattern = re.compile(rf"^(WIP on|On) {re.escape(branch)}:")
-    return [
-        f"stash@{{{i}}}: {e.message}" for i, e in enumerate(entries) if pattern.match(e.message)
-    ]
-
-
-def unpushed(worktree: Path, branch: str | None) -> list[Commit]:
-    """Commits checked out in `worktree` that are on no remote and on no other local branch."""
-    excludes = [f"--exclude={branch}"] if branch else []
-    out = Git(worktree).log(
-        "--format=%h%x00%s%x00%cI", "HEAD", "--not", "--remotes", *excludes, "--branches"
-    )
-    return [Commit(*line.split("\0", 2)) for line in out.splitlines() if line]
-
-
-def dirt(repo: str, worktree: Path, source: Path, builder_branch: str) -> WorktreeDirt:
-    """Everything in one worktree that removing it would lose."""
+def worktree_gitdir(worktree: Path) -> Path | None:
+    """The worktree's administrative folder in its repository (`.git/worktrees/<id>`)."""
     try:
-        branch, _, _, _, entries = _status(worktree)
-        modified, staged, untracked = _changes(entries)
-        commits = unpushed(worktree, branch)
-        stash = stashes(source, branch or builder_branch)
-    except GitCommandError as e:
-        raise _fail("git status", worktree, e) from None
-    return WorktreeDirt(
-        repo=repo,
-        path=worktree,
-        branch=branch,
-        modified=tuple(modified),
-        staged=tuple(staged),
-        untracked=tuple(untracked),
-        unpushed=tuple(commits),
-        stashes=tuple(stash),
-    )
+        return Path((worktree / ".git").read_text().removeprefix("gitdir:").strip())
+    except OSError:
+        return None
 
 
-def status(repo: str, worktree: Path) -> WorktreeStatus:
-    if not is_worktree(worktree):
-        return WorktreeStatus(repo, worktree, None, clean=False, problem="not a git worktree")
-    try:
-        branch, upstream, ahead, behind, entries = _status(worktree)
-        modified, staged, untracked = _changes(entries)
-        last = Git(worktree).log("-1", "--format=%h%x00%s%x00%cI")
-    except GitCommandError as e:
-        detail = (e.stderr or str(e)).strip()
-        return WorktreeStatus(repo, worktree, None, clean=False, problem=f"git failed: {detail}")
-    return WorktreeStatus(
-        repo=repo,
-        path=worktree,
-        branch=branch,
-        clean=not (modified or staged or untracked),
-        modified=len(modified),
-        staged=len(staged),
-        untracked=len(untracked),
-        upstream=upstream,
-        ahead=ahead,
-        behind=behind,
-        last_commit=Commit(*last.split("\0", 2)) if last else None,
-    )
+def last_commit(worktree: Path) -> Commit | None:
+    out = Git(worktree).log("-1", "--format=%h%x00%s%x00%cI")
+    return Commit(*out.split("\0", 2)) if out else None
 
 
 def remotes(source: Path) -> list[str]:

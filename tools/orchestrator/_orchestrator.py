@@ -7,19 +7,21 @@ code. It reads the project list and never edits it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import hashlib
 import json
 import os
 import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from git import GitCommandError, Repo
 
-from tools.orchestrator import _git
+from tools.orchestrator import _dirt, _git
+from tools.orchestrator._archive import DEFAULT_RETENTION_DAYS, prune_archives, write_archive
 from tools.orchestrator._errors import OrchestratorError
 from tools.orchestrator._names import (
-    BUILDERS_DIR,
     WORKSPACE_ROOT,
     branch_for,
     builder_name,
@@ -43,12 +45,22 @@ from tools.orchestrator._results import (
     SyncResult,
     TerminateResult,
     Worktree,
+    WorktreeDirt,
+    WorktreeStatus,
 )
-from tools.orchestrator._taskfile import find_taskfile, run_task
+from tools.orchestrator._scan import (
+    CreationMarker,
+    builder_directories,
+    match_project,
+    read_marker,
+    remove_marker,
+    write_marker,
+)
+from tools.orchestrator._taskfile import find_taskfile, run_task, task_binary
 
 if TYPE_CHECKING:
     from tools.opencode import OpenCodeClient
-    from tools.projectlist import Project
+    from tools.projectlist import Project, ProjectList
     from tools.workspace import Workspace
 
 # OpenCode runs bash and edits without asking unless told to; a builder asks (shared/OPENCODE.md).
@@ -93,7 +105,14 @@ class Orchestrator:
         opencode: OpenCodeClient | None = None,
         backend: Literal["auto", "native", "taskfile"] = "auto",
         session_permission: Sequence[dict[str, str]] = DEFAULT_SESSION_PERMISSION,
+        regenerable: Sequence[str] = _dirt.DEFAULT_REGENERABLE,
+        archive_dir: Path | None = None,
+        archive_retention_days: int = DEFAULT_RETENTION_DAYS,
     ) -> None:
+        """`regenerable`: ignored paths a build makes again, which never block a terminate.
+        `archive_dir`: where a forced terminate keeps what it discards (the caller's state
+        directory; by default inside the workspace repository's git directory), for
+        `archive_retention_days`."""
         if backend not in ("auto", "native", "taskfile"):
             raise OrchestratorError(f"unknown back-end {backend!r}: use auto, native or taskfile")
         self.workspace = workspace
@@ -101,6 +120,10 @@ class Orchestrator:
         self.opencode = opencode
         self.backend = backend
         self.session_permission = [dict(rule) for rule in session_permission]
+        self.regenerable = tuple(regenerable)
+        self.archive_dir = archive_dir
+        self.archive_retention_days = archive_retention_days
+        self._listing: tuple[tuple[int, int, int], ProjectList] | None = None
 
     # -- layout ---------------------------------------------------------------------------------
 
@@ -116,7 +139,12 @@ class Orchestrator:
             )
         if self.backend == "native":
             return "native"
-        return "taskfile" if taskfile else "native"
+        if self.backend == "taskfile" and task_binary() is None:
+            raise OrchestratorError(
+                "the `task` binary was not found (install go-task-bin or set FOREMAN_TASK_BIN)"
+            )
+        # auto: the Taskfile only when `task` can run it
+        return "taskfile" if taskfile and task_binary() else "native"
 
     def builder_path(self, name: str) -> Path:
         """`<root>/.builders/<name>`, resolved: the directory its OpenCode session is bound to."""
@@ -133,12 +161,15 @@ class Orchestrator:
         worktrees: list[Worktree] = []
         stray: list[str] = []
         for entry in sorted(path.iterdir(), key=_workspace_root_first):
-            if entry.is_dir() and not entry.is_symlink() and _git.is_worktree(entry):
+            is_dir = entry.is_dir() and not entry.is_symlink()
+            if is_dir and _git.is_worktree(entry):
                 source = _source_of(entry) or self.source(entry.name)
                 branch = _git.checked_out_branch(entry)
                 worktrees.append(Worktree(entry.name, entry, branch or "", source))
+            elif is_dir and not any(p for p in entry.rglob("*") if not p.is_dir()):
+                continue  # empty folders (a checkout that never started) hold nothing to lose
             else:
-                stray.append(entry.name + ("/" if entry.is_dir() else ""))
+                stray.append(entry.name + ("/" if is_dir else ""))
         return tuple(worktrees), tuple(stray)
 
     # -- create ---------------------------------------------------------------------------------
@@ -187,12 +218,16 @@ class Orchestrator:
         repos = tuple(w.repo for w in found.worktrees[1:])
         backend = self.resolved_backend()
 
-        await asyncio.to_thread(self._claim, path.parent, path)
+        marker = CreationMarker(
+            branch, os.getpid(), heads, {key: str(source) for key, source in plan}
+        )
+        await asyncio.to_thread(self._claim, path.parent, path, marker)
         try:
             output = await self._make_worktrees(backend, builder, path, branch, plan, repos)
         except BaseException:
             await asyncio.to_thread(self._rollback, path, branch, plan, heads)
             raise
+        remove_marker(path)
         session, note = await self._start_session(builder, path)
         return Builder(
             name=builder,
@@ -206,29 +241,52 @@ class Orchestrator:
             output=output,
         )
 
-    def _projects(self) -> tuple[Project, ...]:
+    def _project_list(self) -> ProjectList:
+        """The project list, parsed again only when the file changed (identity, size, mtime)."""
         from tools.projectlist import ProjectListError, load
 
         listing = Path(self.workspace.projectlist_path)
         try:
-            return load(listing).projects
+            info = listing.stat()
+            key = (info.st_ino, info.st_size, info.st_mtime_ns)
+            if self._listing is None or self._listing[0] != key:
+                self._listing = (key, load(listing))
         except ProjectListError as e:  # names the file and line
             raise OrchestratorError(f"cannot read the project list: {e}", path=listing) from None
         except OSError as e:
             raise OrchestratorError(f"cannot read the project list {listing}: {e}") from None
+        return self._listing[1]
+
+    def _projects(self) -> tuple[Project, ...]:
+        return self._project_list().projects
 
     def _project(self, project_id: str) -> Project:
-        listing = self.workspace.projectlist_path
-        project = next((p for p in self._projects() if p.id == project_id), None)
-        if project is None:
-            raise OrchestratorError(f"project {project_id} not found in {listing}", path=listing)
-        return project
+        """The project list's own lookup: "16" finds 0016, as `foreman project 16` does."""
+        from tools.projectlist import ProjectListError
+
+        plist = self._project_list()
+        try:
+            return plist.find(project_id)
+        except ProjectListError:
+            listing = self.workspace.projectlist_path
+            raise OrchestratorError(
+                f"project {project_id} not found in {listing}", path=listing
+            ) from None
 
     def _preflight(
         self, builder: str, path: Path, branch: str, plan: list[tuple[str, Path]]
     ) -> dict[str, str]:
         """Refuse before anything is written; the HEAD each repo's branch will start from."""
         if path.exists() or path.is_symlink():
+            if path.is_dir() and not path.is_symlink():
+                worktrees, _ = self._worktrees(path)
+                reason = _partial_reason(worktrees, read_marker(path))
+                if reason:
+                    raise OrchestratorError(
+                        f"builder {builder} is partial ({reason}); remove it first: "
+                        f"foreman builder terminate {builder}",
+                        path=path,
+                    )
             raise OrchestratorError(f"builder {builder} already exists at {path}", path=path)
         heads: dict[str, str] = {}
         for key, source in plan:
@@ -243,7 +301,7 @@ class Orchestrator:
             heads[key] = repo.head.commit.hexsha
         return heads
 
-    def _claim(self, builders: Path, path: Path) -> None:
+    def _claim(self, builders: Path, path: Path, marker: CreationMarker) -> None:
         builders.mkdir(exist_ok=True)
         _exclude_builders(self.root)
         try:
@@ -253,6 +311,8 @@ class Orchestrator:
             raise OrchestratorError(
                 f"builder {path.name} already exists at {path}", path=path
             ) from None
+        # left behind only when this process dies before the builder is whole
+        write_marker(path, marker)
 
     async def _make_worktrees(
         self,
@@ -307,6 +367,7 @@ class Orchestrator:
             except (OrchestratorError, GitCommandError, ValueError):
                 pass
         shutil.rmtree(path, ignore_errors=True)
+        remove_marker(path)
 
     async def _start_session(self, builder: str, path: Path) -> tuple[Session | None, str]:
         if self.opencode is None:
@@ -340,41 +401,88 @@ class Orchestrator:
 
     # -- terminate ------------------------------------------------------------------------------
 
-    async def dirty_report(self, name: str) -> DirtyReport:
-        """What terminating `name` would lose, per worktree."""
+    async def dirty_report(self, name: str, *, with_content: bool = False) -> DirtyReport:
+        """What terminating `name` would lose, per worktree. `with_content` also hashes every
+        file that would go, setting `fingerprint`: a force card's precondition is the content."""
         path = self._existing(name)
         worktrees, stray = await asyncio.to_thread(self._worktrees, path)
-        return await self._dirt(name, worktrees, stray)
+        marker = await asyncio.to_thread(read_marker, path)
+        return await self._report(name, path, worktrees, stray, marker, with_content)
 
-    async def _dirt(
-        self, name: str, worktrees: tuple[Worktree, ...], stray: tuple[str, ...]
+    async def _report(
+        self,
+        name: str,
+        path: Path,
+        worktrees: tuple[Worktree, ...],
+        stray: tuple[str, ...],
+        marker: CreationMarker | None,
+        with_content: bool,
     ) -> DirtyReport:
         branch = branch_for(name)
         dirt = await asyncio.gather(
-            *(asyncio.to_thread(_git.dirt, w.repo, w.path, w.source, branch) for w in worktrees)
+            *(
+                asyncio.to_thread(
+                    _dirt.dirt,
+                    w.repo,
+                    w.path,
+                    w.source,
+                    branch,
+                    self.regenerable,
+                    unfinished=marker is not None,
+                )
+                for w in worktrees
+            )
         )
-        return DirtyReport(name=name, worktrees=tuple(dirt), stray=stray)
+        report = DirtyReport(
+            name=name,
+            worktrees=tuple(dirt),
+            stray=stray,
+            partial=_partial_reason(worktrees, marker),
+        )
+        if with_content:
+            report = await asyncio.to_thread(_with_content, report, path)
+        return report
 
-    async def terminate_builder(self, name: str, force: bool = False) -> TerminateResult:
-        """Remove a clean builder; a dirty one only with force=True. Branches are kept."""
+    async def terminate_builder(
+        self, name: str, force: bool = False, expected_fingerprint: str | None = None
+    ) -> TerminateResult:
+        """Remove a builder whose every worktree can go, all or nothing. A dirty one only with
+        force=True, after archiving what would be discarded. Branches are kept.
+
+        `expected_fingerprint`: refuse unless what would be discarded is, byte for byte, what a
+        `dirty_report(with_content=True)` showed (the fingerprint on an approved card).
+        """
         path = self._existing(name)
         worktrees, stray = await asyncio.to_thread(self._worktrees, path)
-        report = await self._dirt(name, worktrees, stray)
+        marker = await asyncio.to_thread(read_marker, path)
+        content = force or expected_fingerprint is not None
+        report = await self._report(name, path, worktrees, stray, marker, content)
+
+        def refuse(reason: str) -> TerminateResult:
+            return TerminateResult(name=name, done=False, report=report, refused=reason)
+
+        blockers = await asyncio.to_thread(_blockers, worktrees, marker)
+        if blockers:
+            return refuse("; ".join(blockers) + "; nothing was removed")
+        if expected_fingerprint is not None and report.fingerprint != expected_fingerprint:
+            return refuse("its work changed since it was shown; nothing was removed")
         if not report.clean and not force:
-            return TerminateResult(
-                name=name,
-                done=False,
-                report=report,
-                refused="it holds work that would be lost (force removes it anyway)",
-            )
+            return refuse("it holds work that would be lost (force removes it anyway)")
+        archive = None
+        if not report.clean:
+            archive_dir = self.archive_dir or _default_archive_dir(self.root)
+            archive = await asyncio.to_thread(write_archive, archive_dir, path, report, worktrees)
+            await asyncio.to_thread(prune_archives, archive_dir, self.archive_retention_days)
         session, _ = await self._find_session(path)
         aborted = False
         if session is not None and session.status != "idle":
             # abort, never delete: the session's history stays readable
             await self.opencode.abort(session.id, directory=str(path))  # type: ignore[union-attr]
             aborted = True
-        # the Taskfile's cleanup refuses dirty worktrees by design, so a forced removal is native
-        backend = "native" if force else self.resolved_backend()
+        # the Taskfile's cleanup refuses dirty worktrees by design, so a forced removal is
+        # native; so is a partial builder's, which the Taskfile never finished making
+        partial = report.partial is not None
+        backend = "native" if force or partial else self.resolved_backend()
         output = ""
         if backend == "taskfile":
             output = await asyncio.to_thread(
@@ -383,15 +491,26 @@ class Orchestrator:
         else:
             await asyncio.gather(
                 *(
-                    asyncio.to_thread(_git.remove_worktree, w.source, w.path, force=force)
+                    asyncio.to_thread(
+                        _git.remove_worktree, w.source, w.path, force=force or partial
+                    )
                     for w in worktrees
                 )
             )
-        # every repo the builder touched, including one whose worktree folder vanished by hand
-        sources = _unique_paths([*(w.source for w in worktrees), *self._repos_pointing_into(path)])
+        # a worktree whose folder vanished by hand is still listed by its repository
+        sources = await asyncio.to_thread(self._repos_pointing_into, path)
         await asyncio.gather(*(asyncio.to_thread(_git.prune, s) for s in sources))
-        await asyncio.to_thread(self._remove_directory, path, force or backend == "native", output)
-        kept = tuple(f"{w.repo}: {w.branch}" for w in worktrees if w.branch)
+        if marker is not None:
+            await asyncio.to_thread(_undo_branches, marker)
+        await asyncio.to_thread(
+            self._remove_directory, path, force or partial or backend == "native", output
+        )
+        remove_marker(path)
+        kept = tuple(
+            f"{w.repo}: {w.branch}"
+            for w in worktrees
+            if w.branch and (marker is None or _git.has_branch(Repo(w.source), w.branch))
+        )
         return TerminateResult(
             name=name,
             done=True,
@@ -402,6 +521,9 @@ class Orchestrator:
             session=session,
             session_aborted=aborted,
             output=output,
+            archive=archive.path if archive else None,
+            restore=archive.restore if archive else "",
+            retention_days=self.archive_retention_days if archive else 0,
         )
 
     def _repos_pointing_into(self, path: Path) -> list[Path]:
@@ -438,11 +560,18 @@ class Orchestrator:
     # -- inspect --------------------------------------------------------------------------------
 
     async def builder_status(self, name: str) -> BuilderStatus:
-        """Per worktree: clean or dirty, ahead/behind upstream, last commit; the session's state."""
+        """Per worktree: what terminate would lose (the same report), ahead/behind upstream, last
+        commit; the session's state."""
         path = self._existing(name)
-        entries = sorted((p for p in path.iterdir() if p.is_dir()), key=_workspace_root_first)
+        worktrees, stray = await asyncio.to_thread(self._worktrees, path)
+        marker = await asyncio.to_thread(read_marker, path)
+        branch = branch_for(name)
+        unfinished = marker is not None
         statuses = await asyncio.gather(
-            *(asyncio.to_thread(_git.status, p.name, p) for p in entries)
+            *(
+                asyncio.to_thread(_worktree_status, w, branch, self.regenerable, unfinished)
+                for w in worktrees
+            )
         )
         session, note = await self._find_session(path)
         return BuilderStatus(
@@ -452,11 +581,13 @@ class Orchestrator:
             worktrees=tuple(statuses),
             session=session,
             session_note=note,
+            stray=stray,
+            partial=_partial_reason(worktrees, marker),
         )
 
     async def list_builders(self) -> list[BuilderStatus]:
-        """Every builder on disk (a folder under .builders/ holding a worktree), by name."""
-        names = await asyncio.to_thread(builder_directories, self.root, with_worktree=True)
+        """Every builder on disk, whole or partial (left by an interrupted create), by name."""
+        names = await asyncio.to_thread(builder_directories, self.root)
         return list(await asyncio.gather(*(self.builder_status(n) for n in names)))
 
     async def reconcile(self) -> ReconcileReport:
@@ -470,14 +601,21 @@ class Orchestrator:
         on_disk: dict[str, list[str]] = {}
         not_implementing: list[BuilderOnProject] = []
         orphans: list[Orphan] = []
+        partial: list[Orphan] = []
         for entry in sorted(builders.iterdir()) if builders.is_dir() else []:
-            project_id = _match_project(entry.name, by_id)
+            if entry.name.startswith(".") and entry.name.endswith(".creating"):
+                continue  # a creation marker, read with its builder
+            project_id = match_project(entry.name, by_id)
             if not entry.is_dir() or entry.is_symlink():
                 orphans.append(Orphan(entry, "not a directory"))
-            elif project_id is None:
-                holds = any(_git.is_worktree(p) for p in entry.iterdir())
-                reason = "matches no project in the project list"
-                orphans.append(Orphan(entry, reason + ("" if holds else " and holds no worktree")))
+                continue
+            worktrees, _ = self._worktrees(entry)
+            reason = _partial_reason(worktrees, read_marker(entry))
+            if reason and project_id is not None:
+                partial.append(Orphan(entry, reason))
+            if project_id is None:
+                holds = " and holds no worktree" if not worktrees else ""
+                orphans.append(Orphan(entry, "matches no project in the project list" + holds))
             else:
                 on_disk.setdefault(project_id, []).append(entry.name)
                 status = by_id[project_id].status
@@ -491,6 +629,7 @@ class Orchestrator:
             implementing_without_builder=missing,
             orphan_directories=tuple(orphans),
             stale_worktrees=tuple(self._stale_worktrees(builders)),
+            partial_builders=tuple(partial),
         )
 
     def _stale_worktrees(self, builders: Path) -> list[StaleWorktree]:
@@ -577,15 +716,116 @@ def _project_id_of(name: str) -> str:
     return name.partition("-")[0]
 
 
-def _match_project(name: str, projects: dict[str, Any]) -> str | None:
-    """The longest project id that `name` starts with, followed by '-' (or equal to it)."""
-    best = None
-    for project_id in projects:
-        if (name == project_id or name.startswith(f"{project_id}-")) and (
-            best is None or len(project_id) > len(best)
-        ):
-            best = project_id
-    return best
+def _partial_reason(worktrees: tuple[Worktree, ...], marker: CreationMarker | None) -> str | None:
+    """Why a builder folder is half-made, or None when it is whole."""
+    if marker is not None and marker.running:
+        return f"being created right now (process {marker.pid})"
+    if marker is not None:
+        return "its create was interrupted before every worktree was made"
+    if not worktrees:
+        return "holds no worktree"
+    return None
+
+
+def _blockers(worktrees: tuple[Worktree, ...], marker: CreationMarker | None) -> list[str]:
+    """Why some worktree cannot go now; checked for all before any is removed."""
+    problems = []
+    if marker is not None and marker.running:
+        problems.append(f"it is being created right now (process {marker.pid})")
+    for w in worktrees:
+        gitdir = _git.worktree_gitdir(w.path)
+        if gitdir is None:
+            continue
+        locked = gitdir / "locked"
+        if locked.is_file():
+            why = locked.read_text(errors="replace").strip()
+            problems.append(
+                f"{w.repo} is locked{f' ({why})' if why else ''}: unlock it with "
+                f"git -C {w.source} worktree unlock {w.path}"
+            )
+        if (gitdir / "index.lock").exists():
+            problems.append(f"{w.repo} is busy: a git command is running in it")
+    return problems
+
+
+def _undo_branches(marker: CreationMarker) -> None:
+    """An interrupted create's branches, deleted where they still point at their start commit
+    (nothing was committed on them), so the same create can run again."""
+    for key, head in marker.heads.items():
+        source = marker.sources.get(key)
+        if not source:
+            continue
+        try:
+            repo = Repo(source)
+            found = next((h for h in repo.heads if h.name == marker.branch), None)
+            if found is not None and found.commit.hexsha == head:
+                _git.delete_branch(Path(source), marker.branch)
+        except (OrchestratorError, GitCommandError, ValueError, OSError):
+            continue  # a branch that moved, or a repository gone, stays as it is
+
+
+def _with_content(report: DirtyReport, path: Path) -> DirtyReport:
+    """The report with a sha256 of every file that would go, and one fingerprint of it all."""
+    trees = []
+    for tree in report.worktrees:
+        if tree.clean:
+            trees.append(tree)
+            continue
+        names = (*tree.modified, *tree.staged, *tree.untracked, *tree.ignored, *tree.hidden)
+        trees.append(dataclasses.replace(tree, hashes=_dirt.content_hashes(tree.path, names)))
+    stray_hashes = _dirt.content_hashes(path, report.stray)
+    material = {
+        "worktrees": [
+            {
+                "repo": t.repo,
+                "lost": t.lost(),
+                "unpushed": [c.sha for c in t.unpushed],
+                "hashes": t.hashes,
+            }
+            for t in trees
+        ],
+        "stray": report.stray,
+        "stray_hashes": stray_hashes,
+    }
+    digest = hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+    return dataclasses.replace(
+        report, worktrees=tuple(trees), stray_hashes=stray_hashes, fingerprint=digest
+    )
+
+
+def _worktree_status(
+    w: Worktree, branch: str, regenerable: Sequence[str], unfinished: bool
+) -> WorktreeStatus:
+    try:
+        d: WorktreeDirt = _dirt.dirt(
+            w.repo, w.path, w.source, branch, regenerable, unfinished=unfinished
+        )
+        last = _git.last_commit(w.path)
+    except (OrchestratorError, GitCommandError) as e:
+        detail = str(e).strip()
+        return WorktreeStatus(w.repo, w.path, None, clean=False, problem=f"git failed: {detail}")
+    return WorktreeStatus(
+        repo=w.repo,
+        path=w.path,
+        branch=d.branch,
+        clean=d.clean,
+        modified=len(d.modified),
+        staged=len(d.staged),
+        untracked=len(d.untracked),
+        upstream=d.upstream,
+        ahead=d.ahead,
+        behind=d.behind,
+        last_commit=last,
+        ignored=len(d.ignored),
+        hidden=len(d.hidden),
+        unpushed=len(d.unpushed),
+        stashes=len(d.stashes),
+    )
+
+
+def _default_archive_dir(root: Path) -> Path:
+    """Inside the workspace repository's git directory: never committed, never in a worktree."""
+    return Path(Repo(root).common_dir) / "foreman" / "archives"
 
 
 def _exclude_builders(root: Path) -> None:
@@ -597,32 +837,3 @@ def _exclude_builders(root: Path) -> None:
         exclude.parent.mkdir(parents=True, exist_ok=True)
         with exclude.open("a") as f:
             f.write(("" if text.endswith("\n") or not text else "\n") + line + "\n")
-
-
-def builder_directories(workspace_root: Path, *, with_worktree: bool = False) -> list[str]:
-    """Names of the folders under `.builders/` with safe names (and a worktree inside, if asked)."""
-    builders = Path(workspace_root) / BUILDERS_DIR
-    if not builders.is_dir():
-        return []
-    names = []
-    for entry in sorted(builders.iterdir()):
-        try:
-            check_safe(entry.name, "builder name")
-        except OrchestratorError:
-            continue
-        if entry.is_dir() and not entry.is_symlink():
-            if with_worktree and not any(_git.is_worktree(p) for p in entry.iterdir()):
-                continue
-            names.append(entry.name)
-    return names
-
-
-def builders_by_project(workspace_root: Path, project_ids: Iterable[str]) -> dict[str, list[str]]:
-    """Builder names per project id from directory names alone: cheap, for `foreman projects`."""
-    ids = {str(i): i for i in project_ids}
-    result: dict[str, list[str]] = {}
-    for name in builder_directories(workspace_root):
-        project_id = _match_project(name, ids)
-        if project_id is not None:
-            result.setdefault(project_id, []).append(name)
-    return result

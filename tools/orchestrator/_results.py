@@ -101,7 +101,7 @@ class Builder(_Result):
 
 @dataclass(frozen=True)
 class WorktreeDirt(_Result):
-    """Everything in one worktree that terminating would lose."""
+    """Everything in one worktree that terminating would lose, and its tracking state."""
 
     repo: str
     path: Path
@@ -109,40 +109,72 @@ class WorktreeDirt(_Result):
     modified: tuple[str, ...] = ()
     staged: tuple[str, ...] = ()
     untracked: tuple[str, ...] = ()
+    ignored: tuple[str, ...] = ()  # ignored by git, not regenerable: a .env, notes, data
+    hidden: tuple[str, ...] = ()  # edited though marked assume-unchanged or skip-worktree
     unpushed: tuple[Commit, ...] = ()  # commits on the branch that are on no remote
     stashes: tuple[str, ...] = ()
+    regenerable: tuple[str, ...] = ()  # ignored and made again by a build: never blocks
+    upstream: str | None = None
+    ahead: int | None = None  # None when the branch has no upstream
+    behind: int | None = None
+    hashes: tuple[tuple[str, str], ...] = ()  # (path, sha256) of the files that would go
 
     @property
     def clean(self) -> bool:
-        return not (self.modified or self.staged or self.untracked or self.unpushed or self.stashes)
+        return not (
+            self.modified
+            or self.staged
+            or self.untracked
+            or self.ignored
+            or self.hidden
+            or self.unpushed
+            or self.stashes
+        )
+
+    def lost(self) -> list[tuple[str, tuple[str, ...]]]:
+        """(label, items) for each kind of work that would be lost, in report order."""
+        return [
+            (label, items)
+            for label, items in (
+                ("modified", self.modified),
+                ("staged", self.staged),
+                ("untracked", self.untracked),
+                ("ignored", self.ignored),
+                ("edited, marked unchanged", self.hidden),
+                ("unpushed commit", tuple(str(c) for c in self.unpushed)),
+                ("stash", self.stashes),
+            )
+            if items
+        ]
 
     def render(self) -> list[str]:
         if self.clean:
             return [f"{self.repo}: clean"]
         lines = [f"{self.repo}:"]
-        for label, items in (
-            ("modified", self.modified),
-            ("staged", self.staged),
-            ("untracked", self.untracked),
-            ("unpushed commit", tuple(str(c) for c in self.unpushed)),
-            ("stash", self.stashes),
-        ):
+        for label, items in self.lost():
             lines += [f"  {label}: {item}" for item in items]
         return lines
 
 
 @dataclass(frozen=True)
 class DirtyReport(_Result):
+    """What terminating a builder would lose: the one report `status` and `terminate` share."""
+
     name: str
     worktrees: tuple[WorktreeDirt, ...]
     stray: tuple[str, ...] = ()  # files in the builder directory outside every worktree
+    stray_hashes: tuple[tuple[str, str], ...] = ()
+    partial: str | None = None  # why the builder is half-made (an interrupted create)
+    # sha256 over every name and content hash above: the force card's precondition
+    fingerprint: str | None = None
 
     @property
     def clean(self) -> bool:
         return not self.stray and all(w.clean for w in self.worktrees)
 
     def render(self) -> str:
-        lines = [line for w in self.worktrees for line in w.render()]
+        lines = [f"partial builder: {self.partial}"] if self.partial else []
+        lines += [line for w in self.worktrees for line in w.render()]
         lines += [f"outside any worktree: {item}" for item in self.stray]
         return "\n".join(lines)
 
@@ -159,11 +191,17 @@ class TerminateResult(_Result):
     session: Session | None = None
     session_aborted: bool = False
     output: str = ""
+    archive: Path | None = None  # what a forced terminate discarded, kept here
+    restore: str = ""  # the shell line that puts it back
+    retention_days: int = 0
 
     def render(self) -> str:
         if not self.done:
             return f"refused to terminate {self.name}: {self.refused}\n{self.report.render()}"
         lines = [f"builder {self.name} terminated" + (" (forced)" if self.forced else "")]
+        if self.archive:
+            lines.append(f"  kept what was discarded in {self.archive} ({self.retention_days} days)")
+            lines.append(f"  restore with: {self.restore}")
         lines += [f"  removed {p}" for p in self.removed]
         if self.branches_kept:
             branch = self.branches_kept[0].split(": ", 1)[1]
@@ -189,6 +227,24 @@ class WorktreeStatus(_Result):
     behind: int | None = None
     last_commit: Commit | None = None
     problem: str | None = None  # e.g. "not a git worktree"
+    ignored: int = 0
+    hidden: int = 0
+    unpushed: int = 0
+    stashes: int = 0
+
+    def render_state(self) -> str:
+        if self.clean:
+            return "clean"
+        counts = [
+            (self.modified, "modified"),
+            (self.staged, "staged"),
+            (self.untracked, "untracked"),
+            (self.ignored, "ignored"),
+            (self.hidden, "edited though marked unchanged"),
+            (self.unpushed, "unpushed commit"),
+            (self.stashes, "stash"),
+        ]
+        return ", ".join(f"{n} {label}" for n, label in counts if n)
 
 
 @dataclass(frozen=True)
@@ -199,24 +255,26 @@ class BuilderStatus(_Result):
     worktrees: tuple[WorktreeStatus, ...]
     session: Session | None = None
     session_note: str = ""
+    stray: tuple[str, ...] = ()  # files in the builder directory outside every worktree
+    partial: str | None = None  # why the builder is half-made (an interrupted create)
 
     @property
     def clean(self) -> bool:
-        return all(w.clean for w in self.worktrees)
+        return not self.stray and all(w.clean for w in self.worktrees)
 
     def render(self) -> str:
         session = f", session {self.session.id} {self.session.status}" if self.session else ""
         branch = f"builder/{self.name}"
-        lines = [f"{self.name} on {branch} ({'clean' if self.clean else 'dirty'}{session})"]
+        if self.partial:
+            state = f"partial: {self.partial}; `foreman builder terminate {self.name}` removes it"
+        else:
+            state = "clean" if self.clean else "dirty"
+        lines = [f"{self.name} on {branch} ({state}{session})"]
         for w in self.worktrees:
             if w.problem:
                 lines.append(f"  {w.repo}: {w.problem}")
                 continue
-            state = (
-                "clean"
-                if w.clean
-                else f"{w.modified} modified, {w.staged} staged, {w.untracked} untracked"
-            )
+            state = w.render_state()
             track = (
                 f", {w.ahead} ahead {w.behind} behind {w.upstream}"
                 if w.upstream
@@ -225,6 +283,7 @@ class BuilderStatus(_Result):
             last = f", last {w.last_commit}" if w.last_commit else ""
             other = f" [on {w.branch or 'no branch'}]" if w.branch != branch else ""
             lines.append(f"  {w.repo}{other}: {state}{track}{last}")
+        lines += [f"  outside any worktree: {item}" for item in self.stray]
         return "\n".join(lines)
 
 
@@ -256,11 +315,13 @@ class ReconcileReport(_Result):
     implementing_without_builder: tuple[str, ...] = ()
     orphan_directories: tuple[Orphan, ...] = ()
     stale_worktrees: tuple[StaleWorktree, ...] = ()
+    partial_builders: tuple[Orphan, ...] = ()  # left half-made by an interrupted create
 
     @property
     def in_sync(self) -> bool:
         return not (
-            self.builders_not_implementing
+            self.partial_builders
+            or self.builders_not_implementing
             or self.implementing_without_builder
             or self.orphan_directories
             or self.stale_worktrees
@@ -279,6 +340,11 @@ class ReconcileReport(_Result):
         ]
         lines += [f"orphan {_short(o.path)}: {o.reason}" for o in self.orphan_directories]
         lines += [f"stale worktree {_short(s.path)}: {s.reason}" for s in self.stale_worktrees]
+        lines += [
+            f"partial builder {_short(p.path)}: {p.reason}; "
+            f"`foreman builder terminate {p.path.name}` removes it"
+            for p in self.partial_builders
+        ]
         return "\n".join(lines)
 
 

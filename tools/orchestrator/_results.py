@@ -200,7 +200,8 @@ class TerminateResult(_Result):
             return f"refused to terminate {self.name}: {self.refused}\n{self.report.render()}"
         lines = [f"builder {self.name} terminated" + (" (forced)" if self.forced else "")]
         if self.archive:
-            lines.append(f"  kept what was discarded in {self.archive} ({self.retention_days} days)")
+            days = self.retention_days
+            lines.append(f"  kept what was discarded in {self.archive} ({days} days)")
             lines.append(f"  restore with: {self.restore}")
         lines += [f"  removed {p}" for p in self.removed]
         if self.branches_kept:

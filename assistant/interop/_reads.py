@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -37,20 +38,15 @@ def _projects(workspace: Workspace) -> ProjectList:
     return load(workspace.projectlist_path)
 
 
-def _builder_names(workspace: Workspace) -> dict[str, list[str]]:
-    builders = workspace.root / ".builders"
-    names: dict[str, list[str]] = {}
-    if builders.is_dir():
-        for entry in sorted(builders.iterdir()):
-            project_id, sep, _ = entry.name.partition("-")
-            if entry.is_dir() and sep and project_id.isdigit():
-                names.setdefault(project_id, []).append(entry.name)
-    return names
+def _builder_names(workspace: Workspace, project_ids: Sequence[str]) -> dict[str, list[str]]:
+    from tools.orchestrator import builders_by_project
+
+    return builders_by_project(workspace.root, project_ids)
 
 
 def list_projects(workspace: Workspace, status: str | None = None) -> list[dict[str, Any]]:
     plist = _projects(workspace)
-    builders = _builder_names(workspace)
+    builders = _builder_names(workspace, [p.id for p in plist.projects])
     rows = []
     for project in plist.projects:
         if status is not None and project.status != status:
@@ -65,13 +61,14 @@ def list_projects(workspace: Workspace, status: str | None = None) -> list[dict[
 
 
 def get_project(workspace: Workspace, project_id: str) -> dict[str, Any]:
-    project = _projects(workspace).get(project_id)
+    plist = _projects(workspace)
+    project = plist.get(project_id)
     if project is None:
         raise NotFound(f"no project {project_id!r} in {workspace.projectlist_path}")
     data = plain(project)
     data.pop("line", None)
     data.pop("in_fence", None)
-    data["builders"] = _builder_names(workspace).get(project.id, [])
+    data["builders"] = _builder_names(workspace, [p.id for p in plist.projects]).get(project.id, [])
     return {k: v for k, v in data.items() if v not in (None, [], {}, ())}
 
 

@@ -6,11 +6,14 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 from inline_snapshot import snapshot
 
 from assistant.cli import cli
 from tools.workspace import Workspace
+
+from .gitcheck import git
 
 
 def run(workspace: Workspace, *args: str) -> Result:
@@ -183,3 +186,73 @@ sync 0015-new-feature:
   ai-dev: pushed builder/0015-new-feature to origin (0 new commits)
   domain-apis: pushed builder/0015-new-feature to origin (0 new commits)
 """)
+
+
+def test_status_and_terminate_share_one_report(workspace: Workspace):
+    run(workspace, "create", "0015", "--yes")
+    wt = Path(workspace.root) / ".builders" / "0015-new-feature"
+    (wt / "ai-dev" / "README.md").write_text("committed, never pushed\n")
+    git(wt / "ai-dev", "commit", "-qam", "Local only")
+    (wt / "domain-apis" / "README.md").write_text("stashed\n")
+    git(wt / "domain-apis", "stash", "push", "-q", "-m", "half done")
+    (wt / "TODO").write_text("stray\n")
+
+    status = run(workspace, "status", "0015-new-feature")
+
+    assert status.exit_code == 0
+    lines = status.text.splitlines()
+    assert lines[0] == "0015-new-feature on builder/0015-new-feature (dirty)"
+    assert lines[2].startswith("  ai-dev: 1 unpushed commit, no upstream, last ")
+    assert lines[3].startswith("  domain-apis: 1 stash, no upstream, last ")
+    assert lines[4] == "  outside any worktree: TODO"
+    refused = run(workspace, "terminate", "0015-new-feature", "--yes")
+    assert refused.exit_code == 1
+    assert "  unpushed commit: " in refused.text and "Local only" in refused.text
+    assert "  stash: stash@{0}: On builder/0015-new-feature: half done" in refused.text
+    assert "outside any worktree: TODO" in refused.text
+    assert refused.text.endswith(
+        "Error: 0015-new-feature was not terminated: nothing was removed "
+        "(commit and push, or pass --force to archive the work and remove it)\n"
+    )
+
+
+def test_create_finds_a_project_by_its_number(workspace: Workspace):
+    # the project list's own lookup, as `foreman project 16` uses: 16 is 0016
+    created = run(workspace, "create", "16", "--yes")
+
+    assert created.exit_code == 0, created.text
+    assert created.text.startswith("create builder 0016-voice-notes for 0016 ")
+    assert (Path(workspace.root) / ".builders" / "0016-voice-notes" / "workspace-root").is_dir()
+
+
+def test_auto_backend_falls_back_to_native_without_task(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("FOREMAN_TASK_BIN", str(Path(workspace.root) / "no-such-task"))
+    root = str(workspace.root)
+
+    result = CliRunner().invoke(cli, ["builder", "create", "0015", "--yes", "--workspace", root])
+
+    assert result.exit_code == 0, result.output
+    assert (Path(root) / ".builders" / "0015-new-feature" / "ai-dev" / ".git").is_file()
+
+
+def test_regenerable_paths_come_from_foreman_toml(
+    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    config = tmp_path / "foreman.toml"
+    config.write_text('[builders]\nregenerable = ["*.log"]\n')
+    monkeypatch.setenv("FOREMAN_CONFIG", str(config))
+    run(workspace, "create", "0015", "--yes")
+    wt = Path(workspace.root) / ".builders" / "0015-new-feature" / "ai-dev"
+    (wt / ".git-info-exclude-test").write_text("")
+    common = Path(workspace.root) / "repos" / "ai-dev" / ".git" / "info" / "exclude"
+    common.write_text("*.log\n.git-info-exclude-test\n")
+    (wt / "run.log").write_text("noise\n")
+
+    refused = run(workspace, "terminate", "0015-new-feature", "--yes")
+
+    # *.log is regenerable by the setting; the other ignored file is someone's
+    assert refused.exit_code == 1
+    assert "  ignored: .git-info-exclude-test\n" in refused.text
+    assert "run.log" not in refused.text

@@ -36,7 +36,8 @@ def task_binary() -> str | None:
     """$FOREMAN_TASK_BIN, else the `task` installed beside this Python (go-task-bin), else PATH."""
     configured = os.environ.get("FOREMAN_TASK_BIN")
     if configured:
-        return configured
+        # a configured binary that is not there counts as no binary: auto falls back to native
+        return shutil.which(configured)
     beside = Path(sys.executable).parent / "task"
     if beside.is_file():
         return str(beside)

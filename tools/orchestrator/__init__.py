@@ -10,11 +10,7 @@ from tools.orchestrator._archive import DEFAULT_RETENTION_DAYS, prune_archives
 from tools.orchestrator._dirt import DEFAULT_REGENERABLE
 from tools.orchestrator._errors import OrchestratorError
 from tools.orchestrator._names import builder_name, builder_path, check_safe, slugify
-from tools.orchestrator._orchestrator import (
-    DEFAULT_SESSION_PERMISSION,
-    Orchestrator,
-    session_permission_from_env,
-)
+from tools.orchestrator._orchestrator import Orchestrator
 from tools.orchestrator._results import (
     Builder,
     BuilderOnProject,
@@ -34,6 +30,7 @@ from tools.orchestrator._results import (
     WorktreeStatus,
 )
 from tools.orchestrator._scan import builder_directories, builders_by_project
+from tools.orchestrator._sessions import DEFAULT_SESSION_PERMISSION, session_permission_from_env
 from tools.orchestrator._taskfile import find_taskfile, task_binary
 from tools.orchestrator.demo_workspace import make_demo_workspace
 

@@ -139,3 +139,13 @@ def push(source: Path, remote: str, branch: str) -> tuple[int, str]:
     count = int(git.rev_list("--count", f"refs/heads/{branch}", "--not", f"--remotes={remote}"))
     out = git.push("--porcelain", "-u", remote, f"refs/heads/{branch}:refs/heads/{branch}")
     return count, out.strip()
+
+
+def source_of(worktree: Path) -> Path | None:
+    """The repository a worktree belongs to, from its `.git` file; None when git forgot it."""
+    try:
+        gitdir = Path((worktree / ".git").read_text().removeprefix("gitdir:").strip())
+        common = (gitdir / (gitdir / "commondir").read_text().strip()).resolve()
+    except OSError:
+        return None
+    return common.parent if common.name == ".git" else common

@@ -7,9 +7,6 @@ code. It reads the project list and never edits it.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import hashlib
-import json
 import os
 import shutil
 from collections.abc import Iterable, Sequence
@@ -18,7 +15,7 @@ from typing import TYPE_CHECKING, Literal
 
 from git import GitCommandError, Repo
 
-from tools.orchestrator import _dirt, _git
+from tools.orchestrator import _dirt, _git, _inspect, _teardown
 from tools.orchestrator._archive import DEFAULT_RETENTION_DAYS, prune_archives, write_archive
 from tools.orchestrator._errors import OrchestratorError
 from tools.orchestrator._names import (
@@ -33,67 +30,29 @@ from tools.orchestrator._names import (
 from tools.orchestrator._results import (
     Backend,
     Builder,
-    BuilderOnProject,
     BuilderPlan,
     BuilderStatus,
     DirtyReport,
-    Orphan,
-    Push,
     ReconcileReport,
     Session,
-    StaleWorktree,
     SyncResult,
     TerminateResult,
     Worktree,
-    WorktreeDirt,
-    WorktreeStatus,
 )
 from tools.orchestrator._scan import (
     CreationMarker,
     builder_directories,
-    match_project,
     read_marker,
     remove_marker,
     write_marker,
 )
+from tools.orchestrator._sessions import DEFAULT_SESSION_PERMISSION, NO_SERVER_NOTE
 from tools.orchestrator._taskfile import find_taskfile, run_task, task_binary
 
 if TYPE_CHECKING:
     from tools.opencode import OpenCodeClient
     from tools.projectlist import Project, ProjectList
     from tools.workspace import Workspace
-
-# OpenCode runs bash and edits without asking unless told to; a builder asks (shared/OPENCODE.md).
-DEFAULT_SESSION_PERMISSION: tuple[dict[str, str], ...] = (
-    {"permission": "bash", "pattern": "*", "action": "ask"},
-    {"permission": "edit", "pattern": "*", "action": "ask"},
-)
-PERMISSION_ENV = "FOREMAN_BUILDER_PERMISSION"
-NO_SERVER_NOTE = "no OpenCode server configured (FOREMAN_OPENCODE_URL); no session was started"
-
-
-def session_permission_from_env() -> tuple[dict[str, str], ...]:
-    """$FOREMAN_BUILDER_PERMISSION (a JSON list of OpenCode permission rules), else the default."""
-    raw = os.environ.get(PERMISSION_ENV)
-    if not raw:
-        return DEFAULT_SESSION_PERMISSION
-    try:
-        rules = json.loads(raw)
-    except ValueError as e:
-        raise OrchestratorError(f"{PERMISSION_ENV} is not valid JSON: {e}") from None
-    keys = {"permission", "pattern", "action"}
-    if not isinstance(rules, list) or not all(
-        isinstance(r, dict)
-        and set(r) == keys
-        and all(isinstance(v, str) for v in r.values())
-        and r["action"] in ("allow", "deny", "ask")
-        for r in rules
-    ):
-        raise OrchestratorError(
-            f"{PERMISSION_ENV} must be a JSON list of "
-            '{"permission": ..., "pattern": ..., "action": "allow"|"deny"|"ask"} rules'
-        )
-    return tuple(rules)
 
 
 class Orchestrator:
@@ -129,7 +88,7 @@ class Orchestrator:
 
     def source(self, repo: str) -> Path:
         """The repository a worktree named `repo` comes from."""
-        return self.root if repo == WORKSPACE_ROOT else self.root / "repos" / repo
+        return _inspect.source_path(self.root, repo)
 
     def resolved_backend(self) -> Backend:
         taskfile = find_taskfile(self.root)
@@ -155,22 +114,6 @@ class Orchestrator:
         if not path.is_dir():
             raise OrchestratorError(f"no builder named {name}: {path} does not exist", path=path)
         return path
-
-    def _worktrees(self, path: Path) -> tuple[tuple[Worktree, ...], tuple[str, ...]]:
-        """The worktrees inside a builder directory, and the entries that are not worktrees."""
-        worktrees: list[Worktree] = []
-        stray: list[str] = []
-        for entry in sorted(path.iterdir(), key=_workspace_root_first):
-            is_dir = entry.is_dir() and not entry.is_symlink()
-            if is_dir and _git.is_worktree(entry):
-                source = _source_of(entry) or self.source(entry.name)
-                branch = _git.checked_out_branch(entry)
-                worktrees.append(Worktree(entry.name, entry, branch or "", source))
-            elif is_dir and not any(p for p in entry.rglob("*") if not p.is_dir()):
-                continue  # empty folders (a checkout that never started) hold nothing to lose
-            else:
-                stray.append(entry.name + ("/" if is_dir else ""))
-        return tuple(worktrees), tuple(stray)
 
     # -- create ---------------------------------------------------------------------------------
 
@@ -279,8 +222,8 @@ class Orchestrator:
         """Refuse before anything is written; the HEAD each repo's branch will start from."""
         if path.exists() or path.is_symlink():
             if path.is_dir() and not path.is_symlink():
-                worktrees, _ = self._worktrees(path)
-                reason = _partial_reason(worktrees, read_marker(path))
+                worktrees, _ = _inspect.worktrees_in(self.root, path)
+                reason = _teardown.partial_reason(worktrees, read_marker(path))
                 if reason:
                     raise OrchestratorError(
                         f"builder {builder} is partial ({reason}); remove it first: "
@@ -405,7 +348,7 @@ class Orchestrator:
         """What terminating `name` would lose, per worktree. `with_content` also hashes every
         file that would go, setting `fingerprint`: a force card's precondition is the content."""
         path = self._existing(name)
-        worktrees, stray = await asyncio.to_thread(self._worktrees, path)
+        worktrees, stray = await asyncio.to_thread(_inspect.worktrees_in, self.root, path)
         marker = await asyncio.to_thread(read_marker, path)
         return await self._report(name, path, worktrees, stray, marker, with_content)
 
@@ -437,10 +380,10 @@ class Orchestrator:
             name=name,
             worktrees=tuple(dirt),
             stray=stray,
-            partial=_partial_reason(worktrees, marker),
+            partial=_teardown.partial_reason(worktrees, marker),
         )
         if with_content:
-            report = await asyncio.to_thread(_with_content, report, path)
+            report = await asyncio.to_thread(_teardown.with_content, report, path)
         return report
 
     async def terminate_builder(
@@ -453,7 +396,7 @@ class Orchestrator:
         `dirty_report(with_content=True)` showed (the fingerprint on an approved card).
         """
         path = self._existing(name)
-        worktrees, stray = await asyncio.to_thread(self._worktrees, path)
+        worktrees, stray = await asyncio.to_thread(_inspect.worktrees_in, self.root, path)
         marker = await asyncio.to_thread(read_marker, path)
         content = force or expected_fingerprint is not None
         report = await self._report(name, path, worktrees, stray, marker, content)
@@ -461,7 +404,7 @@ class Orchestrator:
         def refuse(reason: str) -> TerminateResult:
             return TerminateResult(name=name, done=False, report=report, refused=reason)
 
-        blockers = await asyncio.to_thread(_blockers, worktrees, marker)
+        blockers = await asyncio.to_thread(_teardown.blockers, worktrees, marker)
         if blockers:
             return refuse("; ".join(blockers) + "; nothing was removed")
         if expected_fingerprint is not None and report.fingerprint != expected_fingerprint:
@@ -470,7 +413,7 @@ class Orchestrator:
             return refuse("it holds work that would be lost (force removes it anyway)")
         archive = None
         if not report.clean:
-            archive_dir = self.archive_dir or _default_archive_dir(self.root)
+            archive_dir = self.archive_dir or _teardown.default_archive_dir(self.root)
             archive = await asyncio.to_thread(write_archive, archive_dir, path, report, worktrees)
             await asyncio.to_thread(prune_archives, archive_dir, self.archive_retention_days)
         session, _ = await self._find_session(path)
@@ -498,12 +441,12 @@ class Orchestrator:
                 )
             )
         # a worktree whose folder vanished by hand is still listed by its repository
-        sources = await asyncio.to_thread(self._repos_pointing_into, path)
+        sources = await asyncio.to_thread(_teardown.repos_pointing_into, self.root, path)
         await asyncio.gather(*(asyncio.to_thread(_git.prune, s) for s in sources))
         if marker is not None:
-            await asyncio.to_thread(_undo_branches, marker)
+            await asyncio.to_thread(_teardown.undo_branches, marker)
         await asyncio.to_thread(
-            self._remove_directory, path, force or partial or backend == "native", output
+            _teardown.remove_directory, path, force or partial or backend == "native", output
         )
         remove_marker(path)
         kept = tuple(
@@ -526,50 +469,19 @@ class Orchestrator:
             retention_days=self.archive_retention_days if archive else 0,
         )
 
-    def _repos_pointing_into(self, path: Path) -> list[Path]:
-        """Repos (workspace, repos/*) with a worktree entry inside `path`, read from their files."""
-        candidates = [self.root]
-        repos_dir = self.root / "repos"
-        if repos_dir.is_dir():
-            candidates += sorted(p for p in repos_dir.iterdir() if (p / ".git").is_dir())
-        found = []
-        for repo in candidates:
-            for gitdir in (repo / ".git" / "worktrees").glob("*/gitdir"):
-                try:
-                    target = Path(gitdir.read_text().strip())
-                except OSError:
-                    continue
-                if target.is_relative_to(path):
-                    found.append(repo)
-                    break
-        return found
-
-    def _remove_directory(self, path: Path, everything: bool, output: str) -> None:
-        if not path.exists():
-            return
-        left = [p for p in path.rglob("*") if not p.is_dir()]
-        if left and not everything:
-            raise OrchestratorError(
-                f"`task builder:cleanup` left files in {path}: "
-                + ", ".join(str(p.relative_to(path)) for p in left[:5]),
-                path=path,
-                output=output,
-            )
-        shutil.rmtree(path)
-
     # -- inspect --------------------------------------------------------------------------------
 
     async def builder_status(self, name: str) -> BuilderStatus:
         """Per worktree: what terminate would lose (the same report), ahead/behind upstream, last
         commit; the session's state."""
         path = self._existing(name)
-        worktrees, stray = await asyncio.to_thread(self._worktrees, path)
+        worktrees, stray = await asyncio.to_thread(_inspect.worktrees_in, self.root, path)
         marker = await asyncio.to_thread(read_marker, path)
         branch = branch_for(name)
         unfinished = marker is not None
         statuses = await asyncio.gather(
             *(
-                asyncio.to_thread(_worktree_status, w, branch, self.regenerable, unfinished)
+                asyncio.to_thread(_inspect.worktree_status, w, branch, self.regenerable, unfinished)
                 for w in worktrees
             )
         )
@@ -582,7 +494,7 @@ class Orchestrator:
             session=session,
             session_note=note,
             stray=stray,
-            partial=_partial_reason(worktrees, marker),
+            partial=_teardown.partial_reason(worktrees, marker),
         )
 
     async def list_builders(self) -> list[BuilderStatus]:
@@ -592,106 +504,16 @@ class Orchestrator:
 
     async def reconcile(self) -> ReconcileReport:
         """Differences between the project list and the disk; reported, never acted on."""
-        return await asyncio.to_thread(self._reconcile)
-
-    def _reconcile(self) -> ReconcileReport:
-        projects = self._projects()
-        by_id = {p.id: p for p in projects}
-        builders = builders_root(self.root)
-        on_disk: dict[str, list[str]] = {}
-        not_implementing: list[BuilderOnProject] = []
-        orphans: list[Orphan] = []
-        partial: list[Orphan] = []
-        for entry in sorted(builders.iterdir()) if builders.is_dir() else []:
-            if entry.name.startswith(".") and entry.name.endswith(".creating"):
-                continue  # a creation marker, read with its builder
-            project_id = match_project(entry.name, by_id)
-            if not entry.is_dir() or entry.is_symlink():
-                orphans.append(Orphan(entry, "not a directory"))
-                continue
-            worktrees, _ = self._worktrees(entry)
-            reason = _partial_reason(worktrees, read_marker(entry))
-            if reason and project_id is not None:
-                partial.append(Orphan(entry, reason))
-            if project_id is None:
-                holds = " and holds no worktree" if not worktrees else ""
-                orphans.append(Orphan(entry, "matches no project in the project list" + holds))
-            else:
-                on_disk.setdefault(project_id, []).append(entry.name)
-                status = by_id[project_id].status
-                if status != "implementing":
-                    not_implementing.append(BuilderOnProject(entry.name, project_id, status))
-        missing = tuple(
-            p.id for p in projects if p.status == "implementing" and p.id not in on_disk
-        )
-        return ReconcileReport(
-            builders_not_implementing=tuple(not_implementing),
-            implementing_without_builder=missing,
-            orphan_directories=tuple(orphans),
-            stale_worktrees=tuple(self._stale_worktrees(builders)),
-            partial_builders=tuple(partial),
-        )
-
-    def _stale_worktrees(self, builders: Path) -> list[StaleWorktree]:
-        stale: list[StaleWorktree] = []
-        sources = [(WORKSPACE_ROOT, self.root)]
-        repos_dir = self.root / "repos"
-        if repos_dir.is_dir():
-            sources += [(p.name, p) for p in sorted(repos_dir.iterdir()) if (p / ".git").exists()]
-        for repo, source in sources:
-            try:
-                entries = _git.list_worktrees(source)
-            except GitCommandError:
-                continue
-            for entry in entries:
-                if not entry.path.is_relative_to(builders):
-                    continue
-                if entry.prunable or not entry.path.exists():
-                    stale.append(
-                        StaleWorktree(repo, entry.path, "directory gone, git still lists it")
-                    )
-        # worktree directories whose git entry was pruned away
-        for builder in sorted(builders.iterdir()) if builders.is_dir() else []:
-            for sub in sorted(builder.iterdir()) if builder.is_dir() else []:
-                if _git.is_worktree(sub) and _source_of(sub) is None:
-                    stale.append(StaleWorktree(sub.name, sub, "git no longer lists this worktree"))
-        return stale
+        return await asyncio.to_thread(_inspect.reconcile, self.root, self._projects())
 
     # -- sync -----------------------------------------------------------------------------------
 
     async def sync_builder(self, name: str) -> SyncResult:
         """Push each builder branch that has a remote; report what was pushed."""
         path = self._existing(name)
-        worktrees, _ = await asyncio.to_thread(self._worktrees, path)
-        pushes = await asyncio.gather(*(asyncio.to_thread(_push, w) for w in worktrees))
+        worktrees, _ = await asyncio.to_thread(_inspect.worktrees_in, self.root, path)
+        pushes = await asyncio.gather(*(asyncio.to_thread(_inspect.push, w) for w in worktrees))
         return SyncResult(name=name, pushes=tuple(pushes))
-
-
-def _push(worktree: Worktree) -> Push:
-    branch = worktree.branch
-    if not branch:
-        return Push(worktree.repo, "", None, False, detail="no branch checked out")
-    remotes = _git.remotes(worktree.source)
-    if not remotes:
-        return Push(worktree.repo, branch, None, False, detail="no remote configured")
-    configured = (
-        Repo(worktree.source).config_reader().get_value(f'branch "{branch}"', "remote", default="")
-    )
-    remote = (
-        str(configured)
-        if configured in remotes
-        else ("origin" if "origin" in remotes else remotes[0])
-    )
-    try:
-        commits, _ = _git.push(worktree.source, remote, branch)
-    except GitCommandError as e:
-        detail = (e.stderr or str(e)).strip().splitlines()[-1:] or [""]
-        return Push(worktree.repo, branch, remote, False, detail=detail[0].strip())
-    return Push(worktree.repo, branch, remote, True, commits=commits)
-
-
-def _workspace_root_first(path: Path) -> tuple[bool, str]:
-    return path.name != WORKSPACE_ROOT, path.name
 
 
 def _unique(items: Iterable[str]) -> tuple[str, ...]:
@@ -702,130 +524,8 @@ def _unique_paths(items: Iterable[Path]) -> list[Path]:
     return list(dict.fromkeys(items))
 
 
-def _source_of(worktree: Path) -> Path | None:
-    """The repository a worktree belongs to, from its `.git` file; None when git forgot it."""
-    try:
-        gitdir = Path((worktree / ".git").read_text().removeprefix("gitdir:").strip())
-        common = (gitdir / (gitdir / "commondir").read_text().strip()).resolve()
-    except OSError:
-        return None
-    return common.parent if common.name == ".git" else common
-
-
 def _project_id_of(name: str) -> str:
     return name.partition("-")[0]
-
-
-def _partial_reason(worktrees: tuple[Worktree, ...], marker: CreationMarker | None) -> str | None:
-    """Why a builder folder is half-made, or None when it is whole."""
-    if marker is not None and marker.running:
-        return f"being created right now (process {marker.pid})"
-    if marker is not None:
-        return "its create was interrupted before every worktree was made"
-    if not worktrees:
-        return "holds no worktree"
-    return None
-
-
-def _blockers(worktrees: tuple[Worktree, ...], marker: CreationMarker | None) -> list[str]:
-    """Why some worktree cannot go now; checked for all before any is removed."""
-    problems = []
-    if marker is not None and marker.running:
-        problems.append(f"it is being created right now (process {marker.pid})")
-    for w in worktrees:
-        gitdir = _git.worktree_gitdir(w.path)
-        if gitdir is None:
-            continue
-        locked = gitdir / "locked"
-        if locked.is_file():
-            why = locked.read_text(errors="replace").strip()
-            problems.append(
-                f"{w.repo} is locked{f' ({why})' if why else ''}: unlock it with "
-                f"git -C {w.source} worktree unlock {w.path}"
-            )
-        if (gitdir / "index.lock").exists():
-            problems.append(f"{w.repo} is busy: a git command is running in it")
-    return problems
-
-
-def _undo_branches(marker: CreationMarker) -> None:
-    """An interrupted create's branches, deleted where they still point at their start commit
-    (nothing was committed on them), so the same create can run again."""
-    for key, head in marker.heads.items():
-        source = marker.sources.get(key)
-        if not source:
-            continue
-        try:
-            repo = Repo(source)
-            found = next((h for h in repo.heads if h.name == marker.branch), None)
-            if found is not None and found.commit.hexsha == head:
-                _git.delete_branch(Path(source), marker.branch)
-        except (OrchestratorError, GitCommandError, ValueError, OSError):
-            continue  # a branch that moved, or a repository gone, stays as it is
-
-
-def _with_content(report: DirtyReport, path: Path) -> DirtyReport:
-    """The report with a sha256 of every file that would go, and one fingerprint of it all."""
-    trees = []
-    for tree in report.worktrees:
-        if tree.clean:
-            trees.append(tree)
-            continue
-        names = (*tree.modified, *tree.staged, *tree.untracked, *tree.ignored, *tree.hidden)
-        trees.append(dataclasses.replace(tree, hashes=_dirt.content_hashes(tree.path, names)))
-    stray_hashes = _dirt.content_hashes(path, report.stray)
-    material = {
-        "worktrees": [
-            {
-                "repo": t.repo,
-                "lost": t.lost(),
-                "unpushed": [c.sha for c in t.unpushed],
-                "hashes": t.hashes,
-            }
-            for t in trees
-        ],
-        "stray": report.stray,
-        "stray_hashes": stray_hashes,
-    }
-    digest = hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
-    return dataclasses.replace(
-        report, worktrees=tuple(trees), stray_hashes=stray_hashes, fingerprint=digest
-    )
-
-
-def _worktree_status(
-    w: Worktree, branch: str, regenerable: Sequence[str], unfinished: bool
-) -> WorktreeStatus:
-    try:
-        d: WorktreeDirt = _dirt.dirt(
-            w.repo, w.path, w.source, branch, regenerable, unfinished=unfinished
-        )
-        last = _git.last_commit(w.path)
-    except (OrchestratorError, GitCommandError) as e:
-        detail = str(e).strip()
-        return WorktreeStatus(w.repo, w.path, None, clean=False, problem=f"git failed: {detail}")
-    return WorktreeStatus(
-        repo=w.repo,
-        path=w.path,
-        branch=d.branch,
-        clean=d.clean,
-        modified=len(d.modified),
-        staged=len(d.staged),
-        untracked=len(d.untracked),
-        upstream=d.upstream,
-        ahead=d.ahead,
-        behind=d.behind,
-        last_commit=last,
-        ignored=len(d.ignored),
-        hidden=len(d.hidden),
-        unpushed=len(d.unpushed),
-        stashes=len(d.stashes),
-    )
-
-
-def _default_archive_dir(root: Path) -> Path:
-    """Inside the workspace repository's git directory: never committed, never in a worktree."""
-    return Path(Repo(root).common_dir) / "foreman" / "archives"
 
 
 def _exclude_builders(root: Path) -> None:

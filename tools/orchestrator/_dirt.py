@@ -17,10 +17,10 @@ from collections.abc import Iterable, Sequence
 from fnmatch import fnmatch
 from pathlib import Path
 
-from git import Repo
 from git.refs.log import RefLog
 
 from tools.orchestrator._errors import OrchestratorError
+from tools.orchestrator._git import common_dir
 from tools.orchestrator._results import Commit, WorktreeDirt
 
 # Ignored paths that a build or an install makes again; they never block a terminate.
@@ -190,7 +190,7 @@ def hidden_edits(worktree: Path) -> list[str]:
 
 def stashes(source: Path, branch: str) -> list[str]:
     """Stash entries made on `branch`, read from the stash reflog (stash@{0} is the newest)."""
-    common = Path(Repo(source).common_dir)
+    common = common_dir(source)
     log = common / "logs" / "refs" / "stash"
     if not log.is_file():
         return []

@@ -6,10 +6,11 @@ because create + terminate is measured against raw `git worktree` commands (benc
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from git import Git, GitCommandError, InvalidGitRepositoryError, NoSuchPathError, Repo
+from git import Git, GitCommandError, Repo
 
 from tools.orchestrator._errors import OrchestratorError
 from tools.orchestrator._results import Commit
@@ -21,32 +22,96 @@ def _fail(what: str, source: Path, error: GitCommandError) -> OrchestratorError:
     return OrchestratorError(f"{what} failed in {source}: {detail}", path=source, output=detail)
 
 
-def open_repo(source: Path, label: str) -> Repo:
+@dataclass(frozen=True)
+class RepoFacts:
+    """What a create needs from a repository, read from its files (no git process)."""
+
+    source: Path
+    common: Path  # the repository's git directory (`.git`), shared by its worktrees
+    head: str  # the commit HEAD points at
+
+
+def common_dir(path: Path) -> Path:
+    """The git directory of the repository at `path` (a main checkout or a linked worktree)."""
+    dotgit = path / ".git"
+    if dotgit.is_dir():
+        return dotgit
+    gitdir = Path(dotgit.read_text().removeprefix("gitdir:").strip())
+    return (gitdir / (gitdir / "commondir").read_text().strip()).resolve()
+
+
+def _packed_ref(common: Path, name: str) -> str | None:
+    try:
+        lines = (common / "packed-refs").read_text().splitlines()
+    except FileNotFoundError:
+        return None
+    for line in lines:
+        sha, _, ref = line.partition(" ")
+        if ref == name:
+            return sha
+    return None
+
+
+def _resolve(gitdir: Path, common: Path, name: str) -> str | None:
+    """A ref's commit id, following symbolic refs; None when it does not resolve."""
+    for _ in range(5):  # HEAD -> refs/heads/x; deeper chains are not made by git
+        try:
+            value = (gitdir / name).read_text().strip()
+        except (FileNotFoundError, NotADirectoryError):
+            try:
+                value = (common / name).read_text().strip()
+            except (FileNotFoundError, NotADirectoryError):
+                value = _packed_ref(common, name) or ""
+        if not value.startswith("ref: "):
+            return value if re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", value) else None
+        name = value.removeprefix("ref: ")
+    return None
+
+
+def open_repo(source: Path, label: str) -> RepoFacts:
     """The repository at `source`, refused when it is missing, not git, or has no commit."""
     if not source.is_dir():
         raise OrchestratorError(
             f"repository {label} not found: {source} does not exist", path=source
         )
+    dotgit = source / ".git"
     try:
-        repo = Repo(source)
-    except (InvalidGitRepositoryError, NoSuchPathError):
+        # a plain folder inside another repository (repos/x in the workspace) has no .git
+        common = common_dir(source)
+        gitdir = dotgit if dotgit.is_dir() else worktree_gitdir(source)
+        if gitdir is None:
+            raise OSError
+        if not (common / "objects").is_dir():
+            raise OSError
+    except (OSError, ValueError):
         raise OrchestratorError(
             f"repository {label} at {source} is not a git repository", path=source
         ) from None
-    if Path(repo.working_tree_dir or "").resolve() != source.resolve():
-        # a plain folder inside another repository (e.g. repos/x inside the workspace repo)
-        raise OrchestratorError(
-            f"repository {label} at {source} is not a git repository", path=source
-        )
-    if not repo.head.is_valid():
+    head = _resolve(gitdir, common, "HEAD")
+    if head is None:
+        try:  # a ref store this reader does not know (reftable): ask git
+            head = Git(source).rev_parse("--verify", "-q", "HEAD^{commit}").strip() or None
+        except GitCommandError:
+            head = None
+    if head is None:
         raise OrchestratorError(
             f"repository {label} at {source} has no commits; commit something first", path=source
         )
-    return repo
+    return RepoFacts(source, common, head)
 
 
-def has_branch(repo: Repo, branch: str) -> bool:
-    return any(head.name == branch for head in repo.heads)
+def has_branch(repo: RepoFacts, branch: str) -> bool:
+    name = f"refs/heads/{branch}"
+    return (repo.common / name).is_file() or _packed_ref(repo.common, name) is not None
+
+
+def branch_exists(source: Path, branch: str) -> bool:
+    try:
+        common = common_dir(source)
+    except OSError:
+        return False
+    name = f"refs/heads/{branch}"
+    return (common / name).is_file() or _packed_ref(common, name) is not None
 
 
 def add_worktree(source: Path, path: Path, branch: str) -> None:

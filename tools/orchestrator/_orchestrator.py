@@ -241,7 +241,7 @@ class Orchestrator:
                     "reset: choose another name (--name) or delete that branch yourself",
                     path=source,
                 )
-            heads[key] = repo.head.commit.hexsha
+            heads[key] = repo.head
         return heads
 
     def _claim(self, builders: Path, path: Path, marker: CreationMarker) -> None:
@@ -452,7 +452,8 @@ class Orchestrator:
         kept = tuple(
             f"{w.repo}: {w.branch}"
             for w in worktrees
-            if w.branch and (marker is None or _git.has_branch(Repo(w.source), w.branch))
+            if w.branch
+            and (marker is None or _git.has_branch(_git.open_repo(w.source, w.repo), w.branch))
         )
         return TerminateResult(
             name=name,
@@ -530,7 +531,7 @@ def _project_id_of(name: str) -> str:
 
 def _exclude_builders(root: Path) -> None:
     """Keep `.builders/` out of the workspace repository's `git status` (its info/exclude)."""
-    exclude = Path(Repo(root).common_dir) / "info" / "exclude"
+    exclude = _git.common_dir(root) / "info" / "exclude"
     line = "/.builders/"
     text = exclude.read_text() if exclude.is_file() else ""
     if line not in text.splitlines():

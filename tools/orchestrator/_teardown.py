@@ -96,7 +96,7 @@ def with_content(report: DirtyReport, path: Path) -> DirtyReport:
 
 def default_archive_dir(root: Path) -> Path:
     """Inside the workspace repository's git directory: never committed, never in a worktree."""
-    return Path(Repo(root).common_dir) / "foreman" / "archives"
+    return _git.common_dir(root) / "foreman" / "archives"
 
 
 def repos_pointing_into(root: Path, path: Path) -> list[Path]:

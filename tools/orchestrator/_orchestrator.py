@@ -133,7 +133,13 @@ class Orchestrator:
             check_safe(repo, "repo name")
         if name is not None:
             check_safe(name, "builder name")
-        project = await asyncio.to_thread(self._project, project_id)
+        # one trip to a thread: the project list, the repositories, the disk
+        return await asyncio.to_thread(self._plan_now, project_id, extra, name)
+
+    def _plan_now(
+        self, project_id: str, extra: tuple[str, ...], name: str | None
+    ) -> tuple[BuilderPlan, dict[str, str]]:
+        project = self._project(project_id)
         builder = builder_name(project.id, project.title, name)
         repos = _unique((*project.repos, *extra))
         for repo in repos:
@@ -146,7 +152,7 @@ class Orchestrator:
         path = contained(builders, builder)
         branch = branch_for(builder)
         plan = [(WORKSPACE_ROOT, self.root), *((r, self.source(r)) for r in repos)]
-        heads = await asyncio.to_thread(self._preflight, builder, path, branch, plan)
+        heads = self._preflight(builder, path, branch, plan)
         worktrees = tuple(Worktree(key, path / key, branch, source) for key, source in plan)
         found = BuilderPlan(builder, project.id, project.title, path, branch, worktrees)
         return found, heads
@@ -348,9 +354,14 @@ class Orchestrator:
         """What terminating `name` would lose, per worktree. `with_content` also hashes every
         file that would go, setting `fingerprint`: a force card's precondition is the content."""
         path = self._existing(name)
-        worktrees, stray = await asyncio.to_thread(_inspect.worktrees_in, self.root, path)
-        marker = await asyncio.to_thread(read_marker, path)
+        worktrees, stray, marker = await asyncio.to_thread(self._survey, path)
         return await self._report(name, path, worktrees, stray, marker, with_content)
+
+    def _survey(
+        self, path: Path
+    ) -> tuple[tuple[Worktree, ...], tuple[str, ...], CreationMarker | None]:
+        worktrees, stray = _inspect.worktrees_in(self.root, path)
+        return worktrees, stray, read_marker(path)
 
     async def _report(
         self,
@@ -396,15 +407,14 @@ class Orchestrator:
         `dirty_report(with_content=True)` showed (the fingerprint on an approved card).
         """
         path = self._existing(name)
-        worktrees, stray = await asyncio.to_thread(_inspect.worktrees_in, self.root, path)
-        marker = await asyncio.to_thread(read_marker, path)
+        worktrees, stray, marker = await asyncio.to_thread(self._survey, path)
+        blockers = _teardown.blockers(worktrees, marker)  # a few stat calls
         content = force or expected_fingerprint is not None
         report = await self._report(name, path, worktrees, stray, marker, content)
 
         def refuse(reason: str) -> TerminateResult:
             return TerminateResult(name=name, done=False, report=report, refused=reason)
 
-        blockers = await asyncio.to_thread(_teardown.blockers, worktrees, marker)
         if blockers:
             return refuse("; ".join(blockers) + "; nothing was removed")
         if expected_fingerprint is not None and report.fingerprint != expected_fingerprint:
@@ -440,15 +450,8 @@ class Orchestrator:
                     for w in worktrees
                 )
             )
-        # a worktree whose folder vanished by hand is still listed by its repository
-        sources = await asyncio.to_thread(_teardown.repos_pointing_into, self.root, path)
-        await asyncio.gather(*(asyncio.to_thread(_git.prune, s) for s in sources))
-        if marker is not None:
-            await asyncio.to_thread(_teardown.undo_branches, marker)
-        await asyncio.to_thread(
-            _teardown.remove_directory, path, force or partial or backend == "native", output
-        )
-        remove_marker(path)
+        everything = force or partial or backend == "native"
+        await asyncio.to_thread(self._after_removal, path, marker, everything, output)
         kept = tuple(
             f"{w.repo}: {w.branch}"
             for w in worktrees
@@ -470,14 +473,24 @@ class Orchestrator:
             retention_days=self.archive_retention_days if archive else 0,
         )
 
+    def _after_removal(
+        self, path: Path, marker: CreationMarker | None, everything: bool, output: str
+    ) -> None:
+        # a worktree whose folder vanished by hand is still listed by its repository
+        for source in _teardown.repos_pointing_into(self.root, path):
+            _git.prune(source)
+        if marker is not None:
+            _teardown.undo_branches(marker)
+        _teardown.remove_directory(path, everything, output)
+        remove_marker(path)
+
     # -- inspect --------------------------------------------------------------------------------
 
     async def builder_status(self, name: str) -> BuilderStatus:
         """Per worktree: what terminate would lose (the same report), ahead/behind upstream, last
         commit; the session's state."""
         path = self._existing(name)
-        worktrees, stray = await asyncio.to_thread(_inspect.worktrees_in, self.root, path)
-        marker = await asyncio.to_thread(read_marker, path)
+        worktrees, stray, marker = await asyncio.to_thread(self._survey, path)
         branch = branch_for(name)
         unfinished = marker is not None
         statuses = await asyncio.gather(

@@ -23,6 +23,8 @@ class ChannelHealth:
     state: str  # e.g. polling, webhook, connected, reconnecting, stopped
     detail: str = ""
     last_inbound: datetime | None = None
+    # set when the channel cannot go on by itself: one line telling the principal what to do
+    attention: str = ""
 
     def summary(self) -> str:
         seen = f"{self.last_inbound:%H:%M:%S}" if self.last_inbound else "none"

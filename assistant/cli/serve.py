@@ -160,32 +160,47 @@ def whatsapp() -> None:
 @whatsapp.command("login")
 @config_option
 @click.option("--phone", help="Link with a pair code for this number instead of a QR code.")
-@click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for pairing.")
+@click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for linking.")
 def whatsapp_login(config_path: Path | None, phone: str | None, timeout: float) -> None:
-    """Show a QR code (or a pair code) to scan with WhatsApp, and store the session.
+    """Link Foreman to a WhatsApp account as a linked device, and store the session.
 
     \b
-    The session file is [whatsapp] db, else $FOREMAN_WHATSAPP_DB, else whatsapp.db in
-    the state directory. It is a credential: anyone holding it can read your chats.
+    Use a number of Foreman's own (a second SIM or a WhatsApp Business number): Foreman
+    answers every DM that reaches that account. The QR code is shown here; scan it with
+    WhatsApp > Settings > Linked devices > Link a device on the phone of that number. With
+    --phone, a pair code is shown instead, to enter under "Link with phone number instead".
+
+    \b
+    The session file is $FOREMAN_WHATSAPP_DB, else [whatsapp] db, else whatsapp.db in
+    the state directory. It is a credential (anyone holding it reads your chats): it is
+    kept mode 600 in a mode 700 folder.
 
     \b
     Examples:
       foreman whatsapp login
       foreman whatsapp login --phone '+49 170 1234567'
     """
-    from assistant.channels.whatsapp import login, neonize_client
+    from assistant.channels.whatsapp_login import LoginError, login
     from assistant.store import default_state_dir
 
+    _logging(False)
     config = _load(config_path)
     if config.whatsapp is not None:
         db = config.whatsapp.db
     else:
         db = (config.state_dir or default_state_dir()) / "whatsapp.db"
-    client = neonize_client(db)
     try:
-        account = asyncio.run(login(client, phone=phone, show=click.echo, timeout=timeout))
-    except TimeoutError:
-        raise click.ClickException(f"not paired within {timeout:.0f} seconds") from None
-    click.echo(f"Linked {account}. Session stored in {db} (a credential: keep it private).")
+        linked = asyncio.run(login(db, phone=phone, show=click.echo, timeout=timeout))
+    except LoginError as exc:
+        raise click.ClickException(str(exc)) from None
+    if linked.already:
+        click.echo(
+            f"Already linked as {linked.account} ({db}). To link another account, unlink "
+            "this device on the phone (Linked devices) and run the login again."
+        )
+    else:
+        click.echo(
+            f"Linked {linked.account}. Session stored in {db} (a credential: keep it private)."
+        )
     if config.whatsapp is None:
         click.echo(f"To use it, set FOREMAN_WHATSAPP_DB={db} or [whatsapp] db in foreman.toml.")

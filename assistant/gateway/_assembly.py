@@ -52,10 +52,14 @@ def build_channels(config: GatewayConfig, *, whatsapp_client: Any = None) -> lis
             )
         )
     if config.whatsapp is not None:
-        from assistant.channels.whatsapp import WhatsAppChannel, neonize_client
+        from assistant.channels.whatsapp import WhatsAppChannel
+        from assistant.channels.whatsapp_client import neonize_client
 
-        client = whatsapp_client or neonize_client(config.whatsapp.db)
-        channels.append(WhatsAppChannel(client, watchdog_seconds=config.whatsapp.watchdog_seconds))
+        wa = config.whatsapp
+        client = whatsapp_client or neonize_client(wa.db)
+        channels.append(
+            WhatsAppChannel(client, session=wa.db, watchdog_seconds=wa.watchdog_seconds)
+        )
     return channels
 
 

@@ -76,26 +76,27 @@ def _telegram(config: GatewayConfig, timeout: float) -> list[ChannelCheck]:
 
 
 def _whatsapp(config: GatewayConfig) -> list[ChannelCheck]:
+    from assistant.channels.whatsapp_session import SessionState, exposure, read_session
+
     wa = config.whatsapp
     assert wa is not None
     checks = []
     try:
-        import neonize  # noqa: F401
+        from assistant.channels.whatsapp_client import load_neonize
+
+        load_neonize()
     except Exception as exc:
         checks.append(
             ChannelCheck(
                 "whatsapp", "fail", f"neonize cannot be loaded ({exc}); pip install '.[whatsapp]'"
             )
         )
-    if wa.db.is_file():
-        checks.append(ChannelCheck("whatsapp session", "ok", f"{wa.db}"))
-    else:
+    session = read_session(wa.db)
+    linked = session.state is SessionState.LINKED
+    checks.append(ChannelCheck("whatsapp session", "ok" if linked else "fail", session.describe()))
+    if wa.db.exists() and (problem := exposure(wa.db)):
         checks.append(
-            ChannelCheck(
-                "whatsapp session",
-                "fail",
-                f"no session at {wa.db}: run `foreman whatsapp login`",
-            )
+            ChannelCheck("whatsapp session access", "warn", f"readable by others: {problem}")
         )
     checks.append(_allow_list("whatsapp", wa.allowed, "FOREMAN_WHATSAPP_ALLOWED"))
     return checks

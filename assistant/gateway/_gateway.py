@@ -10,7 +10,7 @@ from typing import Protocol
 
 from assistant.channels import Channel
 from assistant.gateway._router import Router
-from assistant.messages import Inbound, Outbound
+from assistant.messages import ChatRef, Inbound, Outbound
 
 log = logging.getLogger("foreman.gateway")
 
@@ -39,6 +39,7 @@ class Gateway:
         extras: Sequence[str] = (),
         closers: Sequence[Callable[[], Awaitable[object]]] = (),
         background: Sequence[Callable[[], Awaitable[None]]] = (),
+        attention_seconds: float = 5.0,
     ) -> None:
         self.router = router
         self.channels = {channel.platform: channel for channel in channels}
@@ -46,6 +47,7 @@ class Gateway:
         self.extras = tuple(extras)  # facts for the health line (state dir, pairing, …)
         self.closers = tuple(closers)  # e.g. the OpenCode client's aclose, run after stop
         self.background = tuple(background)  # loops that run while serving (group creation)
+        self.attention_seconds = attention_seconds
         self._relay_task: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.undelivered: list[tuple[Outbound, str]] = []
@@ -97,7 +99,33 @@ class Gateway:
             raise
         if self.relay_runner is not None:
             self._relay_task = asyncio.create_task(self._run_relay(), name="relay-events")
-        self._tasks = [asyncio.create_task(job()) for job in self.background]
+        jobs = (*self.background, self._pass_on_attention)
+        self._tasks = [asyncio.create_task(job()) for job in jobs]
+
+    async def _pass_on_attention(self) -> None:
+        """A channel that cannot go on (WhatsApp logged out, not linked) is told to each
+        principal on the other channels, once per problem."""
+        told: dict[str, str] = {}
+        while True:
+            for platform, channel in self.channels.items():
+                attention = channel.health().attention
+                if attention and told.get(platform) != attention:
+                    told[platform] = attention
+                    await self._tell_principals(f"⚠️ {platform}: {attention}", but=platform)
+                elif not attention:
+                    told.pop(platform, None)
+            await asyncio.sleep(self.attention_seconds)
+
+    async def _tell_principals(self, text: str, *, but: str) -> None:
+        for platform, channel in self.channels.items():
+            if platform == but:
+                continue
+            for user in sorted(self.router.allow.users.get(platform, ())):
+                chat = ChatRef(platform, user)  # type: ignore[arg-type]
+                try:
+                    await channel.send(Outbound(chat, text, kind="notification"))
+                except Exception:
+                    log.exception("telling %s about %s failed", chat.key, but)
 
     async def _run_relay(self) -> None:
         assert self.relay_runner is not None

@@ -51,6 +51,7 @@ class WhatsAppGroups:
         self.projects = projects
         self.participants = list(participants)
         self.every_seconds = every_seconds
+        self.refused: set[str] = set()  # builders whose group name WhatsApp would refuse
 
     def wanted(self) -> list[tuple[Any, str]]:
         """(project, builder) pairs whose binding asks for a group not made yet."""
@@ -63,16 +64,30 @@ class WhatsAppGroups:
             if binding.channel_id or not binding.group_name:
                 continue
             builder = builder_for_project(self.root, project.id)
-            if builder in have or not builder_directory(self.root, builder).is_dir():
+            if builder in have or builder in self.refused:
+                continue
+            if not builder_directory(self.root, builder).is_dir():
                 continue
             out.append((project, builder))
         return out
 
     async def once(self) -> list[Binding]:
+        from assistant.channels import ChannelError
+        from assistant.channels.whatsapp import GroupNameError
+
         made = []
         for project, builder in self.wanted():
             declared = project.chat_binding
-            chat = await self.channel.create_group(declared.group_name, self.participants)
+            try:
+                chat = await self.channel.create_group(declared.group_name, self.participants)
+            except GroupNameError as exc:
+                # permanent: retrying the same name would be refused for ever
+                self.refused.add(builder)
+                log.error("project %s: %s; shorten chat_binding.group_name", project.id, exc)
+                continue
+            except ChannelError as exc:
+                log.warning("whatsapp: %s; trying again in %.0f s", exc, self.every_seconds)
+                break
             trigger = declared.trigger if declared.trigger in DEFAULT_PATTERNS else "all_messages"
             binding = Binding(
                 platform="whatsapp",

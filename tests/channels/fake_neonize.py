@@ -1,52 +1,70 @@
-"""A stand-in for neonize's `NewAClient`: the same methods and event objects, no WhatsApp servers.
+"""neonize's real Python layer on a stand-in for its Go library (goneonize + whatsmeow).
 
 A live WhatsApp account cannot be reached from tests (it needs a phone that scans a QR code),
-so this is the one boundary faked. Everything on our side of it is real: the neonize library
-is imported, its event registry (`neonize.aioze.events.Event`) is used, and every event and
-answer is a neonize protobuf, sent through a serialise/parse round trip like the Go side does.
+so the Go library is the one boundary faked. Everything above it is real: `NewAClient`, its
+event registry and dispatch (`Event.execute`, run_coroutine_threadsafe onto the loop), the
+protobufs on the wire, and Foreman's `GoCalls` threads. `FakeWhatsmeow` answers the Go calls
+neonize makes the way goneonize 0.5.2 and whatsmeow do:
+
+- `Neonize` (what `connect()` schedules) creates the Go client only when it runs, so a call
+  made right after `connect()` finds no client; it returns an error when the network is down
+  (ending the connect task, never raising from `connect()`);
+- a session without a device gets QR codes; the QR loop runs on a context `Stop` cannot
+  cancel, and when nobody scans, the call never returns;
+- `PairPhone`, sends and group creation fail without a connected client; a pair code is
+  given only after the first QR code;
+- pairing ends in a `PairStatus` event carrying the account or an error; the device is
+  written to the session's `whatsmeow_device` table, and a logout deletes it;
+- keepalive timeouts and restores, logouts, stream replacement, an outdated client, bans
+  and connect failures are events with whatsmeow's fields.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import itertools
-from dataclasses import dataclass
+import sqlite3
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from neonize.aioze.events import (
-    EVENT_TO_INT,
-    ConnectedEv,
-    DisconnectedEv,
-    Event,
-    MessageEv,
-    PairStatusEv,
+from assistant.channels.whatsapp_client import load_neonize, neonize_client
+
+load_neonize()
+
+from neonize.events import EVENT_TO_INT  # noqa: E402
+from neonize.proto import Neonize_pb2 as wa  # noqa: E402
+from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import Message  # noqa: E402
+
+NIL_CLIENT = "client is nil"
+PAIR_PHONE_NIL = (
+    "client is nil: ensure client is connected before calling PairPhone, "
+    "or pass pairphone to connect()"
 )
-from neonize.proto.Neonize_pb2 import (
-    JID,
-    GroupInfo,
-    GroupName,
-    MessageInfo,
-    MessageSource,
-    SendResponse,
-)
-from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import Message
+NOT_CONNECTED = "websocket not connected"
 
 
-def jid(text: str, device: int = 0) -> JID:
+def jid(text: str, device: int = 0) -> wa.JID:
     user, _, server = text.partition("@")
-    return JID(User=user, Server=server or "s.whatsapp.net", Device=device, IsEmpty=False)
+    return complete(wa.JID(User=user, Server=server or "s.whatsapp.net", Device=device))
+
+
+def jid_text(value: wa.JID) -> str:
+    return f"{value.User}@{value.Server}"
 
 
 def complete(message: Any) -> Any:
     """Fill every unset required field with its zero value, as the Go side always sends them."""
-    for field in message.DESCRIPTOR.fields:
-        if field.message_type is not None and not field.is_repeated:
-            if field.is_required or message.HasField(field.name):
-                sub = getattr(message, field.name)
+    for item in message.DESCRIPTOR.fields:
+        if item.message_type is not None and not item.is_repeated:
+            if item.is_required or message.HasField(item.name):
+                sub = getattr(message, item.name)
                 sub.SetInParent()
                 complete(sub)
-        elif field.is_required and not message.HasField(field.name):
-            setattr(message, field.name, field.default_value)
+        elif item.is_required and not message.HasField(item.name):
+            setattr(message, item.name, item.default_value)
     return message
 
 
@@ -57,83 +75,247 @@ class Sent:
     id: str
 
 
-class FakeNeonizeClient:
-    def __init__(self, *, logged_in: bool = True) -> None:
-        # an unpaired session connects only after the phone scanned the QR code
-        self.logged_in = logged_in
-        self.event = Event(self)  # neonize's own registry: handlers keyed by event type
-        self.me: Any = None
-        self.online = False
+@dataclass
+class GoClient:
+    """One whatsmeow client, as goneonize keeps it in its `clients` map."""
+
+    db: Path
+    event_cb: Any
+    qr_cb: Any
+    subscribed: set[int]
+    cancel: threading.Event = field(default_factory=threading.Event)  # Stop's context
+    paired: threading.Event = field(default_factory=threading.Event)
+    online: bool = False
+    qr_shown: bool = False
+
+
+class FakeWhatsmeow:
+    """The Go library neonize loads, with whatsmeow's behaviour and no WhatsApp servers."""
+
+    def __init__(self, *, qr_codes: int = 6, qr_seconds: float = 20.0) -> None:
+        self.network = True
+        self.qr_codes = qr_codes
+        self.qr_seconds = qr_seconds
+        self.clients: dict[bytes, GoClient] = {}
+        self.connects = 0
+        self.stops = 0
         self.sent: list[Sent] = []
         self.edits: list[tuple[str, str, str]] = []
         self.groups: list[tuple[str, list[str]]] = []
-        self.connects = 0
-        self.stops = 0
-        self.failing_connects = 0  # the next N connects raise, as when the network is down
+        self.pair_phones: list[str] = []
+        self.pair_code = "ABCD-EFGH"
         self._ids = itertools.count(1)
+        self._never = threading.Event()  # what a QR loop nobody answered waits for
+        self._lock = threading.Lock()
 
-    # --- the NewAClient surface the channel uses ---------------------------------------
+    # --- the session store (whatsmeow's sqlstore, reduced to the device table) -----------
 
-    async def connect(self) -> asyncio.Task[None]:
+    @staticmethod
+    def device(db: Path) -> str | None:
+        with sqlite3.connect(db) as connection:
+            connection.execute("CREATE TABLE IF NOT EXISTS whatsmeow_device (jid TEXT PRIMARY KEY)")
+            row = connection.execute("SELECT jid FROM whatsmeow_device").fetchone()
+        connection.close()
+        return row[0] if row else None
+
+    @staticmethod
+    def store_device(db: Path, device_jid: str | None) -> None:
+        with sqlite3.connect(db) as connection:
+            connection.execute("CREATE TABLE IF NOT EXISTS whatsmeow_device (jid TEXT PRIMARY KEY)")
+            connection.execute("DELETE FROM whatsmeow_device")
+            if device_jid is not None:
+                connection.execute("INSERT INTO whatsmeow_device VALUES (?)", (device_jid,))
+        connection.close()
+
+    # --- goneonize's exported functions neonize calls -------------------------------------
+
+    def Neonize(  # noqa: N802 (goneonize's name)
+        self,
+        name: bytes,
+        uuid: bytes,
+        jid_bytes: bytes,
+        jid_size: int,
+        new_device: int,
+        log_level: bytes,
+        qr_cb: Any,
+        login_cb: Any,
+        event_cb: Any,
+        log_cb: Any,
+        subscribers: Any,
+        subscriber_count: int,
+        device_props: bytes,
+        device_props_size: int,
+        pair_phone: bytes,
+        pair_phone_size: int,
+        proxy: Any,
+    ) -> bytes:
         self.connects += 1
-        if self.failing_connects:
-            self.failing_connects -= 1
-            raise ConnectionError("dial tcp: network is unreachable")
+        db = Path(name.decode())
+        account = self.device(db)
+        client = GoClient(db, event_cb, qr_cb, set(bytes(subscribers)))
+        self.clients[uuid] = client
+        if not self.network:
+            return b"failed to connect: dial tcp: lookup web.whatsapp.com: no such host"
+        client.online = True
+        if account is None:
+            # the QR loop: on context.Background(), so Stop does not end it
+            for n in range(self.qr_codes):
+                code = f"2@ref{n},noisekey,identitykey,advsecret".encode()
+                buffer = ctypes.create_string_buffer(code)
+                client.qr_shown = True
+                client.qr_cb(uuid, ctypes.addressof(buffer))
+                if client.paired.wait(self.qr_seconds):
+                    break
+            else:
+                client.online = False
+                self._never.wait()  # waits for a device id that never comes
+                return b""
+        else:
+            self.emit(uuid, wa.Connected(status=True))
+        client.cancel.wait()
+        return b""
 
-        async def come_online() -> None:
-            await asyncio.sleep(0.01)
-            if self.logged_in:
-                self.online = True
-                await self.emit(ConnectedEv(status=True))
+    def Stop(self, uuid: bytes) -> None:  # noqa: N802
+        self.stops += 1
+        client = self.clients.pop(uuid, None)
+        if client is not None:
+            client.online = False
+            client.cancel.set()
 
-        return asyncio.create_task(come_online())
+    def IsConnected(self, uuid: bytes) -> bool:  # noqa: N802
+        client = self.clients.get(uuid)
+        return client is not None and client.online
+
+    def GenerateMessageID(self, uuid: bytes) -> bytes:  # noqa: N802
+        return f"3EB0{next(self._ids):08d}".encode()
+
+    def PairPhone(self, uuid: bytes, payload: bytes, size: int) -> bytes:  # noqa: N802
+        client = self.clients.get(uuid)
+        answer = wa.PairPhoneReturnFunction()
+        if client is None:
+            answer.Error = PAIR_PHONE_NIL
+        elif not client.online or not client.qr_shown:
+            answer.Error = NOT_CONNECTED
+        else:
+            self.pair_phones.append(wa.PairPhoneParams.FromString(payload).phone)
+            answer.Code = self.pair_code
+        return answer.SerializeToString()
+
+    def SendMessage(self, uuid: bytes, to: bytes, to_size: int, message: bytes, size: int) -> bytes:  # noqa: N802
+        client = self.clients.get(uuid)
+        answer = wa.SendMessageReturnFunction()
+        if client is None:
+            answer.Error = NIL_CLIENT
+        elif not client.online:
+            answer.Error = NOT_CONNECTED
+        else:
+            chat = jid_text(wa.JID.FromString(to))
+            body = Message.FromString(message)
+            response = complete(wa.SendResponse(ID=f"3EB0{next(self._ids):04d}", Timestamp=1))
+            if body.HasField("editedMessage"):
+                edit = body.editedMessage.message.protocolMessage
+                self.edits.append((chat, edit.key.ID, edit.editedMessage.conversation))
+            else:
+                text = body.conversation or body.extendedTextMessage.text
+                self.sent.append(Sent(chat, text, response.ID))
+            answer.SendResponse.CopyFrom(response)
+        return answer.SerializeToString()
+
+    def CreateGroup(self, uuid: bytes, request: bytes, size: int) -> bytes:  # noqa: N802
+        client = self.clients.get(uuid)
+        answer = wa.GetGroupInfoReturnFunction()
+        wanted = wa.ReqCreateGroup.FromString(request)
+        if client is None or self.device(client.db) is None:
+            answer.Error = "failed to get privacy token: the store doesn't contain a device JID"
+        elif not client.online:
+            answer.Error = NOT_CONNECTED
+        elif len(wanted.name.encode("utf-16-le")) // 2 > 25:
+            answer.Error = "info query returned status 406: not-acceptable"
+        else:
+            self.groups.append((wanted.name, [jid_text(p) for p in wanted.Participants]))
+            info = wa.GroupInfo(JID=jid("120363000000000001@g.us"))
+            info.GroupName.Name = wanted.name
+            answer.GroupInfo.CopyFrom(complete(info))
+        return answer.SerializeToString()
+
+    # --- what WhatsApp does ---------------------------------------------------------------
+
+    def emit(self, uuid: bytes, event: Any) -> None:
+        """Hand an event to neonize as goneonize does: serialised, by its number."""
+        client = self.clients.get(uuid)
+        code = EVENT_TO_INT[type(event)]
+        if client is None or code not in client.subscribed:
+            return
+        wire = complete(event).SerializeToString()  # raises if a required field is unset
+        buffer = ctypes.create_string_buffer(wire, len(wire))
+        client.event_cb(uuid, ctypes.addressof(buffer), len(wire), code)
+
+    def pair(self, uuid: bytes, account: str) -> None:
+        """The phone scanned the QR code (or entered the pair code): the device is linked."""
+        client = self.clients[uuid]
+        self.store_device(client.db, account.replace("@", ":7@", 1))
+        self.emit(uuid, wa.PairStatus(ID=jid(account), Status=wa.PairStatus.SUCCESS))
+        self.emit(uuid, wa.Connected(status=True))
+        client.paired.set()
+
+    def close(self) -> None:
+        """Let every stuck Go call return, so a test leaves no thread behind."""
+        self._never.set()
+        for client in list(self.clients.values()):
+            client.paired.set()
+            client.cancel.set()
+
+
+class WhatsAppSim:
+    """A real neonize client on `FakeWhatsmeow`, with what a test makes WhatsApp do."""
+
+    def __init__(self, db: Path, *, linked: str | None = None, **go: Any) -> None:
+        self.db = db
+        self.go = FakeWhatsmeow(**go)
+        db.parent.mkdir(parents=True, exist_ok=True)
+        if linked is not None:
+            FakeWhatsmeow.store_device(db, linked.replace("@", ":7@", 1))
+        self.client = neonize_client(db, library=self.go)
+        self.uuid = self.client.uuid
 
     @property
-    def is_connected(self) -> Any:
-        # like NewAClient: a property whose value must be awaited
-        async def answer() -> bool:
-            return self.online
+    def sent(self) -> list[Sent]:
+        return self.go.sent
 
-        return answer()
+    @property
+    def edits(self) -> list[tuple[str, str, str]]:
+        return self.go.edits
 
-    async def stop(self) -> None:
-        self.stops += 1
-        self.online = False
+    @property
+    def groups(self) -> list[tuple[str, list[str]]]:
+        return self.go.groups
 
-    async def disconnect(self) -> None:
-        self.online = False
+    @property
+    def online(self) -> bool:
+        return self.go.IsConnected(self.uuid)
 
-    async def send_message(self, to: JID, message: Any) -> SendResponse:
-        text = message if isinstance(message, str) else message.conversation
-        response = complete(SendResponse(ID=f"3EB0{next(self._ids):04d}", Timestamp=1))
-        self.sent.append(Sent(f"{to.User}@{to.Server}", text, response.ID))
-        return response
+    async def deliver(self, event: Any) -> None:
+        """Emit an event and wait until the handler neonize dispatched it to has finished."""
+        code = EVENT_TO_INT[type(event)]
+        handler = self.client.event.list_func.get(code)
+        go_client = self.go.clients.get(self.uuid)
+        if handler is None or go_client is None or code not in go_client.subscribed:
+            raise AssertionError(f"nobody can receive {type(event).__name__}: not connected")
+        finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
-    async def edit_message(self, chat: JID, message_id: str, new_message: Message) -> SendResponse:
-        self.edits.append((f"{chat.User}@{chat.Server}", message_id, new_message.conversation))
-        return complete(SendResponse(ID=message_id))
+        async def traced(client: Any, message: Any) -> None:
+            try:
+                await handler(client, message)
+            finally:
+                if not finished.done():
+                    finished.set_result(None)
 
-    async def create_group(self, name: str, participants: list[JID] = []) -> GroupInfo:  # noqa: B006 (neonize's signature)
-        self.groups.append((name, [f"{p.User}@{p.Server}" for p in participants]))
-        return complete(
-            GroupInfo(JID=jid("120363000000000001@g.us"), GroupName=GroupName(Name=name))
-        )
-
-    async def PairPhone(self, phone: str, show_push_notification: bool, **_: Any) -> str:
-        self.paired_phone = phone
-        return "ABCD-EFGH"
-
-    # --- what the test makes WhatsApp do ------------------------------------------------------
-
-    async def emit(self, event: Any) -> None:
-        handler = self.event.list_func.get(EVENT_TO_INT[type(event)])
-        if handler is not None:
-            # the Go side hands over serialised bytes; parse them the same way
-            wire = complete(event).SerializeToString()  # raises if a required field is unset
-            await handler(self, type(event).FromString(wire))
-
-    async def show_qr(self, data: bytes) -> None:
-        await self.event._qr(self, data)
+        self.client.event.list_func[code] = traced
+        try:
+            self.go.emit(self.uuid, event)
+            await asyncio.wait_for(finished, 10)
+        finally:
+            self.client.event.list_func[code] = handler
 
     async def receive(
         self,
@@ -146,7 +328,7 @@ class FakeNeonizeClient:
         sender_alt: str | None = None,
         is_edit: bool = False,
     ) -> None:
-        source = MessageSource(
+        source = wa.MessageSource(
             Chat=jid(chat),
             Sender=jid(sender, device=3),
             IsFromMe=from_me,
@@ -154,18 +336,24 @@ class FakeNeonizeClient:
         )
         if sender_alt:
             source.SenderAlt.CopyFrom(jid(sender_alt))
-        info = MessageInfo(MessageSource=source, ID=f"IN{next(self._ids)}", Pushname=pushname)
-        await self.emit(MessageEv(Info=info, Message=Message(conversation=text), IsEdit=is_edit))
+        info = wa.MessageInfo(MessageSource=source, ID=f"IN{next(self.go._ids)}", Pushname=pushname)
+        await self.deliver(
+            wa.Message(Info=info, Message=Message(conversation=text), IsEdit=is_edit)
+        )
 
     async def drop_silently(self) -> None:
-        """The connection dies without a Disconnected event (a NAT timeout, a suspended laptop)."""
-        self.online = False
+        """The connection dies without an event (a NAT timeout, a suspended laptop)."""
+        self.go.clients[self.uuid].online = False
 
     async def drop_loudly(self) -> None:
-        self.online = False
-        await self.emit(DisconnectedEv(status=True))
+        self.go.clients[self.uuid].online = False
+        await self.deliver(wa.Disconnected(status=True))
 
-    async def finish_pairing(self, account: str) -> None:
-        self.logged_in = self.online = True
-        await self.emit(PairStatusEv(ID=jid(account)))
-        await self.emit(ConnectedEv(status=True))
+    async def log_out(self, reason: int = wa.ConnectFailureReason.LOGGED_OUT) -> None:
+        """Unlinked from the phone: whatsmeow deletes the device and reports the logout."""
+        self.go.store_device(self.db, None)
+        self.go.clients[self.uuid].online = False
+        await self.deliver(wa.LoggedOut(OnConnect=False, Reason=reason))
+
+    def close(self) -> None:
+        self.go.close()

@@ -204,10 +204,11 @@ async def test_a_bound_topic_message_reaches_opencode_and_done_comes_back_there(
 
 
 async def test_whatsapp_numbered_reply_approves_with_the_real_assistant(
-    workspace: Workspace, store: Store
+    workspace: Workspace, store: Store, tmp_path: Path
 ) -> None:
     from assistant.channels.whatsapp import WhatsAppChannel
-    from tests.channels.fake_neonize import FakeNeonizeClient
+    from tests.channels.fake_neonize import WhatsAppSim
+    from tests.channels.waiting import eventually
 
     owner, stranger = "491701234567@s.whatsapp.net", "15550100000@s.whatsapp.net"
     config = load_config(
@@ -216,10 +217,11 @@ async def test_whatsapp_numbered_reply_approves_with_the_real_assistant(
     model = ScriptedModel()
     keys = principal_keys(config, store)
     assistant = DirectMessages(store, workspace, FunctionModel(model), keys)  # type: ignore[arg-type]
-    client = FakeNeonizeClient()
-    channel = WhatsAppChannel(client)
+    client = WhatsAppSim(tmp_path / "wa" / "whatsapp.db", linked=owner)
+    channel = WhatsAppChannel(client.client, session=client.db)
     before = workspace.projectlist_path.read_text()
     async with running(build_gateway(config, store, assistant=assistant, channels=[channel])):
+        await eventually(lambda: channel.health().state == "connected")
         await client.receive(owner, owner, "let's start on 0015")
         card = client.sent[-1]
         assert card.text.endswith("Reply 1 to approve, 2 to reject.")
@@ -233,6 +235,7 @@ async def test_whatsapp_numbered_reply_approves_with_the_real_assistant(
     assert "✅ approved by Ada" in text
     assert client.sent[-1].text.startswith("✓ 0015: planned → implementing")
     assert model.requests == 1
+    client.close()
 
 
 @contextlib.asynccontextmanager

@@ -1,18 +1,19 @@
-"""The WhatsApp channel through the neonize client boundary (see fake_neonize for why a fake)."""
+"""The WhatsApp channel's messages, through real neonize on a stand-in Go library (fake_neonize)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from inline_snapshot import snapshot
 
-from assistant.channels.whatsapp import MESSAGE_LIMIT, WhatsAppChannel, login
+from assistant.channels.whatsapp import MESSAGE_LIMIT, WhatsAppChannel
 from assistant.gateway import NOT_YOURS, AllowList, Gateway, Router
 from assistant.messages import ChatRef, Choice, Outbound
-from tests.channels.fake_neonize import FakeNeonizeClient
+from tests.channels.fake_neonize import WhatsAppSim
 from tests.channels.scripted_ports import ScriptedAssistant, ScriptedRelay
+from tests.channels.waiting import eventually
 
 OWNER = "491701234567@s.whatsapp.net"
 STRANGER = "15550100000@s.whatsapp.net"
@@ -20,22 +21,16 @@ GROUP = "120363111111111111@g.us"
 OTHER_GROUP = "120363999999999999@g.us"
 
 
-async def eventually(condition, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
-
-
 @pytest.fixture
-def client() -> FakeNeonizeClient:
-    return FakeNeonizeClient()
+def client(tmp_path: Path) -> Iterator[WhatsAppSim]:
+    sim = WhatsAppSim(tmp_path / "state" / "whatsapp.db", linked=OWNER)
+    yield sim
+    sim.close()
 
 
 @pytest.fixture
 async def channel(
-    client: FakeNeonizeClient,
+    client: WhatsAppSim,
     scripted_assistant: ScriptedAssistant,
     scripted_relay: ScriptedRelay,
 ) -> AsyncIterator[WhatsAppChannel]:
@@ -43,7 +38,7 @@ async def channel(
     router = Router(
         allow=AllowList.of(whatsapp=[OWNER]), assistant=scripted_assistant, relay=scripted_relay
     )
-    wa = WhatsAppChannel(client, watchdog_seconds=0.05, backoff=(0.1,))
+    wa = WhatsAppChannel(client.client, session=client.db, watchdog_seconds=0.05, backoff=(0.1,))
     gateway = Gateway(router, [wa])
     await gateway.start()
     await eventually(lambda: wa.health().state == "connected")
@@ -53,7 +48,7 @@ async def channel(
 
 async def test_dms_go_to_the_assistant_and_bound_groups_to_the_relay(
     channel: WhatsAppChannel,
-    client: FakeNeonizeClient,
+    client: WhatsAppSim,
     scripted_assistant: ScriptedAssistant,
     scripted_relay: ScriptedRelay,
 ) -> None:
@@ -70,7 +65,7 @@ async def test_dms_go_to_the_assistant_and_bound_groups_to_the_relay(
 
 async def test_own_messages_edits_strangers_and_unbound_groups_are_skipped(
     channel: WhatsAppChannel,
-    client: FakeNeonizeClient,
+    client: WhatsAppSim,
     scripted_assistant: ScriptedAssistant,
     scripted_relay: ScriptedRelay,
 ) -> None:
@@ -85,14 +80,14 @@ async def test_own_messages_edits_strangers_and_unbound_groups_are_skipped(
 
 
 async def test_a_sender_behind_a_lid_is_known_by_their_phone_number(
-    channel: WhatsAppChannel, client: FakeNeonizeClient, scripted_assistant: ScriptedAssistant
+    channel: WhatsAppChannel, client: WhatsAppSim, scripted_assistant: ScriptedAssistant
 ) -> None:
     await client.receive("987654321@lid", "987654321@lid", "hello", sender_alt=OWNER)
     assert scripted_assistant.seen[0].sender.user_id == OWNER
 
 
 async def test_approval_cards_are_numbered_replies(
-    channel: WhatsAppChannel, client: FakeNeonizeClient, scripted_assistant: ScriptedAssistant
+    channel: WhatsAppChannel, client: WhatsAppSim, scripted_assistant: ScriptedAssistant
 ) -> None:
     await client.receive(OWNER, OWNER, "change 0001 to implementing")
     card = client.sent[-1]
@@ -113,7 +108,7 @@ Reply 1 to approve, 2 to reject.\
 
 
 async def test_a_number_out_of_range_is_plain_text(
-    channel: WhatsAppChannel, client: FakeNeonizeClient, scripted_assistant: ScriptedAssistant
+    channel: WhatsAppChannel, client: WhatsAppSim, scripted_assistant: ScriptedAssistant
 ) -> None:
     await client.receive(OWNER, OWNER, "change 0001 to implementing")
     await client.receive(OWNER, OWNER, "3")
@@ -122,7 +117,7 @@ async def test_a_number_out_of_range_is_plain_text(
 
 
 async def test_a_stranger_answering_a_builder_permission_in_a_group_is_refused(
-    channel: WhatsAppChannel, client: FakeNeonizeClient, scripted_relay: ScriptedRelay
+    channel: WhatsAppChannel, client: WhatsAppSim, scripted_relay: ScriptedRelay
 ) -> None:
     permission = Outbound(
         ChatRef("whatsapp", GROUP, is_direct=False),
@@ -150,7 +145,7 @@ Reply 1 to allow once, 2 to always, 3 to deny.\
 
 
 async def test_long_questions_list_their_options_one_per_line(
-    channel: WhatsAppChannel, client: FakeNeonizeClient
+    channel: WhatsAppChannel, client: WhatsAppSim
 ) -> None:
     options = ("Use PostgreSQL for everything", "Keep SQLite for tests", "Ask me later", "Skip")
     question = Outbound(
@@ -172,9 +167,7 @@ Reply with the number of your choice.\
     )
 
 
-async def test_long_messages_are_chunked(
-    channel: WhatsAppChannel, client: FakeNeonizeClient
-) -> None:
+async def test_long_messages_are_chunked(channel: WhatsAppChannel, client: WhatsAppSim) -> None:
     text = "\n".join(f"line {n}: " + "x" * 70 for n in range(200))  # ~16000 characters
     await channel.send(Outbound(ChatRef("whatsapp", OWNER), text))
     assert len(client.sent) == 5
@@ -182,84 +175,7 @@ async def test_long_messages_are_chunked(
     assert "\n".join(s.text for s in client.sent) == text
 
 
-async def test_a_silent_disconnect_is_noticed_and_reconnected_with_backoff(
-    channel: WhatsAppChannel, client: FakeNeonizeClient, scripted_assistant: ScriptedAssistant
-) -> None:
-    client.failing_connects = 2  # the network is still down for the first two attempts
-    await client.drop_silently()
-    await eventually(lambda: channel.reconnects == 1, timeout=10)
-    assert client.connects == 1 + 3
-    assert channel.health().state == "connected"
-    assert channel.health().summary().startswith("whatsapp connected 1 reconnects")
-    # and messages flow again
-    await client.receive(OWNER, OWNER, "still there?")
-    assert client.sent[-1].text == "you said: still there?"
-    assert channel.last_inbound is not None
-
-
-async def test_a_reported_disconnect_is_also_recovered(
-    channel: WhatsAppChannel, client: FakeNeonizeClient
-) -> None:
-    await client.drop_loudly()
-    assert channel.health().state == "disconnected"
-    await eventually(lambda: channel.reconnects == 1, timeout=10)
-    assert channel.health().state == "connected"
-
-
-async def test_create_group_for_a_builder(
-    channel: WhatsAppChannel, client: FakeNeonizeClient
-) -> None:
+async def test_create_group_for_a_builder(channel: WhatsAppChannel, client: WhatsAppSim) -> None:
     chat = await channel.create_group("0014 auth rework", [OWNER])
     assert chat == ChatRef("whatsapp", "120363000000000001@g.us", is_direct=False)
     assert client.groups == [("0014 auth rework", [OWNER])]
-
-
-async def test_login_shows_a_qr_code_and_returns_the_linked_account() -> None:
-    client = FakeNeonizeClient(logged_in=False)
-    shown: list[str] = []
-
-    async def phone_scans() -> None:
-        await asyncio.sleep(0.05)
-        await client.show_qr(b"2@abcdef,ghijkl,mnopqr")
-        await client.finish_pairing(OWNER)
-
-    scanning = asyncio.create_task(phone_scans())
-    account = await login(client, show=shown.append, timeout=5)
-    await scanning
-    assert account == OWNER
-    assert shown[0].startswith("Scan this with WhatsApp > Linked devices > Link a device:\n")
-    assert "█" in shown[0] or "▀" in shown[0]  # drawn as a QR code, not printed as text
-    assert "2@abcdef" not in shown[0]
-    assert client.stops == 1
-
-
-async def test_login_with_a_phone_number_shows_a_pair_code() -> None:
-    client = FakeNeonizeClient(logged_in=False)
-    shown: list[str] = []
-
-    async def phone_enters_code() -> None:
-        await asyncio.sleep(0.05)
-        await client.finish_pairing(OWNER)
-
-    entering = asyncio.create_task(phone_enters_code())
-    await login(client, phone="+49 170 1234567", show=shown.append, timeout=5)
-    await entering
-    assert client.paired_phone == "491701234567"
-    assert shown == [
-        "On your phone: WhatsApp > Linked devices > Link with phone number, enter ABCD-EFGH"
-    ]
-
-
-async def test_no_network_at_start_is_retried_until_connected() -> None:
-    client = FakeNeonizeClient()
-    client.failing_connects = 1
-    channel = WhatsAppChannel(client, watchdog_seconds=0.05, backoff=(0.1,))
-    router = Router(allow=AllowList.of(whatsapp=[OWNER]))
-    gateway = Gateway(router, [channel])
-    await gateway.start()
-    try:
-        assert channel.health().state == "disconnected"
-        await eventually(lambda: channel.health().state == "connected", timeout=10)
-    finally:
-        await gateway.stop()
-    assert client.connects == 2

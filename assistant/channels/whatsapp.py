@@ -258,12 +258,15 @@ class WhatsAppChannel:
         )
 
     async def _on_temporary_ban(self, client: Any, event: Any) -> None:
+        from neonize.proto.Neonize_pb2 import TemporaryBan
+
+        reason = TemporaryBan.TempBanReason.Name(event.Code).lower().replace("_", " ")
         until = self.clock() + timedelta(seconds=max(event.Expire, 60))
         self._banned_until = until
         self._state = "temporarily banned"
         self._connected.clear()
         self.attention = (
-            f"WhatsApp has temporarily banned this account (code {event.Code}) until "
+            f"WhatsApp has temporarily banned this account ({reason}) until "
             f"{until:%Y-%m-%d %H:%M} UTC; Foreman reconnects after that"
         )
         log.error("whatsapp: %s", self.attention)

@@ -136,6 +136,23 @@ class GoCalls:
         return call
 
 
+_PARKED: list[asyncio.AbstractEventLoop] = []
+
+
+def park_callbacks() -> None:
+    """Send neonize's callbacks to a loop that never runs.
+
+    A Go call that could not be stopped (a QR loop nobody answered) keeps calling back; once
+    the loop it was started on is closed, neonize would raise inside each ctypes callback and
+    print a traceback. Parked, the callbacks are queued and never run.
+    """
+    from neonize.aioze import events
+
+    if not _PARKED:
+        _PARKED.append(asyncio.new_event_loop())
+    events.event_global_loop = _PARKED[0]
+
+
 def go_calls(client: Any) -> GoCalls | None:
     bridge = getattr(client, _BRIDGE_ATTRIBUTE, None)
     return bridge if isinstance(bridge, GoCalls) else None

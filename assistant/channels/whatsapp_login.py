@@ -72,7 +72,7 @@ async def login(
     Raises `LoginError` when WhatsApp refuses, the connection fails, or nobody linked within
     `timeout` seconds. `library` stands in for neonize's Go library in tests.
     """
-    from assistant.channels.whatsapp_client import go_calls, neonize_client
+    from assistant.channels.whatsapp_client import go_calls, neonize_client, park_callbacks
 
     before = read_session(db)
     if before.state is SessionState.LINKED:
@@ -93,6 +93,8 @@ async def login(
         account = await _link(client, digits, show, timeout)
     finally:
         await _stop(client)
+        if bridge is not None and not await bridge.connection_closed(1.0):
+            park_callbacks()
     after = read_session(db)
     if after.state is not SessionState.LINKED:
         raise LoginError(
@@ -114,16 +116,19 @@ async def _link(client: Any, phone: str | None, show: Callable[[str], None], tim
     from neonize.proto.Neonize_pb2 import ConnectFailureReason, PairStatus
 
     loop = asyncio.get_running_loop()
+    active = [True]  # a Go QR loop that outlives the login must not print into a later one
     first_qr = asyncio.Event()
     connected = asyncio.Event()
     outcome: asyncio.Future[str] = loop.create_future()
 
     def fail(reason: str) -> None:
-        if not outcome.done():
+        if active[0] and not outcome.done():
             outcome.set_exception(LoginError(reason))
 
     async def on_qr(_: Any, data: bytes) -> None:
         # registered with --phone too: neonize's default would print QR codes to stdout
+        if not active[0]:
+            return
         if phone is None:
             show(QR_PROMPT + qr_text(data))
         first_qr.set()
@@ -188,6 +193,21 @@ async def _link(client: Any, phone: str | None, show: Callable[[str], None], tim
             raise LoginError(f"not linked within {timeout:.0f} seconds")
         return waiter.result()
 
+    try:
+        return await _steps(client, phone, show, until, first_qr, outcome, connected)
+    finally:
+        active[0] = False
+
+
+async def _steps(
+    client: Any,
+    phone: str | None,
+    show: Callable[[str], None],
+    until: Callable[[Any], Any],
+    first_qr: asyncio.Event,
+    outcome: asyncio.Future[str],
+    connected: asyncio.Event,
+) -> str:
     if phone is not None:
         from neonize.exc import PairPhoneError
 

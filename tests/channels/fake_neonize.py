@@ -92,11 +92,27 @@ class GoClient:
 class FakeWhatsmeow:
     """The Go library neonize loads, with whatsmeow's behaviour and no WhatsApp servers."""
 
-    def __init__(self, *, qr_codes: int = 6, qr_seconds: float = 20.0) -> None:
+    def __init__(
+        self,
+        *,
+        qr_codes: int = 6,
+        qr_seconds: float = 20.0,
+        scans_as: str | None = None,
+        enters_code_as: str | None = None,
+        refuses_with: str | None = None,
+    ) -> None:
+        # what the person with the phone does: scan the first QR code, enter the pair code,
+        # or get WhatsApp's refusal (e.g. too many linked devices)
+        self.scans_as = scans_as
+        self.enters_code_as = enters_code_as
+        self.refuses_with = refuses_with
         self.network = True
+        self.failing_connects = 0  # the next N connection calls fail, as with no network
+        self.stop_hangs = False  # the connection call ignores Stop (stuck inside Go)
         self.qr_codes = qr_codes
         self.qr_seconds = qr_seconds
         self.clients: dict[bytes, GoClient] = {}
+        self.every_client: list[GoClient] = []  # stopped ones too: their calls may still run
         self.connects = 0
         self.stops = 0
         self.sent: list[Sent] = []
@@ -154,7 +170,9 @@ class FakeWhatsmeow:
         account = self.device(db)
         client = GoClient(db, event_cb, qr_cb, set(bytes(subscribers)))
         self.clients[uuid] = client
-        if not self.network:
+        self.every_client.append(client)
+        if not self.network or self.failing_connects:
+            self.failing_connects = max(0, self.failing_connects - 1)
             return b"failed to connect: dial tcp: lookup web.whatsapp.com: no such host"
         client.online = True
         if account is None:
@@ -164,6 +182,10 @@ class FakeWhatsmeow:
                 buffer = ctypes.create_string_buffer(code)
                 client.qr_shown = True
                 client.qr_cb(uuid, ctypes.addressof(buffer))
+                if n == 0 and self.scans_as:
+                    self.pair(uuid, self.scans_as)
+                elif n == 0 and self.refuses_with and not self.enters_code_as:
+                    self.refuse(uuid, self.refuses_with)
                 if client.paired.wait(self.qr_seconds):
                     break
             else:
@@ -173,6 +195,8 @@ class FakeWhatsmeow:
         else:
             self.emit(uuid, wa.Connected(status=True))
         client.cancel.wait()
+        if self.stop_hangs:
+            self._never.wait()
         return b""
 
     def Stop(self, uuid: bytes) -> None:  # noqa: N802
@@ -199,6 +223,10 @@ class FakeWhatsmeow:
         else:
             self.pair_phones.append(wa.PairPhoneParams.FromString(payload).phone)
             answer.Code = self.pair_code
+            if self.enters_code_as:
+                # the person types the code a moment after it is shown
+                account = self.enters_code_as
+                threading.Timer(0.05, self.pair, (uuid, account)).start()
         return answer.SerializeToString()
 
     def SendMessage(self, uuid: bytes, to: bytes, to_size: int, message: bytes, size: int) -> bytes:  # noqa: N802
@@ -258,10 +286,14 @@ class FakeWhatsmeow:
         self.emit(uuid, wa.Connected(status=True))
         client.paired.set()
 
+    def refuse(self, uuid: bytes, reason: str) -> None:
+        """Pairing failed on WhatsApp's side: a PairStatus carrying the error, no device."""
+        self.emit(uuid, wa.PairStatus(ID=jid(""), Status=wa.PairStatus.ERROR, Error=reason))
+
     def close(self) -> None:
         """Let every stuck Go call return, so a test leaves no thread behind."""
         self._never.set()
-        for client in list(self.clients.values()):
+        for client in self.every_client:
             client.paired.set()
             client.cancel.set()
 

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from inline_snapshot import snapshot
 
+from assistant.channels.whatsapp_session import note_linked
 from assistant.gateway import check_channels, load_config
 from tests.channels.fake_telegram import FakeTelegram
 
@@ -25,9 +26,42 @@ def test_a_working_telegram_bot_and_a_missing_whatsapp_session(
         [
             "ok   telegram: bot @foreman_test_bot, long polling",
             "ok   telegram users: 1 allow-listed",
-            "fail whatsapp session: no session at DIR/wa.db: run `foreman whatsapp login`",
+            "fail whatsapp session: not linked: run `foreman whatsapp login` (DIR/wa.db)",
             "warn whatsapp users: nobody allow-listed (FOREMAN_WHATSAPP_ALLOWED): every DM is ignored",
         ]
+    )
+
+
+def test_the_whatsapp_session_is_read_from_its_store_not_its_file(tmp_path: Path) -> None:
+    from tests.channels.fake_neonize import FakeWhatsmeow
+
+    db = tmp_path / "wa" / "whatsapp.db"
+    config = load_config(None, env={"FOREMAN_WHATSAPP_DB": str(db)})
+
+    def session_line() -> str:
+        [line] = [str(c) for c in check_channels(config) if "session" in c.name]
+        return line.replace(str(tmp_path), "DIR")
+
+    db.parent.mkdir(mode=0o700)
+    FakeWhatsmeow.store_device(db, None)  # created by a link attempt that never finished
+    db.chmod(0o600)
+    assert session_line() == snapshot(
+        "fail whatsapp session: not linked: run `foreman whatsapp login` (DIR/wa/whatsapp.db)"
+    )
+    FakeWhatsmeow.store_device(db, "491701234567:7@s.whatsapp.net")
+    note_linked(db, "491701234567@s.whatsapp.net")
+    assert session_line() == snapshot(
+        "ok   whatsapp session: linked as 491701234567@s.whatsapp.net (DIR/wa/whatsapp.db)"
+    )
+    FakeWhatsmeow.store_device(db, None)  # whatsmeow deletes the device on a logout
+    assert session_line() == snapshot(
+        "fail whatsapp session: logged out (the device was unlinked from the phone, or WhatsApp ended it): run `foreman whatsapp login` to link again (DIR/wa/whatsapp.db)"
+    )
+    db.chmod(0o644)
+    lines = [str(c).replace(str(tmp_path), "DIR") for c in check_channels(config)]
+    assert (
+        "warn whatsapp session access: readable by others: DIR/wa/whatsapp.db is mode 644, not 600"
+        in lines
     )
 
 

@@ -31,7 +31,7 @@ from assistant.approvals import (
 from assistant.commands import CommandContext, run_command
 from assistant.conversations import DEFAULT_MAX_MESSAGES, ConversationStore
 from assistant.messages import ChatRef, Inbound, Outbound, Principal
-from assistant.model_config import ModelNotConfigured, resolve_model
+from assistant.model_config import ModelNotConfigured
 from assistant.store import Store
 from tools.opencode import OpenCodeClient
 from tools.orchestrator import Orchestrator
@@ -169,6 +169,7 @@ class DirectMessages:
 
     async def _converse(self, message: Inbound, approver: Principal) -> list[Outbound]:
         from assistant.agent.failures import failure_reply
+        from assistant.agent.models import resolve_model
 
         try:
             model = resolve_model(self.model)

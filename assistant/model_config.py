@@ -6,10 +6,6 @@ Light on purpose: `foreman doctor` reads the model name and key without importin
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from pydantic_ai.models import Model
 
 DEFAULT_MODEL = "anthropic:claude-sonnet-4-5"
 
@@ -56,28 +52,3 @@ def missing_key(model_name: str) -> str | None:
     if env_var and not os.environ.get(env_var):
         return env_var
     return None
-
-
-def resolve_model(model: str | Model | None = None) -> Model:
-    """A ready model object, or ModelNotConfigured naming what to set.
-
-    A model named by string gets Foreman's deadline and retries (`FOREMAN_MODEL_TIMEOUT`); a
-    model object is used as given.
-    """
-    from pydantic_ai.models import Model
-
-    if isinstance(model, Model):
-        return model
-    name = configured_model_name(model)
-    env_var = missing_key(name)
-    if env_var:
-        raise ModelNotConfigured(name, env_var)
-    from pydantic_ai.exceptions import UserError
-    from pydantic_ai.models import infer_model
-
-    from assistant.agent.failures import Resilient, model_timeout
-
-    try:  # model_timeout's BadTimeout is a ValueError: it names the variable and its value
-        return Resilient(infer_model(name), model_timeout())
-    except (UserError, ValueError, ImportError) as exc:
-        raise ModelNotConfigured(name, None, str(exc)) from exc

@@ -4,13 +4,13 @@ from assistant.agent._agent import agent
 from assistant.agent._deps import AssistantDeps
 from assistant.agent._settle import open_calls, settle
 from assistant.agent._size import prompt_chars, prompt_parts
+from assistant.agent.models import resolve_model
 from assistant.builder_summary import builder_summary
 from assistant.model_config import (
     DEFAULT_MODEL,
     ModelNotConfigured,
     configured_model_name,
     missing_key,
-    resolve_model,
 )
 
 __all__ = [

@@ -168,6 +168,15 @@ class TelegramChannel:
         self._on_inbound = on_inbound
         from telegram.error import InvalidToken, NetworkError
 
+        if self.webhook_url:
+            import importlib.util
+
+            # python-telegram-bot serves webhooks with tornado, an optional part
+            if importlib.util.find_spec("tornado") is None:
+                raise ChannelError(
+                    "telegram webhook_url needs the webhook server: "
+                    "pip install 'foreman-assistant[webhooks]' (or unset it to poll)"
+                )
         self.app = app = self._build()
         try:
             await app.initialize()
@@ -194,7 +203,7 @@ class TelegramChannel:
                     secret_token=hashlib.sha256(self._token.encode()).hexdigest()[:64],
                     drop_pending_updates=False,
                 )
-            except RuntimeError as exc:  # e.g. python-telegram-bot[webhooks] not installed
+            except RuntimeError as exc:
                 await app.stop()
                 await app.shutdown()
                 self.app = None

@@ -88,7 +88,9 @@ def _whatsapp(config: GatewayConfig) -> list[ChannelCheck]:
     except Exception as exc:
         checks.append(
             ChannelCheck(
-                "whatsapp", "fail", f"neonize cannot be loaded ({exc}); pip install '.[whatsapp]'"
+                "whatsapp",
+                "fail",
+                f"neonize cannot be loaded ({exc}); pip install --force-reinstall neonize",
             )
         )
     session = read_session(wa.db)

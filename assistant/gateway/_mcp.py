@@ -30,7 +30,13 @@ def mcp_job(
     deliver: Callable[[Outbound], Awaitable[object]],
 ) -> tuple[Callable[[], Awaitable[None]], str]:
     """A coroutine function serving MCP over HTTP (bearer token), and its URL."""
-    from assistant.interop.mcp import BearerToken, build_mcp_server
+    try:
+        from assistant.interop.mcp import BearerToken, build_mcp_server
+    except ModuleNotFoundError:
+        raise ConfigError(
+            "mcp.http: the MCP server is not installed: pip install 'foreman-assistant[mcp]'",
+            path=config.path,
+        ) from None
 
     assert config.mcp.http is not None and config.mcp.token is not None
     try:

@@ -82,7 +82,10 @@ class DirectMessages:
         self.model = model
         # None: the channel already authenticated the sender (e.g. the local terminal user).
         self.principals = principals
-        self.orchestrator = orchestrator or Orchestrator(workspace, OpenCodeClient.from_env())
+        # a forced terminate keeps what it discards beside this state
+        self.orchestrator = orchestrator or Orchestrator(
+            workspace, OpenCodeClient.from_env(), archive_dir=store.path.parent / "archives"
+        )
         self.approvals = ApprovalBook(store, approval_ttl)
         self.conversations = ConversationStore(store, max_history)
         # Decisions are written into the chats' histories by this service (the DecisionLog).

@@ -64,7 +64,7 @@ def builder_report(report: DirtyReport) -> dict[str, Any]:
         if tree.clean:
             continue
         lost: dict[str, Any] = {"repo": tree.repo}
-        for key in ("modified", "staged", "untracked", "stashes"):
+        for key in ("modified", "staged", "untracked", "ignored", "hidden", "stashes"):
             if getattr(tree, key):
                 lost[key] = list(getattr(tree, key))
         if tree.unpushed:
@@ -81,21 +81,26 @@ def render_report(report: dict[str, Any]) -> str:
     lines = []
     for tree in report["dirty"]:
         parts = []
-        for key in ("modified", "staged", "untracked", "unpushed", "stashes"):
+        for key in ("modified", "staged", "untracked", "ignored", "hidden", "unpushed", "stashes"):
             items = tree.get(key)
             if items:
                 shown = ", ".join(str(i) for i in items[:4])
                 more = f" (+{len(items) - 4} more)" if len(items) > 4 else ""
-                parts.append(f"{key}: {shown}{more}")
+                label = "edited though marked unchanged" if key == "hidden" else key
+                parts.append(f"{label}: {shown}{more}")
         lines.append(f"• {tree['repo']}: " + "; ".join(parts))
     return "\n".join(lines)
 
 
-async def _builder_report(ctx: ActionContext, name: str) -> dict[str, Any]:
+async def _builder_report(
+    ctx: ActionContext, name: str, *, with_content: bool = False
+) -> tuple[dict[str, Any], str | None]:
+    """The report as card data, and (with_content) the fingerprint of the bytes that would go."""
     try:
-        return builder_report(await ctx.orchestrator.dirty_report(name))
+        report = await ctx.orchestrator.dirty_report(name, with_content=with_content)
     except OrchestratorError as exc:
         raise ActionInvalid(str(exc)) from exc
+    return builder_report(report), report.fingerprint
 
 
 async def plan_action(ctx: ActionContext, tool_name: str, args: dict[str, Any]) -> ActionPlan:
@@ -134,7 +139,8 @@ async def plan_action(ctx: ActionContext, tool_name: str, args: dict[str, Any]) 
         )
     if tool_name in ("terminate_builder", "force_terminate_builder"):
         name = str(args["name"])
-        report = await _builder_report(ctx, name)
+        force = tool_name == "force_terminate_builder"
+        report, fingerprint = await _builder_report(ctx, name, with_content=force)
         rendered = render_report(report)
         if tool_name == "force_terminate_builder":
             title = f"FORCE terminate builder {name}"
@@ -144,7 +150,11 @@ async def plan_action(ctx: ActionContext, tool_name: str, args: dict[str, Any]) 
             body = rendered
             if report["dirty"]:
                 body += "\nTerminate will be refused while this work exists."
-        return ActionPlan(title=title, body=body, precondition={"report": report})
+        # a force card's precondition is the content it discards, not only the file names
+        precondition = (
+            {"report": report, "fingerprint": fingerprint} if force else {"report": report}
+        )
+        return ActionPlan(title=title, body=body, precondition=precondition)
     raise ActionInvalid(f"{tool_name} is not an action that needs approval")
 
 
@@ -190,17 +200,31 @@ async def carry_out(
     if tool_name in ("terminate_builder", "force_terminate_builder"):
         name = str(args["name"])
         force = tool_name == "force_terminate_builder"
-        if force:
-            # Force discards exactly what the card showed, nothing that appeared since.
-            report = await _builder_report(ctx, name)
-            if report != precondition.get("report"):
-                return ActionOutcome("stale", f"Not terminated: {name} changed since the card")
+        expected = precondition.get("fingerprint")
+        if force and expected is None:  # a card from before content was compared
+            return ActionOutcome("stale", f"Not terminated: {name} changed since the card")
         try:
-            result = await ctx.orchestrator.terminate_builder(name, force=force)
+            # force discards exactly the bytes the card showed; the orchestrator compares them
+            result = await ctx.orchestrator.terminate_builder(
+                name, force=force, expected_fingerprint=expected if force else None
+            )
         except OrchestratorError as exc:
             return ActionOutcome("failed", f"Not terminated: {exc}")
+        if result.changed:
+            return ActionOutcome("stale", f"Not terminated: {name} changed since the card")
         if result.done:
-            return ActionOutcome("done", f"Builder {name} terminated", {"builder": name})
+            kept = (
+                f"; what it discarded is archived in {result.archive.parent}"
+                f" for {result.retention_days} days"
+                if result.archive
+                else ""
+            )
+            details = {
+                "builder": name,
+                "archive": str(result.archive or ""),
+                "restore": result.restore,
+            }
+            return ActionOutcome("done", f"Builder {name} terminated{kept}", details)
         report = builder_report(result.report)
         return ActionOutcome(
             "refused",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic_ai import DeferredToolResults, ToolApproved
 from pydantic_ai.messages import TextPart
 
@@ -169,3 +171,37 @@ async def test_a_terminate_card_goes_stale_when_the_builder_changed(make_service
     assert "stale" in stale.text
     assert (builder.path / "domain-apis" / "new.txt").is_file()
     assert "new.txt" in fresh.text
+
+
+async def test_a_force_card_goes_stale_when_a_listed_file_is_edited(make_service, workspace):
+    """The same file names with new bytes: the card showed other content, so nothing goes."""
+    svc = make_service(Scripted([call("force_terminate_builder", name="0015-new-feature")]).model)
+    builder = await svc.orchestrator.create_builder("0015")
+    notes = builder.path / "domain-apis" / "README.md"
+    notes.write_text("what the card showed\n")
+    [card] = await svc.handle(dm("force-remove the 0015 builder"))
+    assert "modified: README.md" in card.text
+    notes.write_text("written after the card was shown\n")
+
+    stale, fresh = await svc.handle(dm("yes"))
+
+    assert "stale" in stale.text
+    assert notes.read_text() == "written after the card was shown\n"
+    assert fresh.kind == "approval_card" and "modified: README.md" in fresh.text
+
+
+async def test_an_approved_force_card_keeps_what_it_discards(make_service, workspace):
+    svc = make_service(Scripted([call("force_terminate_builder", name="0015-new-feature")]).model)
+    builder = await svc.orchestrator.create_builder("0015")
+    (builder.path / "ai-dev" / ".gitignore").write_text(".env\n")
+    (builder.path / "ai-dev" / ".env").write_text("API_KEY=only-copy\n")
+    [card] = await svc.handle(dm("force-remove the 0015 builder"))
+    assert "untracked: .gitignore; ignored: .env" in card.text
+
+    [done] = await svc.handle(dm("yes"))
+
+    assert not builder.path.exists()
+    assert "what it discarded is archived in " in done.text
+    folder = Path(done.text.split("what it discarded is archived in ", 1)[1].split()[0])
+    [archive] = folder.glob("0015-new-feature-*.tar.gz")
+    assert archive.stat().st_size > 0

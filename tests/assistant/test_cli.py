@@ -159,7 +159,8 @@ you> [Force terminate]
 ╰──────────────────────────────────────────────────────────────────────────────────────────────────╯
 
 you> [Approve]
-foreman> ✓ Builder 0014-ironman-training terminated
+foreman> ✓ Builder 0014-ironman-training terminated; what it discarded is archived in \n\
+<tmp>/demo/state/archives for 30 days
 
 you> show me all sessions
 foreman> Projects:

@@ -150,7 +150,12 @@ Reply yes or no, or /approve ID · /reject ID\
     assert path.exists()
 
     [done] = await svc.handle(dm(callback=f"approve:{force_id}"))
-    assert done.text == snapshot("✓ Builder 0014-ironman-training terminated")
+    archives = svc.store.path.parent / "archives"
+    assert done.text == (
+        f"✓ Builder 0014-ironman-training terminated; what it discarded is archived in {archives}"
+        " for 30 days"
+    )
+    assert len(list(archives.glob("0014-ironman-training-*.tar.gz"))) == 1
     assert not path.exists()
 
 

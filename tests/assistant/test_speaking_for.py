@@ -227,5 +227,5 @@ async def test_a_refused_terminate_offers_the_human_keep_or_force(make_service, 
     force = svc.approval(force_card.extra["approval_id"])
     assert (force_card.chat, force.principal, force.chat) == (ADA_DM, ADA.key, AGENT_CHAT)
     [gone] = await svc.handle(dm(f"/approve {force.id}"))
-    assert gone.text == "✓ Builder 0014-ironman-training terminated"
+    assert gone.text.startswith("✓ Builder 0014-ironman-training terminated; what it discarded")
     assert not Path(builder.path).exists()

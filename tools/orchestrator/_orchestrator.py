@@ -7,6 +7,7 @@ code. It reads the project list and never edits it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import shutil
 from collections.abc import Iterable, Sequence
@@ -418,7 +419,8 @@ class Orchestrator:
         if blockers:
             return refuse("; ".join(blockers) + "; nothing was removed")
         if expected_fingerprint is not None and report.fingerprint != expected_fingerprint:
-            return refuse("its work changed since it was shown; nothing was removed")
+            changed = refuse("its work changed since it was shown; nothing was removed")
+            return dataclasses.replace(changed, changed=True)
         if not report.clean and not force:
             return refuse("it holds work that would be lost (force removes it anyway)")
         archive = None

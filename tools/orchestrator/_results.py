@@ -191,6 +191,7 @@ class TerminateResult(_Result):
     session: Session | None = None
     session_aborted: bool = False
     output: str = ""
+    changed: bool = False  # refused: the work differs from the fingerprint it was approved for
     archive: Path | None = None  # what a forced terminate discarded, kept here
     restore: str = ""  # the shell line that puts it back
     retention_days: int = 0

@@ -90,14 +90,15 @@ def note_linked(db: Path, account: str) -> None:
 def keep_private(db: Path) -> None:
     """The session (identity keys: whoever holds it reads the chats) 0600, its folder 0700.
 
-    The folder is made private when Foreman creates it or owns it, except a home directory.
-    SQLite gives its journal files the database file's mode, so they stay private too.
+    A folder Foreman created, or one holding only the session and Foreman's state, is made
+    private; a folder with other things in it (a home or project directory) is left as it is
+    and `foreman doctor` warns. SQLite gives its journal files the database's mode.
     """
     folder = db.parent
     if not folder.exists():
         folder.mkdir(mode=0o700, parents=True)
     with contextlib.suppress(OSError):
-        if folder.resolve() != Path.home().resolve() and folder.stat().st_uid == os.getuid():
+        if _only_foreman_in(folder, db) and folder.stat().st_uid == os.getuid():
             folder.chmod(0o700)
     for path in (db, linked_note(db), *(db.with_name(db.name + s) for s in ("-wal", "-shm"))):
         if path.exists():
@@ -105,6 +106,13 @@ def keep_private(db: Path) -> None:
     if not db.exists():
         # created empty and private before the Go side opens it (an empty file is an empty db)
         os.close(os.open(db, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
+def _only_foreman_in(folder: Path, db: Path) -> bool:
+    if folder.resolve() == Path.home().resolve():
+        return False
+    mine = (db.name, "foreman.db", "archives")
+    return all(entry.name.startswith(mine) for entry in folder.iterdir())
 
 
 def exposure(db: Path) -> str:

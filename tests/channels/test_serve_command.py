@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import queue
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -145,3 +146,46 @@ def test_serve_with_a_refused_token_stops_with_a_clear_error(
     assert result.output == snapshot(
         "Error: telegram: the bot token was refused (check FOREMAN_TELEGRAM_TOKEN)\n"
     )
+
+
+def test_serve_with_an_unlinked_whatsapp_runs_the_rest_and_tells_the_principal_on_telegram(
+    fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
+    # the real neonize and Go library: nothing is connected, so nothing reaches WhatsApp
+    workspace = ai_workspace(tmp_path / "ws", PROJECTLIST)
+    session = tmp_path / "state" / "whatsapp.db"
+    env = {
+        **os.environ,
+        "FOREMAN_WORKSPACE": str(workspace),
+        "FOREMAN_TELEGRAM_TOKEN": fake_telegram.token,
+        "FOREMAN_TELEGRAM_BASE_URL": fake_telegram.base_url,
+        "FOREMAN_TELEGRAM_ALLOWED_USERS": "42",
+        "FOREMAN_WHATSAPP_DB": str(session),
+        "FOREMAN_WHATSAPP_ALLOWED": "+49 170 1234567",
+        "FOREMAN_STATE_DIR": str(tmp_path / "state"),
+    }
+    process, lines = start_serve(env)
+    try:
+        health, before = read_until(lines, "foreman serve: telegram")
+        told = fake_telegram.wait_for("sendMessage", lambda p: p["chat_id"] == "42")
+        fake_telegram.dm(42, "/projects")  # the rest of the gateway runs
+        table = fake_telegram.wait_for("sendMessage", lambda p: "Auth rework" in p["text"])
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        _, rest = read_until(lines, "foreman serve: stopped", timeout=5)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert (
+        "whatsapp not linked — WhatsApp is not linked: run `foreman whatsapp login` "
+        f"({session})" in health
+    )
+    assert told["text"] == (
+        f"⚠️ whatsapp: WhatsApp is not linked: run `foreman whatsapp login` ({session})"
+    )
+    assert table["chat_id"] == "42"
+    transcript = "\n".join(before + rest)
+    assert "Scan" not in transcript and "█" not in transcript  # no QR flow in the background
+    assert "Traceback" not in transcript
+    assert stat.S_IMODE(session.stat().st_mode) == 0o600

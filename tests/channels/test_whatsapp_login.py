@@ -170,3 +170,22 @@ def test_the_variable_wins_over_the_file_as_the_help_says(tmp_path: Path) -> Non
     toml.write_text('[whatsapp]\ndb = "from-file.db"\n')
     config = load_config(toml, env={"FOREMAN_WHATSAPP_DB": str(tmp_path / "from-env.db")})
     assert config.whatsapp is not None and config.whatsapp.db.name == "from-env.db"
+
+
+def test_an_existing_session_in_the_state_directory_is_made_private(tmp_path: Path) -> None:
+    from assistant.channels.whatsapp_session import keep_private
+
+    state = tmp_path / "state"
+    state.mkdir(mode=0o755)
+    (state / "foreman.db").write_text("")
+    db = state / "whatsapp.db"
+    db.write_text("")
+    db.chmod(0o644)
+    keep_private(db)
+    assert (mode(db), mode(state)) == (0o600, 0o700)
+    # a folder with other things in it is not changed under the user; the file still is
+    shared = tmp_path / "projects"
+    shared.mkdir(mode=0o755)
+    (shared / "notes.md").write_text("")
+    keep_private(shared / "whatsapp.db")
+    assert (mode(shared / "whatsapp.db"), mode(shared)) == (0o600, 0o755)

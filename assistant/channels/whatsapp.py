@@ -7,22 +7,16 @@ numbered, and a reply of just that number comes back as the choice's `callback_d
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from assistant.channels._base import ChannelError, ChannelHealth, InboundHandler
 from assistant.channels._chunks import split_text
-from assistant.channels.whatsapp_session import (
-    SessionState,
-    linked_note,
-    note_linked,
-    read_session,
-)
+from assistant.channels.whatsapp_connection import BACKOFF, Connection
 from assistant.messages import ChatRef, Choice, Inbound, Outbound, Principal
 
 log = logging.getLogger("foreman.channels.whatsapp")
@@ -32,8 +26,6 @@ MESSAGE_LIMIT = 4000
 USER_SERVER = "s.whatsapp.net"
 GROUP_SERVER = "g.us"
 LID_SERVER = "lid"
-_BACKOFF = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 60.0)
-STOP_SECONDS = 10.0
 # WhatsApp refuses longer group subjects (HTTP 406)
 GROUP_NAME_LIMIT = 25
 # a numbered reply: ASCII digits only ("²", "①" and "١" are digits to Python, not choices)
@@ -106,15 +98,7 @@ class _Card:
 
 
 class WhatsAppChannel:
-    """One linked WhatsApp account; whatsmeow keeps it connected, the watchdog restarts it.
-
-    whatsmeow reconnects by itself after a drop and finds silent deaths with its keepalive.
-    The watchdog steps in when that does not bring the connection back within a period (or
-    the connection call ended, as when the network is down at start): it restarts the client
-    with backoff. A session that is not linked is never connected (that would start a QR
-    flow nobody sees); a logout, another program taking over the session, or an outdated
-    client stop the channel with a one-line `attention` message for the principal.
-    """
+    """One linked WhatsApp account: messages in and out, its connection kept by `Connection`."""
 
     platform = "whatsapp"
 
@@ -124,176 +108,47 @@ class WhatsAppChannel:
         *,
         session: Path | None = None,
         watchdog_seconds: float = 30.0,
-        backoff: tuple[float, ...] = _BACKOFF,
+        backoff: tuple[float, ...] = BACKOFF,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         # `client` is a neonize NewAClient (see whatsapp_client.neonize_client)
         self.client = client
-        self.session = session  # the session file, read before connecting
-        self.watchdog_seconds = watchdog_seconds
-        self.backoff = backoff
         self.clock = clock
+        self.connection = Connection(
+            client,
+            session=session,
+            watchdog_seconds=watchdog_seconds,
+            backoff=backoff,
+            clock=clock,
+        )
         self.last_inbound: datetime | None = None
-        self.reconnects = 0
-        self.attention = ""  # what the principal must do, when the channel cannot go on
-        self._state = "stopped"
-        self._connected = asyncio.Event()
-        self._wake = asyncio.Event()
-        self._halted = False  # logged out, replaced, outdated, not linked: no reconnecting
-        self._ended = False  # the Go connection call returned: nothing will reconnect by itself
-        self._banned_until: datetime | None = None
-        self._connection: asyncio.Future[Any] | None = None
-        self._watchdog: asyncio.Task[None] | None = None
         self._on_inbound: InboundHandler | None = None
         # the latest message with choices in each chat: what a bare number answers
         self._cards: dict[str, _Card] = {}
         self._chat_locks: dict[str, asyncio.Lock] = {}
 
+    @property
+    def reconnects(self) -> int:
+        return self.connection.reconnects
+
     async def start(self, on_inbound: InboundHandler) -> None:
-        from assistant.channels.whatsapp_client import load_neonize
+        from neonize.aioze.events import MessageEv
 
         self._on_inbound = on_inbound
-        if self.session is not None:
-            session = read_session(self.session)
-            if session.state is not SessionState.LINKED:
-                described = session.describe()
-                unreadable = session.state is SessionState.UNREADABLE
-                self._halt(
-                    str(session.state), described if unreadable else f"WhatsApp is {described}"
-                )
-                return
-            if not linked_note(self.session).exists() and session.account:
-                note_linked(self.session, session.account)
-        load_neonize()
-        from neonize.aioze import events
-
-        handlers: dict[Any, Callable[[Any, Any], Awaitable[None]]] = {
-            events.MessageEv: self._on_message,
-            events.ConnectedEv: self._on_connected,
-            events.DisconnectedEv: self._on_disconnected,
-            events.KeepAliveTimeoutEv: self._on_keepalive_timeout,
-            events.KeepAliveRestoredEv: self._on_keepalive_restored,
-            events.LoggedOutEv: self._on_logged_out,
-            events.StreamReplacedEv: self._on_stream_replaced,
-            events.ClientOutdatedEv: self._on_client_outdated,
-            events.TemporaryBanEv: self._on_temporary_ban,
-            events.ConnectFailureEv: self._on_connect_failure,
-        }
-        for event_type, handler in handlers.items():
-            self.client.event(event_type)(logged(handler))
-        self._state = "connecting"
-        await self._connect()
-        self._watchdog = asyncio.create_task(self._watch(), name="whatsapp-watchdog")
+        await self.connection.start({MessageEv: self._on_message})
 
     async def stop(self) -> None:
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            await asyncio.gather(self._watchdog, return_exceptions=True)
-            self._watchdog = None
-        if self._connection is not None:
-            self._connection = None
-            await self._stop_client()
-        if not self._halted:
-            self._state = "stopped"
+        await self.connection.stop()
 
     def health(self) -> ChannelHealth:
-        if self._halted:
-            detail = f"— {self.attention}"
+        connection = self.connection
+        if connection.halted:
+            detail = f"— {connection.attention}"
         else:
-            detail = f"{self.reconnects} reconnects" if self.reconnects else ""
-        return ChannelHealth("whatsapp", self._state, detail, self.last_inbound, self.attention)
-
-    # --- connection events ----------------------------------------------------------------
-
-    async def _on_connected(self, client: Any, event: Any) -> None:
-        self._state = "connected"
-        self._ended = False
-        self._banned_until = None
-        self._connected.set()
-        log.info("whatsapp: connected")
-
-    async def _on_disconnected(self, client: Any, event: Any) -> None:
-        if self._halted:
-            return
-        self._state = "disconnected"
-        self._connected.clear()
-        self._wake.set()
-        log.warning("whatsapp: disconnected; waiting for the connection to come back")
-
-    async def _on_keepalive_timeout(self, client: Any, event: Any) -> None:
-        # one missed keepalive is common on a flaky network; whatsmeow reconnects on its own
-        # when they keep failing, and KeepAliveRestored says when they answer again
-        self._state = "not responding"
-        level = logging.WARNING if event.ErrorCount == 3 else logging.DEBUG
-        log.log(level, "whatsapp: %d keepalives unanswered", event.ErrorCount)
-
-    async def _on_keepalive_restored(self, client: Any, event: Any) -> None:
-        if self._state == "not responding":
-            self._state = "connected"
-        log.info("whatsapp: keepalive answered again")
-
-    async def _on_logged_out(self, client: Any, event: Any) -> None:
-        from neonize.proto.Neonize_pb2 import ConnectFailureReason
-
-        reason = ConnectFailureReason.Name(event.Reason).lower().replace("_", " ")
-        self._halt(
-            "logged out",
-            f"WhatsApp logged Foreman out ({reason}): run `foreman whatsapp login` "
-            "and restart foreman serve",
+            detail = f"{connection.reconnects} reconnects" if connection.reconnects else ""
+        return ChannelHealth(
+            "whatsapp", connection.state, detail, self.last_inbound, connection.attention
         )
-
-    async def _on_stream_replaced(self, client: Any, event: Any) -> None:
-        # reconnecting would kick the other program off, which kicks Foreman off, for ever
-        self._halt(
-            "replaced",
-            "another program connected with this WhatsApp session; Foreman let it have it "
-            "(stop the other one, then restart foreman serve)",
-        )
-
-    async def _on_client_outdated(self, client: Any, event: Any) -> None:
-        self._halt(
-            "client outdated",
-            "WhatsApp refuses this client version: upgrade neonize (pip install -U neonize) "
-            "and restart foreman serve",
-        )
-
-    async def _on_temporary_ban(self, client: Any, event: Any) -> None:
-        from neonize.proto.Neonize_pb2 import TemporaryBan
-
-        reason = TemporaryBan.TempBanReason.Name(event.Code).lower().replace("_", " ")
-        until = self.clock() + timedelta(seconds=max(event.Expire, 60))
-        self._banned_until = until
-        self._state = "temporarily banned"
-        self._connected.clear()
-        self.attention = (
-            f"WhatsApp has temporarily banned this account ({reason}) until "
-            f"{until:%Y-%m-%d %H:%M} UTC; Foreman reconnects after that"
-        )
-        log.error("whatsapp: %s", self.attention)
-
-    async def _on_connect_failure(self, client: Any, event: Any) -> None:
-        from neonize.proto.Neonize_pb2 import ConnectFailureReason as Reason
-
-        if event.Reason in (Reason.LOGGED_OUT, Reason.MAIN_DEVICE_GONE, Reason.UNKNOWN_LOGOUT):
-            await self._on_logged_out(client, event)
-        elif event.Reason == Reason.CLIENT_OUTDATED:
-            await self._on_client_outdated(client, event)
-        elif event.Reason != Reason.TEMP_BANNED:  # TemporaryBan follows with its expiry
-            self._state = "disconnected"
-            self._connected.clear()
-            self._wake.set()
-            log.warning(
-                "whatsapp: WhatsApp refused the connection (%s); retrying",
-                event.Message or Reason.Name(event.Reason),
-            )
-
-    def _halt(self, state: str, attention: str) -> None:
-        self._halted = True
-        self._state = state
-        self.attention = attention
-        self._connected.clear()
-        self._wake.set()
-        log.error("whatsapp: %s", attention)
 
     async def _on_message(self, client: Any, event: Any) -> None:
         message = self.inbound_from_event(event)
@@ -368,115 +223,11 @@ class WhatsAppChannel:
         """
         check_group_name(name)
         try:
-            await asyncio.wait_for(self._connected.wait(), wait_seconds)
+            await asyncio.wait_for(self.connection.connected.wait(), wait_seconds)
         except TimeoutError:
-            raise ChannelError(f"WhatsApp is {self._state}: group {name!r} not created") from None
+            state = self.connection.state
+            raise ChannelError(f"WhatsApp is {state}: group {name!r} not created") from None
         info = await self.client.create_group(name, participants=[to_jid(p) for p in participants])
         chat = ChatRef("whatsapp", jid_text(info.JID), is_direct=False)
         log.info("whatsapp: created group %r as %s", name, chat.chat_id)
         return chat
-
-    # --- staying connected ----------------------------------------------------------------
-
-    async def _connect(self) -> None:
-        try:
-            # schedules the Go connection call; its errors end that task, they never raise here
-            connection = await self.client.connect()
-        except Exception:
-            log.warning("whatsapp: connecting failed", exc_info=True)
-            self._ended = True
-            self._wake.set()
-            return
-        self._connection = connection
-        if isinstance(connection, asyncio.Future):
-            connection.add_done_callback(self._connection_ended)
-
-    def _connection_ended(self, connection: asyncio.Future[Any]) -> None:
-        if connection is not self._connection or connection.cancelled():
-            return
-        error = connection.exception()
-        self._ended = True
-        if self._halted:
-            return
-        self._state = "disconnected"
-        self._connected.clear()
-        self._wake.set()
-        log.warning("whatsapp: the connection ended (%s); retrying", error or "closed")
-
-    async def _stop_client(self) -> None:
-        try:
-            await asyncio.wait_for(self.client.stop(), STOP_SECONDS)
-        except Exception:  # the Go side may already be gone; stopping must still succeed
-            log.debug("whatsapp: stop failed", exc_info=True)
-
-    async def is_connected(self) -> bool:
-        # neonize's async client exposes this as a property that returns a coroutine
-        value = self.client.is_connected
-        if inspect.isawaitable(value):
-            value = await value
-        return bool(value)
-
-    async def _watch(self) -> None:
-        while not self._halted:
-            try:
-                await asyncio.wait_for(self._wake.wait(), self.watchdog_seconds)
-                if not self._ended:
-                    # whatsmeow reconnects by itself after a drop: give it one period
-                    await asyncio.sleep(self.watchdog_seconds)
-            except TimeoutError:
-                pass
-            self._wake.clear()
-            if self._halted:
-                break
-            if self._banned_until is not None:
-                if self.clock() < self._banned_until:
-                    continue
-                self._banned_until = None
-                self.attention = ""
-                await self._reconnect()
-            elif self._ended or not await self.is_connected():
-                await self._reconnect()
-        if self._connection is not None:
-            self._connection = None
-            await self._stop_client()
-
-    async def _reconnect(self) -> None:
-        from assistant.channels.whatsapp_client import go_calls
-
-        attempt = 0
-        while not self._halted:
-            delay = self.backoff[min(attempt, len(self.backoff) - 1)]
-            attempt += 1
-            self._state = "reconnecting"
-            log.warning("whatsapp: not connected, reconnect attempt %d", attempt)
-            self._connected.clear()
-            # stop ends the old Go connection call; connect starts a fresh one from the session
-            self._connection = None
-            await self._stop_client()
-            bridge = go_calls(self.client)
-            if bridge is not None and not await bridge.connection_closed(delay):
-                # never a second connection call while one is still running in Go
-                log.warning("whatsapp: the previous connection is still closing; waiting")
-                continue
-            self._ended = False
-            await self._connect()
-            try:
-                await asyncio.wait_for(self._connected.wait(), delay)
-            except TimeoutError:
-                continue
-            self.reconnects += 1
-            return
-
-
-def logged(
-    handler: Callable[[Any, Any], Awaitable[None]],
-) -> Callable[[Any, Any], Awaitable[None]]:
-    """The handler with its exceptions logged: neonize never reads a handler's result."""
-
-    async def run(client: Any, event: Any) -> None:
-        try:
-            await handler(client, event)
-        except Exception:
-            log.exception("whatsapp: handling %s failed", type(event).__name__)
-
-    return run

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from neonize.proto import Neonize_pb2 as wa
 
-from assistant.channels.whatsapp import WhatsAppChannel, logged
+from assistant.channels.whatsapp import WhatsAppChannel
 from assistant.channels.whatsapp_client import go_calls
+from assistant.channels.whatsapp_connection import logged
 from assistant.channels.whatsapp_session import SessionState, read_session
 from assistant.gateway import AllowList, Gateway, Router
 from assistant.messages import ChatRef, Inbound, Outbound

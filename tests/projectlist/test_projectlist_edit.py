@@ -199,21 +199,41 @@ def test_planned_change_is_applied_exactly(codev_file: Callable) -> None:
     assert b'implementing_at: "T1"' in path.read_bytes()
 
 
-def test_stale_plan_is_refused_and_nothing_written(codev_file: Callable) -> None:
+def test_plan_survives_edits_to_other_entries_and_lands_on_top(codev_file: Callable) -> None:
+    path = codev_file([("0001", "planned"), ("0002", "planned")])
+    plist = load(path)
+    change = plan_status_change(plist, "0001", "implementing", timestamp="2026-03-01")
+    set_status(path, "0002", "abandoned", timestamp=None)  # someone else edits meanwhile
+
+    applied = apply_status_change(change)
+
+    after = load(path)
+    assert after.get("0001").status == "implementing"
+    assert after.get("0002").status == "abandoned"  # the other edit is kept
+    assert applied.diff == change.diff and b'implementing_at: "2026-03-01"' in path.read_bytes()
+    assert set_status(
+        path, "0002", "planned", expected_entry=after.fingerprint("0002"), timestamp=None
+    ).applied
+
+
+def test_stale_entry_is_refused_and_nothing_written(codev_file: Callable) -> None:
     path = codev_file([("0001", "planned"), ("0002", "planned")])
     plist = load(path)
     change = plan_status_change(plist, "0001", "implementing")
-    set_status(path, "0002", "abandoned", timestamp=None)  # someone else edits meanwhile
+    set_status(path, "0001", "abandoned", timestamp=None)  # the same entry changes meanwhile
     after_other = path.read_bytes()
 
     with pytest.raises(StaleFileError) as caught:
         apply_status_change(change)
-    assert "changed since it was read" in str(caught.value)
+    assert "project 0001 changed since it was read" in str(caught.value)
     with pytest.raises(StaleFileError):
-        set_status(path, "0001", "implementing", expected_digest=plist.digest)
+        set_status(path, "0001", "implementing", expected_entry=plist.fingerprint("0001"))
+    with pytest.raises(StaleFileError):
+        set_status(path, "0002", "implementing", expected_digest=plist.digest)
     assert path.read_bytes() == after_other
-    # with the current digest it goes through
-    set_status(path, "0001", "implementing", expected_digest=load(path).digest)
+    # with the current fingerprint it goes through
+    set_status(path, "0001", "implementing", expected_entry=load(path).fingerprint("1"))
+    assert load(path).get("0001").status == "implementing"
 
 
 def test_symlink_and_file_mode_are_kept(codev_file: Callable, tmp_path: Path) -> None:

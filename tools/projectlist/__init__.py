@@ -4,6 +4,7 @@ Reads the design's `.ai/projectlist.md` and codev's `codev/projectlist.md`; a st
 rewrites only the status line (and the `<status>_at` line where the entry has one).
 """
 
+from tools.projectlist._cache import load, load_async
 from tools.projectlist._edit import (
     StatusChange,
     apply_status_change,
@@ -30,7 +31,7 @@ from tools.projectlist._model import (
     ProjectList,
     canonical,
 )
-from tools.projectlist._parse import load, parse
+from tools.projectlist._parse import parse
 from tools.projectlist._starter import STARTER, Starter, create_projectlist
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "canonical",
     "create_projectlist",
     "load",
+    "load_async",
     "now",
     "parse",
     "plan_status_change",

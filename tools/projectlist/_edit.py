@@ -1,12 +1,22 @@
-"""Status edits that rewrite only the status line and its `<status>_at` timestamp line."""
+"""Status edits that rewrite only the status line and its `<status>_at` timestamp line.
+
+An edit is planned against one version of the file and proved before it is written (see
+_verify). Its precondition is the edited entry, not the whole file: edits to other entries
+made meanwhile (another card approved, another `status set`) are kept and the planned edit
+is made on top of them; a change to the entry itself refuses it as stale.
+"""
 
 from __future__ import annotations
 
+import os
+import stat
+import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
+from tools.projectlist._cache import parsed, remember_written
 from tools.projectlist._errors import (
     InvalidStatus,
     ProjectListError,
@@ -15,12 +25,17 @@ from tools.projectlist._errors import (
 from tools.projectlist._lifecycle import ALIASES, transition_warnings
 from tools.projectlist._lock import locked
 from tools.projectlist._model import STATUSES, ProjectList
-from tools.projectlist._parse import parse
 from tools.projectlist._source import Spot
 from tools.projectlist._text import content, digest, ending
+from tools.projectlist._verify import prove
 from tools.projectlist._write import replace_atomically
 
 Timestamp = str | None | Literal["now"]
+
+MAX_TIMESTAMP_LENGTH = 64
+# Line and paragraph separators (category Z) end a line for YAML; control and format
+# characters (category C: ANSI escapes, bidi overrides) hide what the line says.
+_BREAKS = "\u2028\u2029"
 
 
 @dataclass(frozen=True)
@@ -37,7 +52,9 @@ class StatusChange:
     digest_after: str | None = None  # None until written
     timestamp_key: str | None = None  # e.g. "integrated_at", when that line is rewritten
     timestamp: str | None = None  # the value written there
+    entry_before: str = ""  # the entry's fingerprint when planned (the precondition)
     _data: bytes = field(default=b"", repr=False, compare=False)
+    _proved: ProjectList | None = field(default=None, repr=False, compare=False)
 
     @property
     def applied(self) -> bool:
@@ -72,10 +89,11 @@ def now() -> str:
 def plan_status_change(
     plist: ProjectList, project_id: str, status: str, *, timestamp: Timestamp = "now"
 ) -> StatusChange:
-    """Work out the edit that moves a project to `status`; nothing is written.
+    """Work out the edit that moves a project to `status`, and prove it; nothing is written.
 
-    `timestamp`: "now" writes the current time, any other string writes that value, None
-    leaves timestamps alone; it goes only where the entry already has a `<status>_at` key.
+    `timestamp`: "now" writes the current time, any other string writes that value (an ISO
+    8601 date or date and time), None leaves timestamps alone; it goes only where the entry
+    already has a `<status>_at` key.
     """
     if plist.errors:
         first = plist.errors[0]
@@ -84,6 +102,8 @@ def plan_status_change(
         raise InvalidStatus(
             plist.path, 0, f"unknown status {status!r}; use one of: {', '.join(STATUSES)}"
         )
+    if timestamp is not None and timestamp != "now":
+        _check_timestamp(plist.path, timestamp)
     project_id = _resolve_id(plist, project_id)
     source = plist._sources[project_id]
     project = plist.find(project_id)
@@ -92,19 +112,7 @@ def plan_status_change(
         raise ProjectListError(plist.path, 0, "this project list was not read from a file")
     if source.status is None:
         raise ProjectListError(plist.path, project.line, f"project {project_id} has no status")
-    _require_single_line(plist, source.status, "status")
-    edits: list[tuple[Spot, str]] = [(source.status, _scalar(status, source.status.style))]
-    written_stamp: str | None = None
-    stamp_key = None
-    if timestamp is not None and status != project.status:
-        stamp_key = next((key for key in _stamp_keys(status) if key in source.timestamps), None)
-        if stamp_key is not None:
-            written_stamp = now() if timestamp == "now" else timestamp
-            if "\n" in written_stamp or "\r" in written_stamp:
-                raise ValueError("a timestamp must be a single line")
-            spot = source.timestamps[stamp_key]
-            _require_single_line(plist, spot, stamp_key)
-            edits.append((spot, _quoted(written_stamp)))
+    _require_editable(plist, project_id, source.status, "status")
     warnings = transition_warnings(project.status, status)
     if status == project.status:
         return StatusChange(
@@ -115,15 +123,34 @@ def plan_status_change(
             [],
             warnings,
             plist.digest,
+            entry_before=source.fingerprint,
             _data=plist.to_bytes(),
+            _proved=plist,
         )
+    edits: list[tuple[Spot, str]] = [(source.status, _scalar(status, source.status.style))]
+    values: dict[tuple[str, ...], str] = {("status",): status}
+    written_stamp: str | None = None
+    stamp_key = next((key for key in _stamp_keys(status) if key in source.timestamps), None)
+    if timestamp is not None and stamp_key is not None:
+        written_stamp = now() if timestamp == "now" else timestamp
+        spot = source.timestamps[stamp_key]
+        _require_editable(plist, project_id, spot, stamp_key)
+        edits.append((spot, _quoted(written_stamp)))
+        nested = stamp_key in source.nested
+        values[("timestamps", stamp_key) if nested else (stamp_key,)] = written_stamp
+    else:
+        stamp_key = None
     lines = document.lines
     replacements: dict[int, str] = {}
+    inserted: dict[Spot, str] = {}
     for spot, text in sorted(edits, key=lambda edit: (edit[0].line, -edit[0].start)):
         line = replacements.get(spot.line, lines[spot.line])
         body = content(line)
         value = f" {text}" if spot.empty else text
+        inserted[spot] = value
         replacements[spot.line] = body[: spot.start] + value + body[spot.end :] + ending(line)
+    data = document.encode(replacements)
+    proved = prove(plist, data, project_id, inserted, values)
     diff = [
         (index + 1, content(lines[index]), content(new))
         for index, new in sorted(replacements.items())
@@ -138,15 +165,31 @@ def plan_status_change(
         digest_before=plist.digest,
         timestamp_key=stamp_key,
         timestamp=written_stamp,
-        _data=document.encode(replacements),
+        entry_before=source.fingerprint,
+        _data=data,
+        _proved=proved,
     )
 
 
 def apply_status_change(change: StatusChange) -> StatusChange:
-    """Write a planned change exactly as planned, refusing if the file changed since."""
+    """Write a planned change, refusing (StaleFileError) if its entry changed since.
+
+    Other entries may have changed meanwhile: then the same change (the same status and
+    timestamp values) is planned again on the current file, proved, and written.
+    """
     if change.applied or not change.diff:
         return replace(change, digest_after=change.digest_after or change.digest_before)
-    with locked(_real(change.path)):
+    path = Path(change.path)
+    with locked(_real(path)):
+        raw = _read(path)
+        if digest(raw) != change.digest_before:
+            plist = _current(path, raw, change.project_id, change.entry_before)
+            timestamp = change.timestamp if change.timestamp_key is not None else None
+            change = plan_status_change(
+                plist, change.project_id, change.new_status, timestamp=timestamp
+            )
+            if not change.diff:
+                return replace(change, digest_after=change.digest_before)
         _commit(change)
     return replace(change, digest_after=digest(change._data))
 
@@ -157,19 +200,21 @@ def set_status(
     status: str,
     *,
     timestamp: Timestamp = "now",
+    expected_entry: str | None = None,
     expected_digest: str | None = None,
 ) -> StatusChange:
-    """Read, plan and write a status change under the lock; returns what was written.
+    """Read, plan, prove and write a status change under the lock; returns what was written.
 
-    With `expected_digest` (the `.digest` of the ProjectList the caller showed a human), the
-    write is refused with StaleFileError if the file changed since.
+    With `expected_entry` (the `fingerprint(project_id)` of the ProjectList the caller
+    showed a human) the write is refused with StaleFileError if that entry changed since;
+    `expected_digest` (the whole file's `.digest`) refuses it if anything changed.
     """
     path = Path(path)
     with locked(_real(path)):
         raw = _read(path)
         if expected_digest is not None and digest(raw) != expected_digest:
             raise StaleFileError(path, 0, _stale(expected_digest, digest(raw)))
-        plist = parse(raw, path, strict=False)
+        plist = _current(path, raw, project_id, expected_entry)
         change = plan_status_change(plist, project_id, status, timestamp=timestamp)
         if not change.diff:
             return replace(change, digest_after=change.digest_before)
@@ -177,13 +222,61 @@ def set_status(
     return replace(change, digest_after=digest(change._data))
 
 
+def _current(path: Path, raw: bytes, project_id: str, expected_entry: str | None) -> ProjectList:
+    """The parse of the bytes just read, refusing when the entry is not as expected."""
+    plist = parsed(path, raw)
+    if expected_entry is not None and not plist.errors:
+        found = plist.fingerprint(project_id)
+        if found != expected_entry:
+            raise StaleFileError(
+                path,
+                plist.find(project_id).line,
+                f"project {plist.find(project_id).id} changed since it was read; nothing was "
+                "written: read it again and re-plan",
+            )
+    return plist
+
+
 def _commit(change: StatusChange) -> None:
+    path = _real(change.path)
     # Re-read just before the rename: a writer that ignores the lock (an editor, git) may
     # have changed the file while this one was being parsed.
     current = digest(_read(change.path))
     if current != change.digest_before:
         raise StaleFileError(change.path, 0, _stale(change.digest_before, current))
-    replace_atomically(_real(change.path), change._data)
+    _require_writable(change.path, path)
+    try:
+        replace_atomically(path, change._data)
+    except OSError as exc:
+        problem = exc.strerror or str(exc)
+        raise ProjectListError(
+            change.path, 0, f"cannot write {path.parent}: {problem}; nothing was written"
+        ) from None
+    if change._proved is not None:
+        remember_written(change.path, change._proved)
+
+
+def _require_writable(shown: Path, path: Path) -> None:
+    """Refuse a file or directory whose mode says nobody writes it (root included)."""
+    try:
+        mode = path.stat().st_mode
+        directory = path.parent.stat().st_mode
+    except OSError as exc:
+        raise ProjectListError(shown, 0, f"cannot write: {exc.strerror or exc}") from None
+    if not mode & 0o222 or not os.access(path, os.W_OK):
+        raise ProjectListError(
+            shown,
+            0,
+            f"the file is read-only ({stat.filemode(mode)}); nothing was written: make it "
+            "writable (chmod u+w) to change it",
+        )
+    if not directory & 0o222 or not os.access(path.parent, os.W_OK | os.X_OK):
+        raise ProjectListError(
+            shown,
+            0,
+            f"the folder {path.parent} is not writable ({stat.filemode(directory)}), and a "
+            "safe write needs a temporary file beside the list; nothing was written",
+        )
 
 
 def _read(path: Path) -> bytes:
@@ -205,6 +298,19 @@ def _stale(expected: str, found: str) -> str:
     )
 
 
+def _check_timestamp(path: Path, value: str) -> None:
+    """A timestamp is written as one quoted YAML scalar: one line of visible text, short."""
+    hidden = [ch for ch in value if unicodedata.category(ch)[0] == "C" or ch in _BREAKS]
+    if hidden or not value.strip() or len(value) > MAX_TIMESTAMP_LENGTH:
+        what = f"holds {hidden[0]!a}" if hidden else "is empty or too long"
+        raise ProjectListError(
+            path,
+            0,
+            f"timestamp {value[:60]!a} {what}: give an ISO 8601 date or time "
+            "(e.g. 2026-02-09 or 2026-02-09T14:30:00+01:00); nothing was written",
+        )
+
+
 def _resolve_id(plist: ProjectList, project_id: str) -> str:
     """The id as written in the file, refusing ids written more than once."""
     resolved = plist.find(project_id).id
@@ -218,10 +324,12 @@ def _resolve_id(plist: ProjectList, project_id: str) -> str:
     return resolved
 
 
-def _require_single_line(plist: ProjectList, spot: Spot, what: str) -> None:
-    if not spot.single_line:
+def _require_editable(plist: ProjectList, project_id: str, spot: Spot, what: str) -> None:
+    if spot.problem is not None:
         raise ProjectListError(
-            plist.path, spot.line + 1, f"{what} spans several lines; edit it by hand"
+            plist.path,
+            spot.line + 1,
+            f"project {project_id}: {what} {spot.problem}; edit it by hand",
         )
 
 

@@ -91,6 +91,8 @@ class ProjectList:
     _sources: dict[str, EntrySource] = field(default_factory=dict, repr=False, compare=False)
     # ids written more than once: reading keeps all, an edit refuses them as ambiguous
     _duplicates: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
+    # every YAML block's documents as constructed, for proving an edit changed one value
+    _data: tuple[tuple[Any, ...], ...] = field(default=(), repr=False, compare=False)
 
     def get(self, project_id: str) -> Project | None:
         for project in self.projects:
@@ -135,6 +137,16 @@ class ProjectList:
         if where is None or self._document is None:
             return ""
         return "".join(self._document.lines[where.first : where.last + 1])
+
+    def fingerprint(self, project_id: str) -> str:
+        """A digest of the entry's lines as written: what a card about this project assumes.
+
+        Edits to other entries leave it alone, so a card (or `status set`) goes stale only
+        when its own entry changed. Raises ProjectNotFound for an unknown id.
+        """
+        resolved = self.find(project_id).id
+        where = self._sources.get(resolved)
+        return where.fingerprint if where is not None else ""
 
     def to_bytes(self) -> bytes:
         """The file's bytes as read: saving an unedited list changes nothing."""

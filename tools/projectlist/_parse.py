@@ -7,8 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.constructor import SafeConstructor
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -23,41 +21,13 @@ from tools.projectlist._model import (
 )
 from tools.projectlist._scan import Block, scan
 from tools.projectlist._source import EntrySource, Spot
-from tools.projectlist._text import Document, content, digest
+from tools.projectlist._text import YAML_BREAKS, Document, Locator, digest
+from tools.projectlist._yaml import load_all
 
 _KNOWN_KEYS = {"id", "title", "status", "repos", "files", "chat_binding", "tags", "notes"}
 _PLACEHOLDER_ID = re.compile(r"[A-Z]+")  # "NNNN", "NNN", "XXXX" in template fences
 _TIMESTAMP_KEY = re.compile(r"[A-Za-z][\w-]*_at")
 _PATTERN_KEYS = ("patterns", "mention_patterns", "mentions", "prefixes", "prefix")
-
-
-class _Constructor(SafeConstructor):
-    """Safe YAML, except timestamps and zero-padded numbers stay the text the human wrote."""
-
-    def construct_yaml_int(self, node: ScalarNode) -> Any:
-        # `dependencies: [0035]` names project "0035", not the number 35.
-        text = node.value
-        if len(text) > 1 and text.startswith("0") and text.isdigit():
-            return text
-        return super().construct_yaml_int(node)
-
-
-_Constructor.add_constructor("tag:yaml.org,2002:timestamp", SafeConstructor.construct_yaml_str)
-_Constructor.add_constructor("tag:yaml.org,2002:int", _Constructor.construct_yaml_int)
-
-
-def load(path: Path, *, strict: bool = True) -> ProjectList:
-    """Read and parse a project-list file.
-
-    With `strict` (the default) the first error raises ProjectListError; otherwise errors are
-    returned in `.issues` with whatever could be read, for `check` to report them all.
-    """
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ProjectListError(path, 0, f"cannot read: {exc.strerror or exc}") from None
-    return parse(raw, path, strict=strict)
 
 
 def parse(raw: bytes, path: Path, *, strict: bool = True) -> ProjectList:
@@ -77,12 +47,18 @@ def parse(raw: bytes, path: Path, *, strict: bool = True) -> ProjectList:
         _document=doc,
         _sources=reader.sources,
         _duplicates=frozenset(reader.duplicates),
+        _data=tuple(reader.data),
     )
+    return check_strict(plist, strict)
+
+
+def check_strict(plist: ProjectList, strict: bool) -> ProjectList:
+    """`plist`, or with `strict` its first error raised as ProjectListError."""
     if strict and plist.errors:
         first = plist.errors[0]
         more = len(plist.errors) - 1
         suffix = f" (and {more} more error{'s' if more > 1 else ''})" if more else ""
-        raise ProjectListError(path, first.line, first.message + suffix)
+        raise ProjectListError(plist.path, first.line, first.message + suffix)
     return plist
 
 
@@ -105,32 +81,26 @@ class _Reader:
         self.sources: dict[str, EntrySource] = {}
         self.duplicates: set[str] = set()
         self.templates = 0
+        self.data: list[tuple[Any, ...]] = []  # each block's documents, as constructed
 
     def warn(self, line: int, message: str) -> None:
         self.issues.append(Issue("warning", self.path, line, message))
 
     def read_block(self, block: Block) -> None:
-        text = "".join(self.doc.lines[block.start : block.end])
-        # pure=False: libyaml's parser (ruamel.yaml.clib) when installed, else pure Python
-        yaml = YAML(typ="safe", pure=False)
-        yaml.Constructor = _Constructor
-        # Real codev files repeat keys (a second `timestamps:` in one entry); ruamel keeps the
-        # first, the spots an edit rewrites follow it, and read_entry warns about it.
-        yaml.allow_duplicate_keys = True
+        at = Locator(self.doc, block.start, block.end)
         try:
             # `---` may split a fence into several documents; each is read the same way.
-            documents = [
-                (root, yaml.constructor.construct_document(root))
-                for root in yaml.compose_all(text)
-                if root is not None
-            ]
+            documents = load_all(at.text)
         except YAMLError as exc:
-            self.issues.append(_yaml_error(exc, block, self.path))
+            self.issues.append(_yaml_error(exc, at, block, self.path))
+            self.data.append(())
             return
+        number = len(self.data)
+        self.data.append(tuple(document.data for document in documents))
         ids: list[str] = []
-        for root, data in documents:
-            for node, value in _entries(root, data):
-                project_id = self.read_entry(block, node, value)
+        for index, document in enumerate(documents):
+            for node, value, where in _entries(document.root, document.data):
+                project_id = self.read_entry(at, block, node, value, (number, index, *where))
                 if project_id is not None:
                     ids.append(project_id)
         if not block.in_fence and ids:
@@ -140,8 +110,15 @@ class _Reader:
                 "(read anyway; codev's own tools may miss them)",
             )
 
-    def read_entry(self, block: Block, node: MappingNode, value: dict[str, Any]) -> str | None:
-        line = block.start + node.start_mark.line + 1
+    def read_entry(
+        self,
+        at: Locator,
+        block: Block,
+        node: MappingNode,
+        value: dict[str, Any],
+        where: tuple[Any, ...],
+    ) -> str | None:
+        line = at.line(node.start_mark.index) + 1
         keys = _first_keys(node)
         id_node = keys.get("id", (None, None))[1]
         if not isinstance(id_node, ScalarNode) or not id_node.value:
@@ -173,9 +150,9 @@ class _Reader:
                 f"(expected one of {', '.join(STATUSES)})",
             )
         seen: dict[str, int] = {}
-        for key, _ in node.value:
+        for key, _ in _own_pairs(node):
             if isinstance(key, ScalarNode):
-                key_line = block.start + key.start_mark.line + 1
+                key_line = at.line(key.start_mark.index) + 1
                 if key.value in seen:
                     self.warn(
                         key_line,
@@ -189,7 +166,7 @@ class _Reader:
             self.warn(line, f"duplicate id {project_id} (first at line {first})")
             self.duplicates.add(project_id)
         else:
-            self.sources[project_id] = self.source(block, node, keys)
+            self.sources[project_id] = self.source(at, node, keys, value, where)
         self.projects.append(project)
         return project_id
 
@@ -229,75 +206,117 @@ class _Reader:
         )
 
     def source(
-        self, block: Block, node: MappingNode, keys: dict[str, tuple[Node, Node]]
+        self,
+        at: Locator,
+        node: MappingNode,
+        keys: dict[str, tuple[Node, Node]],
+        value: dict[str, Any],
+        where: tuple[Any, ...],
     ) -> EntrySource:
+        first, last = at.line(node.start_mark.index), _last_line(at, node)
         status = None
         if "status" in keys:
-            status = self.spot(block, *keys["status"])
+            status = self.spot(at, *keys["status"])
+        elif "status" in value:  # a `<<:` merge brought it in from another mapping
+            status = Spot(first, 0, 0, "", problem="comes from a YAML merge (<<:)")
         stamps: dict[str, Spot] = {}
-        pairs = list(keys.items())
+        nested_names: set[str] = set()
+        pairs = [(name, key, node_value, False) for name, (key, node_value) in keys.items()]
         nested = keys.get("timestamps", (None, None))[1]
         if isinstance(nested, MappingNode):
-            pairs += list(_first_keys(nested).items())
-        for name, (key, value) in pairs:
-            if _TIMESTAMP_KEY.fullmatch(str(name)) and isinstance(value, ScalarNode):
-                stamps.setdefault(name, self.spot(block, key, value))
+            pairs += [(name, k, v, True) for name, (k, v) in _first_keys(nested).items()]
+        for name, key, node_value, in_mapping in pairs:
+            stampish = _TIMESTAMP_KEY.fullmatch(str(name)) and isinstance(node_value, ScalarNode)
+            if stampish and name not in stamps:
+                stamps[name] = self.spot(at, key, node_value)
+                if in_mapping:
+                    nested_names.add(name)
+        entry = "".join(self.doc.lines[first : last + 1])
         return EntrySource(
-            first=block.start + node.start_mark.line,
-            last=block.start + _last_line(node),
+            first=first,
+            last=last,
             status=status,
             timestamps=stamps,
+            nested=frozenset(nested_names),
+            where=where,
+            fingerprint=digest(entry.encode("utf-8")),
         )
 
-    def spot(self, block: Block, key: Node, value: Node) -> Spot:
+    def spot(self, at: Locator, key: Node, value: Node) -> Spot:
+        """Where `key`'s value is written, or why it cannot be rewritten in place."""
+        text = at.text
+        colon = text.find(":", key.end_mark.index)
+        after = colon + 1
+        while after < len(text) and text[after] in " \t":
+            after += 1
+        written = text[after : after + 1]
+        start = value.start_mark.index
+        line = at.line(start if start >= colon else after)
+        if written == "*" or start < colon:
+            return Spot(line, 0, 0, "", problem="is a YAML alias (*) of a value written elsewhere")
+        if written == "&" or text[start : start + 1] == "&":
+            return Spot(line, 0, 0, "", problem="carries a YAML anchor (&) that others may use")
+        if written == "!" or text[start : start + 1] == "!":
+            return Spot(line, 0, 0, "", problem="carries a YAML tag (!)")
         if not isinstance(value, ScalarNode):
-            line = block.start + value.start_mark.line
-            return Spot(line, 0, 0, "", single_line=False)
+            return Spot(line, 0, 0, "", problem="is not a single value")
         if value.value == "" and not value.style:
             # An empty value's marks point at the next token; the value belongs after the colon.
-            line = block.start + key.end_mark.line
-            text = content(self.doc.lines[line])
-            colon = text.index(":", key.end_mark.column) + 1
-            return Spot(line, colon, colon, "", empty=True)
+            line = at.line(colon)
+            return Spot(line, at.column(colon) + 1, at.column(colon) + 1, "", empty=True)
+        end = value.end_mark.index
+        single = at.line(end - 1) == line and not YAML_BREAKS.search(text, start, end)
         return Spot(
-            line=block.start + value.start_mark.line,
-            start=value.start_mark.column,
-            end=value.end_mark.column,
+            line=line,
+            start=at.column(start),
+            end=at.column(start) + end - start,
             style=value.style or "",
-            single_line=value.start_mark.line == value.end_mark.line,
+            problem=None if single else "spans several lines",
         )
 
 
 def _first_keys(node: MappingNode) -> dict[str, tuple[Node, Node]]:
     keys: dict[str, tuple[Node, Node]] = {}
-    for key, value in node.value:
+    for key, value in _own_pairs(node):
         if isinstance(key, ScalarNode):
             keys.setdefault(key.value, (key, value))
     return keys
 
 
-def _yaml_error(exc: YAMLError, block: Block, path: Path) -> Issue:
+def _own_pairs(node: MappingNode) -> list[tuple[Node, Node]]:
+    """The key/value pairs written in this mapping (not those a `<<:` merge put in front)."""
+    merged = getattr(node, "merge", None)
+    return node.value[len(merged) :] if merged else node.value
+
+
+def _yaml_error(exc: YAMLError, at: Locator, block: Block, path: Path) -> Issue:
     problem_mark = getattr(exc, "problem_mark", None)
     context_mark = getattr(exc, "context_mark", None)
     mark = problem_mark or context_mark
-    line = block.start + mark.line + 1 if mark is not None else block.opened_at
+    line = at.line(mark.index) + 1 if mark is not None else block.opened_at
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     message = f"invalid YAML: {problem}"
     context = getattr(exc, "context", None)
     if context:
         message += f" ({context}"
-        if context_mark is not None and context_mark.line != getattr(problem_mark, "line", None):
-            message += f" started at line {block.start + context_mark.line + 1}"
+        if context_mark is not None:
+            context_line = at.line(context_mark.index) + 1
+            if context_line != line:
+                message += f" started at line {context_line}"
         message += ")"
     return Issue("error", path, line, message)
 
 
-def _entries(root: Node, data: Any) -> Iterator[tuple[MappingNode, dict[str, Any]]]:
+def _entries(
+    root: Node, data: Any
+) -> Iterator[tuple[MappingNode, dict[str, Any], tuple[Any, ...]]]:
     """Project entries: items of a top-level `projects:` list, or of a bare top-level list.
 
-    Items of a bare list without an `id` are not projects (release lists look like that).
+    Each comes with where its data sits in the document (for comparing versions). Items of a
+    bare list without an `id` are not projects (release lists look like that).
     """
     items: list[tuple[Node, Any]] = []
+    prefix: tuple[Any, ...] = ()
     require_id = False
     if isinstance(root, MappingNode) and isinstance(data, dict):
         for key, value in root.value:
@@ -305,25 +324,26 @@ def _entries(root: Node, data: Any) -> Iterator[tuple[MappingNode, dict[str, Any
             is_projects = isinstance(key, ScalarNode) and key.value == "projects"
             if is_projects and isinstance(value, SequenceNode) and isinstance(listed, list):
                 items = list(zip(value.value, listed, strict=True))
+                prefix = ("projects",)
     elif isinstance(root, SequenceNode) and isinstance(data, list):
         items = list(zip(root.value, data, strict=True))
         require_id = True
-    for node, value in items:
+    for index, (node, value) in enumerate(items):
         if isinstance(node, MappingNode) and isinstance(value, dict):
             if require_id and not any(
                 isinstance(k, ScalarNode) and k.value == "id" for k, _ in node.value
             ):
                 continue
-            yield node, value
+            yield node, value, (*prefix, index)
 
 
-def _last_line(node: Node) -> int:
-    """The block-relative line of a node's last character (block collections end late)."""
-    if isinstance(node, MappingNode | SequenceNode) and not node.flow_style and node.value:
+def _last_line(at: Locator, node: Node) -> int:
+    """The Document line of a node's last character (block collections end late)."""
+    while isinstance(node, MappingNode | SequenceNode) and not node.flow_style and node.value:
         last = node.value[-1]
-        return _last_line(last[1] if isinstance(last, tuple) else last)
-    end = node.end_mark
-    return end.line - 1 if end.column == 0 and end.line > node.start_mark.line else end.line
+        node = last[1] if isinstance(last, tuple) else last
+    start, end = node.start_mark.index, node.end_mark.index
+    return at.line(max(start, end - 1))
 
 
 def _strings(value: Any) -> tuple[str, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import hashlib
 import re
@@ -11,9 +12,12 @@ from pathlib import Path
 
 from tools.projectlist._errors import ProjectListError
 
-# Only "\n" ends a line (so "\r\n" stays inside the line); str.splitlines would also split on
-# form feeds and Unicode separators, which YAML and Markdown treat as ordinary characters.
+# Only "\n" ends a line (so "\r\n" stays inside the line), as Markdown and editors count lines.
+# YAML also breaks lines at a lone CR, NEL, U+2028 and U+2029: positions inside YAML are never
+# taken from the parser's line numbers but from its character offsets (see Locator).
 _LINE = re.compile(r"[^\n]*\n|[^\n]+\Z")
+# What libyaml counts as a line break (YAML 1.1), besides "\n".
+YAML_BREAKS = re.compile("[\r\x85\u2028\u2029]")
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,30 @@ class Document:
             lines = tuple(changed)
         body = "".join(lines).encode("utf-8")
         return codecs.BOM_UTF8 + body if self.bom else body
+
+
+class Locator:
+    """Maps character offsets in a run of a Document's lines to (line index, column).
+
+    libyaml's marks carry a character offset that means the same thing for it and for us,
+    whatever each of us counts as a line break; its line numbers do not.
+    """
+
+    def __init__(self, doc: Document, start: int, end: int) -> None:
+        self.first = start
+        self.text = "".join(doc.lines[start:end])
+        offsets = [0]
+        for line in doc.lines[start:end]:
+            offsets.append(offsets[-1] + len(line))
+        self._offsets = offsets
+
+    def line(self, index: int) -> int:
+        """The Document line index holding the character at `index` (the end of the text is
+        on the line after the last one, as YAML's end-of-stream mark is)."""
+        return self.first + max(bisect.bisect_right(self._offsets, index) - 1, 0)
+
+    def column(self, index: int) -> int:
+        return index - self._offsets[self.line(index) - self.first]
 
 
 def ending(line: str) -> str:

@@ -22,7 +22,7 @@ from tools.projectlist._model import (
 from tools.projectlist._scan import Block, scan
 from tools.projectlist._source import EntrySource, Spot
 from tools.projectlist._text import YAML_BREAKS, Document, Locator, digest
-from tools.projectlist._yaml import load_all
+from tools.projectlist._yaml import gc_paused, load_all
 
 _KNOWN_KEYS = {"id", "title", "status", "repos", "files", "chat_binding", "tags", "notes"}
 _PLACEHOLDER_ID = re.compile(r"[A-Z]+")  # "NNNN", "NNN", "XXXX" in template fences
@@ -32,12 +32,17 @@ _PATTERN_KEYS = ("patterns", "mention_patterns", "mentions", "prefixes", "prefix
 
 def parse(raw: bytes, path: Path, *, strict: bool = True) -> ProjectList:
     """Parse the bytes of a project list read from `path`."""
+    with gc_paused():  # builds acyclic data only; see _yaml.GcPause
+        return check_strict(_parse(raw, path), strict)
+
+
+def _parse(raw: bytes, path: Path) -> ProjectList:
     doc = Document.decode(raw, path)
     blocks, issues = scan(doc, path)
     reader = _Reader(doc, path, issues)
     for block in blocks:
         reader.read_block(block)
-    plist = ProjectList(
+    return ProjectList(
         path=path,
         format=_format(path, reader.projects),
         projects=tuple(reader.projects),
@@ -49,7 +54,6 @@ def parse(raw: bytes, path: Path, *, strict: bool = True) -> ProjectList:
         _duplicates=frozenset(reader.duplicates),
         _data=tuple(reader.data),
     )
-    return check_strict(plist, strict)
 
 
 def check_strict(plist: ProjectList, strict: bool) -> ProjectList:
@@ -149,17 +153,17 @@ class _Reader:
                 f"project {project_id}: unknown status {status!r} "
                 f"(expected one of {', '.join(STATUSES)})",
             )
-        seen: dict[str, int] = {}
+        seen: dict[str, Node] = {}
         for key, _ in _own_pairs(node):
             if isinstance(key, ScalarNode):
-                key_line = at.line(key.start_mark.index) + 1
                 if key.value in seen:
                     self.warn(
-                        key_line,
+                        at.line(key.start_mark.index) + 1,
                         f"project {project_id}: key {key.value!r} is written twice (also at "
-                        f"line {seen[key.value]}); the first one counts",
+                        f"line {at.line(seen[key.value].start_mark.index) + 1}); the first "
+                        "one counts",
                     )
-                seen.setdefault(key.value, key_line)
+                seen.setdefault(key.value, key)
         project = self.project(project_id, status, tags, value, line, block.in_fence)
         if project_id in self.sources:
             first = self.sources[project_id].first + 1

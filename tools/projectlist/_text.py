@@ -70,7 +70,8 @@ class Locator:
     def line(self, index: int) -> int:
         """The Document line index holding the character at `index` (the end of the text is
         on the line after the last one, as YAML's end-of-stream mark is)."""
-        return self.first + max(bisect.bisect_right(self._offsets, index) - 1, 0)
+        found = bisect.bisect_right(self._offsets, index) - 1
+        return self.first + (found if found > 0 else 0)
 
     def column(self, index: int) -> int:
         return index - self._offsets[self.line(index) - self.first]

@@ -16,6 +16,7 @@ Three things a plain `YAML(typ="safe").load` does not do:
 from __future__ import annotations
 
 import gc
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,11 +33,17 @@ from ruamel.yaml.tag import Tag
 # A document may expand to this many nodes beyond what it holds (anchors used for sharing a
 # list or two are far below it; a billion-laughs document is far above it within a few levels).
 ALIAS_EXPANSION_LIMIT = 10_000
-# Up to this nesting bound the composer runs on the caller's stack (any thread has room);
-# beyond it, on a thread with STACK_PER_LEVEL bytes per level.
+# Deeper data breaks Python's own recursion (str, ==, json); no project list comes close.
+MAX_DEPTH = 256
+# Up to this bound on nesting the composer runs on the caller's stack (any thread has room);
+# beyond it, on a thread with STACK_PER_LEVEL bytes per level, up to BOUND_LIMIT, beyond
+# which the depth is measured exactly first (slower, but only for pathological text).
 INLINE_DEPTH = 2_000
 STACK_PER_LEVEL = 1024
-MAX_DEPTH = 100_000
+BOUND_LIMIT = 100_000
+# The leading part of a line where block collections can start: indentation, then compact
+# indicators (`- `, `? `, `: `) and node properties (`&anchor `, `!tag `).
+_PREFIX = re.compile(r"^[ \t]*(?:(?:[-?:]|[&!][^ \t\n]*)(?:[ \t]+|(?=\n)|\Z))*", re.M)
 
 _STR = "tag:yaml.org,2002:str"
 _NULL = "tag:yaml.org,2002:null"
@@ -54,10 +61,10 @@ class AliasBomb(YAMLError):
 class TooDeep(YAMLError):
     """A document nested deeper than anything a project list needs."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, mark: Any = None) -> None:
         super().__init__(message)
         self.problem = message
-        self.problem_mark = None
+        self.problem_mark = mark
 
 
 class _Resolver(VersionedResolver):
@@ -136,11 +143,14 @@ def load_all(text: str) -> list[Loaded]:
 
     Raises AliasBomb / TooDeep (both YAMLErrors) for hostile input before anything expands.
     """
-    with _gc_paused():
-        roots = _compose_all(text)
+    with gc_paused():
+        roots, bound = _compose_all(text)
         documents = []
         for root in roots:
-            _check_expansion(root)
+            if "*" in text:  # aliases: the graph may expand, and reach deeper than it looks
+                _check_shape(root)
+            elif bound > MAX_DEPTH:
+                _check_depth(root)
             yaml = _yaml()
             try:
                 data = yaml.constructor.construct_document(root)
@@ -161,37 +171,39 @@ def _yaml() -> YAML:
     return yaml
 
 
-def _compose_all(text: str) -> list[Node]:
+def _compose_all(text: str) -> tuple[list[Node], int]:
+    """The documents' node trees, and the bound on their depth that was used."""
     bound = _depth_bound(text)
+    if bound > BOUND_LIMIT:
+        bound = _exact_depth(text)
     if bound <= INLINE_DEPTH:
-        return [root for root in _yaml().compose_all(text) if root is not None]
-    if bound > MAX_DEPTH:
-        depth = _exact_depth(text)
-        if depth > MAX_DEPTH // 100:
-            raise TooDeep(f"nested {depth} levels deep; a project list needs a handful")
-        bound = depth
-    return _on_big_stack(lambda: [r for r in _yaml().compose_all(text) if r is not None], bound)
+        return [root for root in _yaml().compose_all(text) if root is not None], bound
+    roots = _on_big_stack(lambda: [r for r in _yaml().compose_all(text) if r is not None], bound)
+    return roots, bound
 
 
 def _depth_bound(text: str) -> int:
     """An upper bound on how deeply `text` can nest.
 
-    Flow nesting needs one `[` or `{` per level. Block nesting needs indentation: a child
-    collection starts right of its parent, except a sequence written under its mapping key,
-    so two levels take at least one column and depth <= 2 * (longest line) + 2.
+    Flow nesting needs one `[` or `{` per level. A block collection starts at the beginning
+    of a line or after compact indicators (see _PREFIX), right of its parent, except a
+    sequence written under its mapping key: two levels take at least one column.
     """
-    longest = max((len(line) for line in text.split("\n")), default=0)
-    return text.count("[") + text.count("{") + 2 * longest + 2
+    prefix = max(map(len, _PREFIX.findall(text)), default=0)
+    return text.count("[") + text.count("{") + 2 * prefix + 2
 
 
 def _exact_depth(text: str) -> int:
-    """The nesting depth, from libyaml's event stream (its parser keeps its own stack)."""
+    """The nesting depth, from libyaml's event stream (its parser keeps its own stack);
+    raises TooDeep at the first collection deeper than MAX_DEPTH."""
     depth = deepest = 0
     for event in _yaml().parse(text):
         kind = type(event).__name__
         if kind in ("SequenceStartEvent", "MappingStartEvent"):
             depth += 1
             deepest = max(deepest, depth)
+            if depth > MAX_DEPTH:
+                raise TooDeep(f"nested more than {MAX_DEPTH} levels deep", event.start_mark)
         elif kind in ("SequenceEndEvent", "MappingEndEvent"):
             depth -= 1
     return deepest
@@ -224,14 +236,15 @@ def _on_big_stack(compose: Any, depth: int) -> Any:
     return result[0]
 
 
-def _check_expansion(root: Node) -> None:
-    """Refuse a document whose aliases expand to far more nodes than it holds.
+def _check_shape(root: Node) -> None:
+    """Refuse a document nested too deeply, or whose aliases expand far beyond its size.
 
-    Counts each distinct node once (`held`) and the nodes a full expansion would visit
-    (`expanded`), memoised per node, without expanding anything; a cycle (an alias to its
-    own ancestor) expands without end.
+    Walks each distinct node once, iteratively, computing per node the nodes a full
+    expansion would visit and the depth it reaches, without expanding anything; a cycle (an
+    alias to its own ancestor) expands without end.
     """
     sizes: dict[int, int] = {}
+    depths: dict[int, int] = {}
     on_path: set[int] = set()
     stack: list[tuple[Node, bool]] = [(root, False)]
     while stack:
@@ -239,7 +252,11 @@ def _check_expansion(root: Node) -> None:
         key = id(node)
         if done:
             on_path.discard(key)
-            sizes[key] = 1 + sum(sizes[id(child)] for child in _children(node))
+            children = [id(child) for child in _children(node)]
+            sizes[key] = 1 + sum(sizes[child] for child in children)
+            depths[key] = 1 + max((depths[child] for child in children), default=0)
+            if depths[key] > MAX_DEPTH:
+                raise TooDeep(f"nested more than {MAX_DEPTH} levels deep", node.start_mark)
             continue
         if key in sizes:
             continue
@@ -257,6 +274,26 @@ def _check_expansion(root: Node) -> None:
         )
 
 
+def _check_depth(root: Node) -> None:
+    """Refuse a tree (no aliases) nested deeper than MAX_DEPTH; visits collections only."""
+    stack: list[tuple[Node, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise TooDeep(f"nested more than {MAX_DEPTH} levels deep", node.start_mark)
+        deeper = depth + 1
+        if node.__class__ is MappingNode:
+            for key, value in node.value:
+                if value.__class__ is not ScalarNode:
+                    stack.append((value, deeper))
+                if key.__class__ is not ScalarNode:
+                    stack.append((key, deeper))
+        elif node.__class__ is SequenceNode:
+            for item in node.value:
+                if item.__class__ is not ScalarNode:
+                    stack.append((item, deeper))
+
+
 def _children(node: Node) -> Iterator[Node]:
     if isinstance(node, SequenceNode):
         yield from node.value
@@ -266,7 +303,7 @@ def _children(node: Node) -> Iterator[Node]:
             yield value
 
 
-class _GcPause:
+class GcPause:
     """Pauses the cyclic GC while any thread is building acyclic data; restores it after.
 
     Building tens of thousands of nodes otherwise triggers collections that rescan the whole
@@ -294,4 +331,4 @@ class _GcPause:
                     gc.enable()
 
 
-_gc_paused = _GcPause()
+gc_paused = GcPause()

@@ -38,8 +38,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from ruamel.yaml import YAML  # noqa: E402
 
-from tools.projectlist import load, load_async, set_status  # noqa: E402
-from tools.projectlist._cache import forget  # noqa: E402
+from tools.projectlist import clear_cache, load, load_async, set_status  # noqa: E402
 
 STATUSES = ("conceived", "specified", "planned", "implementing", "implemented", "committed")
 HEADER = """\
@@ -183,7 +182,7 @@ def main() -> None:
                 return set_status(path, target, next(flip))
 
             def cold(path: Path = path, target: str = target, flip=flip) -> object:
-                forget()
+                clear_cache()
                 return set_status(path, target, next(flip))
 
             def base(path: Path = path) -> object:
@@ -208,10 +207,10 @@ def main() -> None:
                 if name == "edit, warm":
                     per_project[size] = a / size
             if size == 1000:
-                forget()
+                clear_cache()
 
                 def first(path: Path = path) -> object:
-                    forget()
+                    clear_cache()
                     return load(path)
 
                 def again(path: Path = path) -> object:
@@ -235,7 +234,7 @@ def main() -> None:
                 )
                 figures.append(f"figure projectlist_loop_stall_ms_1000 {lag * 1000:.1f}")
             if size == max(sizes):
-                forget()
+                clear_cache()
                 tracemalloc.start()
                 cold()
                 edit_peak = tracemalloc.get_traced_memory()[1]

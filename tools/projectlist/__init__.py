@@ -4,7 +4,7 @@ Reads the design's `.ai/projectlist.md` and codev's `codev/projectlist.md`; a st
 rewrites only the status line (and the `<status>_at` line where the entry has one).
 """
 
-from tools.projectlist._cache import load, load_async
+from tools.projectlist._cache import clear_cache, load, load_async
 from tools.projectlist._edit import (
     StatusChange,
     apply_status_change,
@@ -53,6 +53,7 @@ __all__ = [
     "StatusChange",
     "apply_status_change",
     "canonical",
+    "clear_cache",
     "create_projectlist",
     "load",
     "load_async",

@@ -88,7 +88,7 @@ def remember_written(path: Path, plist: ProjectList) -> None:
     _remember(path, key, plist)
 
 
-def forget() -> None:
+def clear_cache() -> None:
     """Drop every cached version (tests use it to measure a first read)."""
     with _lock:
         _versions.clear()

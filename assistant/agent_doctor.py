@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from assistant.doctor import Check, DoctorContext
+from assistant.doctor import Check, DoctorContext, Tier, doctor_check
 from assistant.model_config import configured_model_name, missing_key
 
 PROMPT_BUDGET = 8000
@@ -21,6 +21,7 @@ _MEASURE = (
 )
 
 
+@doctor_check("assistant", Tier.ASSISTANT)
 def check_assistant(context: DoctorContext) -> list[Check]:
     """The model the assistant would use and whether its key is set; the prompt's size."""
     model = configured_model_name()

@@ -1,17 +1,18 @@
 """`foreman doctor`'s checks: a registry each tier adds its own checks to.
 
-A check is a function taking a DoctorContext and returning one Check or several. Register
-one by adding a line to CHECKS ("name": "module:function"); it is imported only when doctor
-runs, so a check may use heavy libraries without slowing other commands down.
+A check is a function taking a DoctorContext and returning one Check or several. A tier
+registers its checks with `@doctor_check(name, tier)` in its own module; the `foreman doctor`
+command imports those modules (never the other way round), so the import graph shows who
+checks what. Checks run from the bottom tier up.
 """
 
 from __future__ import annotations
 
-import importlib
 import platform
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
@@ -34,34 +35,38 @@ class DoctorContext:
 
 CheckFunction = Callable[[DoctorContext], Check | Iterable[Check]]
 
-# check name -> "module:function"; one line per check, grouped by tier.
-CHECKS: dict[str, str] = {
-    "python": "assistant.doctor:check_python",
-    # project list (tools/projectlist)
-    "workspace": "assistant.doctor:check_workspace",
-    # orchestrator (tools/orchestrator): the `task` binary, the OpenCode server
-    "builders": "assistant.cli.builders:check_builders",
-    # assistant (assistant/agent): model and key, prompt size
-    "assistant": "assistant.agent_doctor:check_assistant",
-    # gateway and channels (assistant/gateway)
-    "channels": "assistant.gateway._doctor:doctor_checks",
-}
+
+class Tier(IntEnum):
+    """Where a check sits in the house; doctor shows checks from the bottom tier up."""
+
+    SYSTEM = 0
+    PROJECT_LIST = 1
+    BUILDERS = 2
+    ASSISTANT = 3
+    CHANNELS = 4
+
+
+# check name -> function; see doctor_check.
+CHECKS: dict[str, CheckFunction] = {}
+_TIERS: dict[str, Tier] = {}
+
+
+def doctor_check(name: str, tier: Tier) -> Callable[[CheckFunction], CheckFunction]:
+    """Register the decorated function as doctor's check `name`, shown with its tier."""
+
+    def register(function: CheckFunction) -> CheckFunction:
+        CHECKS[name] = function
+        _TIERS[name] = tier
+        return function
+
+    return register
 
 
 def run_checks(context: DoctorContext) -> list[Check]:
     """Every check's results, in order; a check that crashes is reported as failed."""
-    functions: list[tuple[str, CheckFunction | None, str]] = []
-    for name, target in CHECKS.items():
-        module_name, attribute = target.split(":")
-        try:
-            functions.append((name, getattr(importlib.import_module(module_name), attribute), ""))
-        except (ImportError, AttributeError) as exc:
-            functions.append((name, None, f"cannot load {target}: {exc}"))
     results: list[Check] = []
-    for name, function, problem in functions:
-        if function is None:
-            results.append(Check(name, False, problem))
-            continue
+    ordered = sorted(CHECKS.items(), key=lambda item: _TIERS.get(item[0], len(Tier)))
+    for name, function in ordered:
         try:
             outcome = function(context)
         except Exception as exc:
@@ -71,6 +76,7 @@ def run_checks(context: DoctorContext) -> list[Check]:
     return results
 
 
+@doctor_check("python", Tier.SYSTEM)
 def check_python(context: DoctorContext) -> Check:
     version = platform.python_version()
     return Check(
@@ -81,6 +87,7 @@ def check_python(context: DoctorContext) -> Check:
     )
 
 
+@doctor_check("workspace", Tier.PROJECT_LIST)
 def check_workspace(context: DoctorContext) -> list[Check]:
     """Which workspace and project list Foreman found, its format and what it holds."""
     from tools.projectlist import ProjectListError, load

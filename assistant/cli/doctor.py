@@ -5,10 +5,20 @@ from __future__ import annotations
 import dataclasses
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import click
 
 from assistant.cli.options import echo_json, workspace_options
+
+
+def load_every_tier() -> tuple[ModuleType, ...]:
+    """The tiers doctor covers: each registers its own checks when imported (the model and
+    prompt; the `task` binary and OpenCode server; the config file and channels).
+    assistant.doctor itself registers python and workspace."""
+    from assistant import agent_doctor, builders_doctor, gateway
+
+    return agent_doctor, builders_doctor, gateway
 
 
 @click.command()
@@ -25,6 +35,7 @@ def doctor(as_json: bool, workspace_dir: Path | None, file: Path | None) -> None
     """
     from assistant.doctor import DoctorContext, run_checks
 
+    load_every_tier()
     results = run_checks(DoctorContext(workspace_dir, file))
     ok = all(check.ok for check in results)
     if as_json:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import httpx
 
+from assistant.doctor import Check, DoctorContext, Tier, doctor_check
 from assistant.gateway._config import GatewayConfig
 
 Status = Literal["ok", "warn", "fail"]
@@ -112,9 +113,9 @@ def _allow_list(channel: str, allowed: tuple[str, ...], variable: str) -> Channe
     )
 
 
-def doctor_checks(context: object) -> list[Any]:
+@doctor_check("channels", Tier.CHANNELS)
+def doctor_checks(context: DoctorContext) -> list[Check]:
     """`foreman doctor`'s channel checks: the config file, then each configured channel."""
-    from assistant.doctor import Check
     from assistant.gateway._config import ConfigError, default_config_path, load_config
 
     path = default_config_path()

@@ -82,7 +82,9 @@ def test_doctor_in_an_empty_directory_points_at_init(
     here: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from assistant import doctor
+    from assistant.cli.doctor import load_every_tier
 
+    load_every_tier()  # registered now, into the full registry, not into the one below
     monkeypatch.setattr(doctor, "CHECKS", {"workspace": doctor.CHECKS["workspace"]})
     code, out, _ = run("doctor")
     assert code == 1

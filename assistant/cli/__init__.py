@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "check": "assistant.cli.projects:check",
     "doctor": "assistant.cli.doctor:doctor",
     "init": "assistant.cli.onboarding:init",
+    "setup": "assistant.cli.onboarding:setup",
     # gateway and channels (assistant/gateway, assistant/channels)
     "serve": "assistant.cli.serve:serve",
     "pairing": "assistant.cli.serve:pairing",
@@ -64,6 +65,7 @@ def cli() -> None:
     Start here:
       foreman demo            build a demo workspace and watch a scripted session
       foreman init            start a workspace: a starter .ai/projectlist.md
+      foreman setup           model key, Telegram, WhatsApp, OpenCode: foreman.toml
       foreman doctor          show what Foreman found and what is missing
       foreman projects        list the projects of the current workspace
       foreman chat            talk to the assistant in this terminal

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -52,6 +53,7 @@ class FakeTelegram:
         self._closed = False
         self._server: ThreadingHTTPServer | None = None
         self._fetched: list[dict[str, Any]] = []
+        self._long_polls = 0  # getUpdates calls with a timeout, waiting right now
 
     # --- running -------------------------------------------------------------------------
 
@@ -156,6 +158,16 @@ class FakeTelegram:
                     raise AssertionError(f"update {update_id} was never fetched")
                 self._cond.wait(remaining)
 
+    def wait_until_polled(self, timeout: float = 15.0) -> None:
+        """Wait until a client waits in a long poll: what a user sends now reaches it."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not self._long_polls:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError("nobody long-polled getUpdates")
+                self._cond.wait(remaining)
+
     def message(self, chat_id: int, message_id: int) -> dict[str, Any]:
         with self._cond:
             return self._messages[(chat_id, message_id)]
@@ -193,7 +205,7 @@ class FakeTelegram:
         path = request.path.split("?", 1)[0]
         prefix = f"/bot{self.token}/"
         if not path.startswith(prefix):
-            self._answer(request, 404, {"ok": False, "error_code": 404, "description": "Not Found"})
+            self._refuse_token(request, path)
             return
         method = path[len(prefix) :]
         length = int(request.headers.get("Content-Length") or 0)
@@ -224,6 +236,16 @@ class FakeTelegram:
             return
         self._answer(request, 200, {"ok": True, "result": handler(params)})
 
+    def _refuse_token(self, request: BaseHTTPRequestHandler, path: str) -> None:
+        # The real API: a well-formed token it does not know is 401 Unauthorized; anything
+        # that is not `digits:secret` never reaches a bot and is 404 Not Found.
+        token = path.removeprefix("/bot").split("/", 1)[0]
+        if _TOKEN_SHAPE.fullmatch(token):
+            error = {"ok": False, "error_code": 401, "description": "Unauthorized"}
+        else:
+            error = {"ok": False, "error_code": 404, "description": "Not Found"}
+        self._answer(request, error["error_code"], error)
+
     def _answer(self, request: BaseHTTPRequestHandler, status: int, payload: Any) -> None:
         data = json.dumps(payload).encode()
         try:
@@ -247,11 +269,16 @@ class FakeTelegram:
         with self._cond:
             # an offset acknowledges every update before it
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
-            while not self._updates and not self._closed:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                self._cond.wait(remaining)
+            self._long_polls += timeout > 0
+            self._cond.notify_all()
+            try:
+                while not self._updates and not self._closed:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._cond.wait(remaining)
+            finally:
+                self._long_polls -= timeout > 0
             batch = list(self._updates)
             self._fetched.extend(batch)
             self._cond.notify_all()
@@ -289,6 +316,7 @@ class FakeTelegram:
         return message
 
 
+_TOKEN_SHAPE = re.compile(r"\d+:[A-Za-z0-9_-]+")
 _JSON_FIELDS = {"reply_markup", "allowed_updates", "entities"}
 
 

@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "serve": "assistant.cli.serve:serve",
     "pairing": "assistant.cli.serve:pairing",
     "whatsapp": "assistant.cli.serve:whatsapp",
+    "service": "assistant.cli.service:service",
     # orchestrator (tools/orchestrator)
     "builder": "assistant.cli.builders:builder",
     # relay (assistant/relay)

@@ -23,6 +23,7 @@ from assistant.gateway._config import (
 from assistant.gateway._doctor import ChannelCheck, check_channels
 from assistant.gateway._gateway import FAILED, DeliveryError, Gateway, RelayRunner
 from assistant.gateway._groups import WhatsAppGroups
+from assistant.gateway._health import Health, HealthWriter, health_path, read_health
 from assistant.gateway._mcp import mcp_job
 from assistant.gateway._pairing import Pairing, PairingCode, PairingError
 from assistant.gateway._router import (
@@ -47,6 +48,8 @@ __all__ = [
     "DeliveryError",
     "Gateway",
     "GatewayConfig",
+    "Health",
+    "HealthWriter",
     "OpenCodeConfig",
     "Pairing",
     "PairingCode",
@@ -69,9 +72,11 @@ __all__ = [
     "check_channels",
     "declared_projects",
     "default_config_path",
+    "health_path",
     "load_config",
     "mcp_job",
     "normalise_whatsapp_id",
     "pairing_for",
     "principal_keys",
+    "read_health",
 ]

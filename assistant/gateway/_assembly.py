@@ -122,6 +122,10 @@ def build_serve_gateway(config: GatewayConfig, store: Store) -> Gateway:
             participants=config.whatsapp.allowed,
         )
         gateway.background = (*gateway.background, groups.run)
+    from assistant.gateway._health import HealthWriter
+
+    # health.json in the state directory, for `foreman service status`
+    gateway.background = (*gateway.background, HealthWriter(gateway, store, config).run)
     if config.mcp.http:
         from assistant.gateway._mcp import mcp_job
 

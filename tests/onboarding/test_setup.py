@@ -16,7 +16,7 @@ from assistant.gateway import load_config
 from tests.channels.fake_telegram import FakeTelegram
 from tests.workspaces import ai_workspace
 
-EMPTY_LIST = '# Projects\n\n```yaml\nprojects: []\n```\n'
+EMPTY_LIST = "# Projects\n\n```yaml\nprojects: []\n```\n"
 
 
 @pytest.fixture
@@ -116,9 +116,11 @@ def test_a_wrong_token_is_one_clear_line_and_nothing_is_written(
     assert not toml.exists() or "telegram" not in toml.read_text()
 
 
-def test_a_script_passes_the_answers_as_options(workspace: Path, fake_telegram: FakeTelegram) -> None:
+def test_a_script_passes_the_answers_as_options(
+    workspace: Path, fake_telegram: FakeTelegram
+) -> None:
     existing = workspace / "foreman.toml"
-    existing.write_text('# my settings\n[pairing]\nenabled = true   # strangers get a code\n')
+    existing.write_text("# my settings\n[pairing]\nenabled = true   # strangers get a code\n")
     result = setup(
         "--yes",
         "--telegram-token",

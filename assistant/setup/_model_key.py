@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+from typing import Any
 
 from assistant.setup._errors import SetupError
 
@@ -42,9 +44,7 @@ def check_model(model: str, env_var: str | None, key: str | None) -> str:
     if env_var and key:
         os.environ[env_var] = key  # providers read their key from the environment only
     try:
-        agent = Agent(model)
-        result = agent.run_sync("Reply with the single word OK.", model_settings={"max_tokens": 16})
-        return str(result.output).strip()
+        return asyncio.run(_ask(Agent(model)))
     except ModelHTTPError as exc:
         raise SetupError(
             f"{model} refused the request (HTTP {exc.status_code}); check the key"
@@ -60,3 +60,11 @@ def check_model(model: str, env_var: str | None, key: str | None) -> str:
                 os.environ.pop(env_var, None)
             else:
                 os.environ[env_var] = saved
+
+
+async def _ask(agent: Any) -> str:
+    # streamed, as the assistant itself talks to the model
+    async with agent.run_stream(
+        "Reply with the single word OK.", model_settings={"max_tokens": 16}
+    ) as result:
+        return str(await result.get_output()).strip()

@@ -33,12 +33,12 @@ STEP_TITLES: dict[str, str] = {
 
 def model_step(config: ConfigFile, answers: Answers, ui: Prompter) -> None:
     providers = ", ".join(sorted({name.split("-")[0] for name in PROVIDER_KEYS}))
+    current = config.get("", "model") or os.environ.get("FOREMAN_MODEL") or DEFAULT_MODEL
     model = (
         answers.model
-        or config.get("", "model")
         or ui.ask(
             f"Model, as provider:name (providers: {providers})",
-            default=DEFAULT_MODEL,
+            default=current,
             option="--model",
         )
     ).strip()
@@ -75,9 +75,13 @@ def model_step(config: ConfigFile, answers: Answers, ui: Prompter) -> None:
 
 def telegram_step(config: ConfigFile, answers: Answers, ui: Prompter) -> None:
     ui.say("Create a bot with @BotFather in Telegram (/newbot) if you have none; it gives a token.")
+    kept = config.get("telegram", "token")
+    if kept and not answers.telegram_token and not ui.confirm("Keep the bot token in the file?"):
+        kept = None
     token = (
         answers.telegram_token
         or os.environ.get("FOREMAN_TELEGRAM_TOKEN")
+        or kept
         or ui.secret("Bot token from @BotFather (input hidden)", option="--telegram-token")
     )
     base_url = (
@@ -145,7 +149,7 @@ def whatsapp_step(config: ConfigFile, answers: Answers, ui: Prompter) -> None:
     if not allowed:
         number = ui.ask(
             "Your phone number, allowed to DM the assistant (e.g. +49 170 1234567)",
-            default=account.split("@", 1)[0].split(":", 1)[0] if account else None,
+            default=account.split("@", 1)[0].split(":", 1)[0] if "@" in account else None,
             option="--whatsapp-allow",
         )
         allowed = [number]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import stat
 import threading
 from pathlib import Path
@@ -10,10 +11,14 @@ import httpx
 import pytest
 from click.testing import CliRunner, Result
 from inline_snapshot import snapshot
+from pydantic_ai import models
 
+from assistant.channels import whatsapp as whatsapp_channel
 from assistant.cli import cli
 from assistant.gateway import load_config
+from tests.channels.fake_neonize import FakeNeonizeClient
 from tests.channels.fake_telegram import FakeTelegram
+from tests.opencode_server import FakeLLM, HttpError, Text
 from tests.workspaces import ai_workspace
 
 EMPTY_LIST = "# Projects\n\n```yaml\nprojects: []\n```\n"
@@ -169,3 +174,55 @@ def test_model_step_stores_the_model_and_its_key_for_the_service(workspace: Path
     assert env_file.read_text() == f"ANTHROPIC_API_KEY={key}\n"
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
     assert load_config(workspace / "foreman.toml", env={}).model == "anthropic:claude-haiku-4-5"
+
+
+def test_model_check_sends_one_minimal_request(
+    workspace: Path, fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the fake model server on 127.0.0.1 is the only model this test may reach
+    monkeypatch.setattr(models, "ALLOW_MODEL_REQUESTS", True)
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_llm.url)
+    fake_llm.script(Text("OK"))
+    key = "sk-test-" + "k" * 32
+    result = setup("model", "--model", "openai-chat:gpt-test", "--model-key", key, "--check")
+    assert result.exit_code == 0, result.output
+    assert "openai-chat:gpt-test answered: 'OK'" in result.stdout
+    assert len(fake_llm.requests) == 1
+
+    fake_llm.script(HttpError(401, "invalid api key"))
+    result = setup("model", "--model", "openai-chat:gpt-test", "--model-key", key, "--check")
+    assert result.exit_code == 1
+    assert result.stderr == snapshot(
+        "Error: model: openai-chat:gpt-test refused the request (HTTP 401); check the key\n"
+    )
+
+
+class PhoneThatScans(FakeNeonizeClient):
+    """A fake neonize client (a live WhatsApp account cannot be reached from tests) whose
+    phone scans the QR code as soon as it is shown."""
+
+    async def connect(self):  # type: ignore[no-untyped-def]
+        online = await super().connect()
+
+        async def scan() -> None:
+            await self.show_qr(b"2@abcdef,ghijkl,mnopqr")
+            await self.finish_pairing("491701234567@s.whatsapp.net")
+
+        self.scanning = asyncio.create_task(scan())
+        return online
+
+
+def test_whatsapp_step_runs_the_login_and_stores_the_session_and_number(
+    workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        whatsapp_channel, "neonize_client", lambda db: PhoneThatScans(logged_in=False)
+    )
+    result = setup("whatsapp", input="\n")
+    assert result.exit_code == 0, result.output
+    assert "Scan this with WhatsApp > Linked devices > Link a device:" in result.stdout
+    assert "Linked 491701234567@s.whatsapp.net." in result.stdout
+    config = load_config(workspace / "foreman.toml", env={})
+    assert config.whatsapp is not None
+    assert config.whatsapp.db == tmp_path / "state" / "whatsapp.db"
+    assert config.whatsapp.allowed == ("491701234567@s.whatsapp.net",)

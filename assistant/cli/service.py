@@ -7,10 +7,14 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from assistant.cli.options import fail, shown
+
+if TYPE_CHECKING:
+    from assistant.service_unit import Action, Manager
 
 config_option = click.option(
     "--config",
@@ -37,17 +41,22 @@ def service() -> None:
     """
 
 
-def _manager() -> str:
+def _manager() -> Manager:
     from assistant.service_unit import manager_for
 
     # FOREMAN_SERVICE_MANAGER picks the other manager's file for `install --print` on any OS
-    return os.environ.get("FOREMAN_SERVICE_MANAGER") or manager_for()
+    chosen = os.environ.get("FOREMAN_SERVICE_MANAGER")
+    if chosen is None:
+        return manager_for()
+    if chosen not in ("systemd", "launchd"):
+        fail(f"FOREMAN_SERVICE_MANAGER={chosen!r}: expected systemd or launchd")
+    return chosen  # type: ignore[return-value]
 
 
 def _installed_unit() -> Path:
     from assistant.service_unit import unit_path
 
-    unit = unit_path(_manager())  # type: ignore[arg-type]
+    unit = unit_path(_manager())
     if not unit.is_file():
         fail(
             f"the service is not installed ({shown(unit)} is missing): "
@@ -56,11 +65,11 @@ def _installed_unit() -> Path:
     return unit
 
 
-def _run(action: str, unit: Path) -> None:
+def _run(action: Action, unit: Path) -> None:
     from assistant.service_unit import ServiceError, manager_commands, run_manager
 
     try:
-        for command in manager_commands(_manager(), action, unit):  # type: ignore[arg-type]
+        for command in manager_commands(_manager(), action, unit):
             run_manager(command)
     except ServiceError as exc:
         fail(str(exc))
@@ -122,13 +131,18 @@ def install(config_path: Path | None, workspace_dir: Path | None, print_only: bo
     if print_only:
         click.echo(text, nl=False)
         return
-    unit = path_for(manager)  # type: ignore[arg-type]
+    unit = path_for(manager)
     unit.parent.mkdir(parents=True, exist_ok=True)
     unit.write_text(text, encoding="utf-8")
     if manager == "launchd":
         log_dir.mkdir(parents=True, exist_ok=True)  # launchd opens the log, never its folder
     _run("install", unit)
     click.echo(f"Installed {unit}: the gateway runs now, and again after a failure.")
+    if not spec.env_file.is_file():
+        click.echo(
+            f"No {spec.env_file.name} beside {path.name}: without a model key the assistant "
+            "answers slash commands only (`foreman setup model` adds one)."
+        )
     if manager == "systemd":
         user = getpass.getuser()
         if lingering(user) is not True:
@@ -161,7 +175,7 @@ def uninstall() -> None:
     click.echo(f"Removed {unit}; the gateway no longer runs in the background.")
 
 
-def _simple(action: str, done: str) -> click.Command:
+def _simple(action: Action, done: str) -> click.Command:
     @click.command(
         action,
         help=f"{action.capitalize()} the gateway service.\n\n\b\n"
@@ -203,7 +217,7 @@ def status(config_path: Path | None) -> None:
 
     manager = _manager()
     view = launchd_view() if manager == "launchd" else systemd_view()
-    unit = unit_path(manager)  # type: ignore[arg-type]
+    unit = unit_path(manager)
     pid = f", pid {view.pid}" if view.pid else ""
     detail = f" ({view.detail})" if view.detail else ""
     click.echo(f"service   {view.state}{detail}{pid}; {unit}")

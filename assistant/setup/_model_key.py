@@ -38,22 +38,20 @@ def check_key_format(provider: str, key: str) -> str:
 def check_model(model: str, env_var: str | None, key: str | None) -> str:
     """One minimal request to `model` with `key`; its answer, or SetupError with the reason."""
     from pydantic_ai import Agent
-    from pydantic_ai.exceptions import ModelHTTPError, UnexpectedModelBehavior, UserError
+    from pydantic_ai.exceptions import UserError
+
+    from assistant.agent.failures import describe_failure
 
     saved = os.environ.get(env_var) if env_var else None
     if env_var and key:
         os.environ[env_var] = key  # providers read their key from the environment only
     try:
         return asyncio.run(_ask(Agent(model)))
-    except ModelHTTPError as exc:
-        raise SetupError(
-            f"{model} refused the request (HTTP {exc.status_code}); check the key"
-        ) from None
-    except (UserError, UnexpectedModelBehavior, ValueError, ImportError) as exc:
+    except (UserError, ValueError, ImportError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SetupError(f"{model} could not be used: {first}") from None
-    except Exception as exc:  # the provider's client: network errors of every kind
-        raise SetupError(f"cannot reach {model}'s provider ({type(exc).__name__})") from None
+        raise SetupError(f"{model} cannot be used: {first}") from None
+    except Exception as exc:  # the provider's failures, each as the assistant itself words it
+        raise SetupError(describe_failure(exc, model)) from None
     finally:
         if env_var and key:
             if saved is None:

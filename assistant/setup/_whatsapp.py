@@ -24,3 +24,5 @@ def link_whatsapp(
         return asyncio.run(login(client, phone=phone, show=show, timeout=timeout))
     except TimeoutError:
         raise SetupError(f"not paired within {timeout:.0f} seconds; nothing written") from None
+    except Exception as exc:  # the WhatsApp client's own failures (network, a revoked session)
+        raise SetupError(f"the WhatsApp login failed ({type(exc).__name__}); try again") from None

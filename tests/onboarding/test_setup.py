@@ -193,7 +193,7 @@ def test_model_check_sends_one_minimal_request(
     result = setup("model", "--model", "openai-chat:gpt-test", "--model-key", key, "--check")
     assert result.exit_code == 1
     assert result.stderr == snapshot(
-        "Error: model: openai-chat:gpt-test refused the request (HTTP 401); check the key\n"
+        "Error: model: The model provider refused the key in OPENAI_API_KEY (401). Check or replace it, then try again.\n"
     )
 
 

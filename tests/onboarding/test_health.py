@@ -17,7 +17,7 @@ from assistant.cli import cli
 from assistant.gateway import Health, read_health
 from tests.channels.fake_telegram import FakeTelegram
 from tests.channels.test_serve_command import PROJECTLIST, read_until, start_serve
-from tests.onboarding.test_service import Manager
+from tests.onboarding.standin_manager import Manager
 from tests.workspaces import ai_workspace
 
 

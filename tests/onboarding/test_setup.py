@@ -226,3 +226,17 @@ def test_whatsapp_step_runs_the_login_and_stores_the_session_and_number(
     assert config.whatsapp is not None
     assert config.whatsapp.db == tmp_path / "state" / "whatsapp.db"
     assert config.whatsapp.allowed == ("491701234567@s.whatsapp.net",)
+
+
+def test_no_dm_within_the_wait_says_how_to_go_on(
+    workspace: Path, fake_telegram: FakeTelegram
+) -> None:
+    result = setup("telegram", "--telegram-token", fake_telegram.token, "--wait", "1")
+    assert result.exit_code == 1
+    assert result.stderr == snapshot(
+        "Error: telegram: no message reached @foreman_test_bot within 1 s; run `foreman setup telegram` again, or pass --telegram-user ID\n"
+    )
+    assert (
+        not (workspace / "foreman.toml").exists()
+        or "[telegram]" not in (workspace / "foreman.toml").read_text()
+    )

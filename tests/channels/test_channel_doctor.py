@@ -75,7 +75,7 @@ def test_a_refused_token_and_an_unreachable_server_never_show_the_token(
             "FOREMAN_TELEGRAM_BASE_URL": fake_telegram.base_url,
         },
     )
-    assert str(check_channels(wrong)[0]) == snapshot("fail telegram: token refused: Not Found")
+    assert str(check_channels(wrong)[0]) == snapshot("fail telegram: token refused: Unauthorized")
     down = load_config(
         None,
         env={

@@ -140,7 +140,8 @@ def whatsapp_step(config: ConfigFile, answers: Answers, ui: Prompter) -> None:
         Path(configured).expanduser() if configured else default_state_dir() / "whatsapp.db"
     )
     ui.say(
-        "Foreman links to WhatsApp as a device of your phone (WhatsApp > Linked devices); "
+        "Foreman links to WhatsApp as a device of your phone (WhatsApp > Settings > Linked "
+        "devices); "
         f"the session is stored in {db} (a credential: keep it private)."
     )
     account = link_whatsapp(db, phone=answers.whatsapp_phone, show=ui.say)

@@ -14,15 +14,17 @@ def link_whatsapp(
 ) -> str:
     """Run the channel's login with its session in `db`; the linked account's JID."""
     try:
-        from assistant.channels.whatsapp import login, neonize_client
+        from assistant.channels.whatsapp_login import LoginError, login
+
+        linked = asyncio.run(login(db, phone=phone, show=show, timeout=timeout))
     except ImportError:
         raise SetupError(
             "WhatsApp needs the whatsapp extra: pip install 'foreman-assistant[whatsapp]'"
         ) from None
-    client = neonize_client(db)
-    try:
-        return asyncio.run(login(client, phone=phone, show=show, timeout=timeout))
-    except TimeoutError:
-        raise SetupError(f"not paired within {timeout:.0f} seconds; nothing written") from None
-    except Exception as exc:  # the WhatsApp client's own failures (network, a revoked session)
+    except LoginError as exc:
+        raise SetupError(str(exc)) from None
+    except Exception as exc:  # the WhatsApp library's own failures, never a traceback
         raise SetupError(f"the WhatsApp login failed ({type(exc).__name__}); try again") from None
+    if linked.already:
+        show(f"Already linked ({db}); to link another account, unlink this device on the phone.")
+    return linked.account

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import stat
 import threading
 from pathlib import Path
 
 import httpx
+import neonize.aioze.client
 import pytest
 from click.testing import CliRunner, Result
 from inline_snapshot import snapshot
 from pydantic_ai import models
 
-from assistant.channels import whatsapp as whatsapp_channel
 from assistant.cli import cli
 from assistant.gateway import load_config
-from tests.channels.fake_neonize import FakeNeonizeClient
+from tests.channels.fake_neonize import FakeWhatsmeow
 from tests.channels.fake_telegram import FakeTelegram
 from tests.opencode_server import FakeLLM, HttpError, Text
 from tests.workspaces import ai_workspace
@@ -197,30 +196,19 @@ def test_model_check_sends_one_minimal_request(
     )
 
 
-class PhoneThatScans(FakeNeonizeClient):
-    """A fake neonize client (a live WhatsApp account cannot be reached from tests) whose
-    phone scans the QR code as soon as it is shown."""
-
-    async def connect(self):  # type: ignore[no-untyped-def]
-        online = await super().connect()
-
-        async def scan() -> None:
-            await self.show_qr(b"2@abcdef,ghijkl,mnopqr")
-            await self.finish_pairing("491701234567@s.whatsapp.net")
-
-        self.scanning = asyncio.create_task(scan())
-        return online
-
-
 def test_whatsapp_step_runs_the_login_and_stores_the_session_and_number(
     workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(
-        whatsapp_channel, "neonize_client", lambda db: PhoneThatScans(logged_in=False)
-    )
-    result = setup("whatsapp", input="\n")
+    # neonize's Go library is the one boundary faked (a live account needs a phone to scan)
+    go = FakeWhatsmeow(qr_seconds=0.2)
+    go.scans_as = "491701234567@s.whatsapp.net"
+    monkeypatch.setattr(neonize.aioze.client, "gocode", go)
+    try:
+        result = setup("whatsapp", input="\n")
+    finally:
+        go.close()
     assert result.exit_code == 0, result.output
-    assert "Scan this with WhatsApp > Linked devices > Link a device:" in result.stdout
+    assert "Scan this with WhatsApp" in result.stdout
     assert "Linked 491701234567@s.whatsapp.net." in result.stdout
     config = load_config(workspace / "foreman.toml", env={})
     assert config.whatsapp is not None

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Platform = Literal["telegram", "whatsapp", "terminal", "mcp", "a2a"]
+# `needs_you`: the user should look now (a question, an approval, a failure); `progress`: news
+# they may read later, which a channel is free to deliver without a sound
+Priority = Literal["needs_you", "progress"]
 
 
 @dataclass(frozen=True)
@@ -68,3 +71,4 @@ class Outbound:
     replaces_message_id: str | None = None
     kind: str = "text"  # text | approval_card | notification | error
     extra: dict[str, str] = field(default_factory=dict)
+    priority: Priority = "needs_you"

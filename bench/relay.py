@@ -26,8 +26,7 @@ sys.path.insert(0, str(_HERE.parent))
 import httpx  # noqa: E402
 
 from assistant.messages import ChatRef, Inbound, Principal  # noqa: E402
-from assistant.relay import Relay, read_stream, replay  # noqa: E402
-from assistant.relay._bindings import Binding, save_binding  # noqa: E402
+from assistant.relay import Binding, Relay, read_stream, replay, save_binding  # noqa: E402
 from assistant.store import open_store  # noqa: E402
 from tools.opencode import OpenCodeClient, prompt_body  # noqa: E402
 

@@ -24,19 +24,6 @@ CHECKED = (*PRODUCT, "prompts", "tests", "bench")
 # and the imported one. Delete an entry when its import goes: the test then keeps it gone.
 PRIVATE_IMPORTS_BEING_REMOVED: frozenset[tuple[str, str]] = frozenset(
     {
-        # the relay in rooms, with a public surface (house-relay)
-        ("assistant.cli.relay", "assistant.relay._format"),
-        ("assistant.cli.relay", "assistant.relay._journal"),
-        ("assistant.cli.relay", "assistant.relay._relay"),
-        ("assistant.cli.relay", "assistant.relay._replay"),
-        ("bench.relay", "assistant.relay._bindings"),
-        ("tests.channels.test_end_to_end", "assistant.relay._bindings"),
-        ("tests.channels.test_whatsapp_groups", "assistant.relay._bindings"),
-        ("tests.relay.test_live", "assistant.relay._bindings"),
-        ("tests.relay.test_replay", "assistant.relay._format"),
-        ("tests.relay.test_replay", "assistant.relay._replay"),
-        ("tests.relay.test_units", "assistant.relay._format"),
-        ("tests.relay.test_units", "assistant.relay._journal"),
         # the project-list tests (editor)
         ("tests.projectlist.test_projectlist_corpus", "tools.projectlist._scan"),
         ("tests.projectlist.test_projectlist_corpus", "tools.projectlist._text"),

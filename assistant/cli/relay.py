@@ -13,6 +13,7 @@ import click
 from assistant.cli.options import open_workspace, workspace_options
 
 if TYPE_CHECKING:
+    from assistant.relay import Notification
     from tools.workspace import Workspace
 
 
@@ -47,9 +48,7 @@ def replay_command(file: Path, as_json: bool, retry_limit: int | None) -> None:
     Example:
       foreman relay replay ../shared/corpus/opencode-1.18.33/event-stream.sse.txt
     """
-    from assistant.relay._format import one_line
-    from assistant.relay._relay import retry_limit_from_env
-    from assistant.relay._replay import read_stream, replay
+    from assistant.relay import read_stream, replay, retry_limit_from_env
 
     try:
         limit = retry_limit if retry_limit is not None else retry_limit_from_env()
@@ -60,10 +59,19 @@ def replay_command(file: Path, as_json: bool, retry_limit: int | None) -> None:
         if as_json:
             record = {"session_id": n.session_id, "kind": n.kind, "key": n.key, "text": n.text}
             if n.choices:
-                record["choices"] = [{"label": label, "data": data} for label, data in n.choices]
+                record["choices"] = [{"label": c.label, "data": c.data} for c in n.choices]
             click.echo(json.dumps(record, ensure_ascii=False))
         else:
-            click.echo(one_line(n))
+            click.echo(replay_line(n))
+
+
+def replay_line(notification: Notification) -> str:
+    """`<session id> <kind> <text>`, the text as the terminal shows it, newlines escaped."""
+    from assistant.channels.terminal import terminal_text
+
+    text = terminal_text(notification.line, notification.choices)
+    text = text.replace("\\", "\\\\").replace("\n", "\\n")
+    return f"{notification.session_id} {notification.kind} {text}"
 
 
 @relay.command("run")
@@ -73,7 +81,8 @@ def run_command(workspace_dir: Path | None, file: Path | None, platform: str) ->
     """Run the relay alone: chat lines on stdin, notifications on stdout.
 
     Each stdin line is `chat_id: text` (a group bound to a builder); immediate replies and
-    notifications are printed as `chat_id: text`. The local user is the principal.
+    notifications are printed as `chat_id: text`, their choices numbered beneath (a bare
+    number answers the latest choices in that chat). The local user is the principal.
     Needs FOREMAN_OPENCODE_URL (and FOREMAN_OPENCODE_PASSWORD when the server has one).
 
     \b
@@ -87,7 +96,8 @@ async def _run(workspace: Workspace, platform: str) -> None:
     import getpass
     import os
 
-    from assistant.messages import ChatRef, Inbound, Outbound, Principal
+    from assistant.channels.terminal import chosen, terminal_text
+    from assistant.messages import ChatRef, Choice, Inbound, Outbound, Principal
     from assistant.relay import Relay
     from assistant.store import open_store
     from tools.opencode import OpenCodeClient
@@ -99,10 +109,13 @@ async def _run(workspace: Workspace, platform: str) -> None:
     store = open_store()
     relay = Relay(store, client, workspace, principals={me.key})
 
+    # the latest choices shown in each chat: what a bare number typed there answers
+    choices: dict[str, tuple[Choice, ...]] = {}
+
     async def send(message: Outbound) -> str | None:
-        text = message.text
         if message.choices:
-            text += "".join(f"\n  [{c.label}] {c.data}" for c in message.choices)
+            choices[message.chat.key] = message.choices
+        text = terminal_text(message.text, message.choices)
         print(f"{message.chat.chat_id}: {text}", flush=True)
         return None
 
@@ -117,7 +130,12 @@ async def _run(workspace: Workspace, platform: str) -> None:
                 print(f"error: expected `chat_id: text`, got {line.strip()!r}", file=sys.stderr)
                 continue
             chat = ChatRef(platform, chat_id.strip(), is_direct=False)  # type: ignore[arg-type]
-            inbound = Inbound(chat=chat, sender=me, text=text.strip())
+            choice = chosen(text, choices.get(chat.key, ()))
+            if choice is not None:
+                choices.pop(chat.key)
+                inbound = Inbound(chat=chat, sender=me, callback_data=choice.data)
+            else:
+                inbound = Inbound(chat=chat, sender=me, text=text.strip())
             for reply in await relay.handle(inbound):
                 await send(reply)
 
@@ -143,8 +161,7 @@ def history(builder: str, last: int | None, as_json: bool) -> None:
       foreman history 0014-ironman-training --last 5
       foreman history 0014-ironman-training --json
     """
-    from assistant.relay._journal import exchanges
-    from assistant.relay._relay import format_exchanges
+    from assistant.relay import exchanges, format_exchanges
     from assistant.store import open_store
 
     if last is not None and last < 1:

@@ -1,4 +1,12 @@
-"""The deterministic relay between bound chats and builder OpenCode sessions (no LLM)."""
+"""The deterministic relay between bound chats and builder OpenCode sessions (no LLM).
+
+Rooms, one concept each: `_bindings` (which chat talks to which builder), `_sessions` (each
+builder's current session and what it waits on), `_forwarding` (chat → builder),
+`_commands` (group commands and buttons), `_classify` (the fixed event table), `_notice`
+(a platform-neutral notification), `_events` (the event stream, classified),
+`_delivery` (who hears a notification, sent once per chat), `_journal` (what is stored),
+`_replay` (a captured stream through the table); `_relay` assembles them.
+"""
 
 from assistant.relay._bindings import (
     DEFAULT_PATTERNS,
@@ -8,11 +16,13 @@ from assistant.relay._bindings import (
     save_binding,
     stored_bindings,
 )
-from assistant.relay._classify import IDLE, Notification, SessionState, classify
-from assistant.relay._format import render, split_text
-from assistant.relay._journal import Exchange, exchanges, failed_deliveries, history_events
-from assistant.relay._relay import Relay, match_answer
+from assistant.relay._classify import IDLE, SessionState, classify
+from assistant.relay._events import retry_limit_from_env
+from assistant.relay._journal import Exchange, exchanges, failed_deliveries, format_exchanges
+from assistant.relay._notice import Notification
+from assistant.relay._relay import Relay
 from assistant.relay._replay import read_stream, replay
+from assistant.relay._sessions import match_answer
 
 __all__ = [
     "DEFAULT_PATTERNS",
@@ -27,12 +37,11 @@ __all__ = [
     "classify",
     "exchanges",
     "failed_deliveries",
-    "history_events",
+    "format_exchanges",
     "match_answer",
     "read_stream",
-    "render",
     "replay",
+    "retry_limit_from_env",
     "save_binding",
-    "split_text",
     "stored_bindings",
 ]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import logging
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +19,8 @@ from tools.orchestrator import (
     builders_by_project,
     check_safe,
 )
+
+log = logging.getLogger(__name__)
 
 TriggerMode = Literal["all_messages", "mention", "prefix"]
 DEFAULT_PATTERNS: dict[str, tuple[str, ...]] = {
@@ -139,3 +143,90 @@ def save_binding(store: Store, binding: Binding, created_by: str) -> None:
                 datetime.now(UTC).isoformat(),
             ),
         )
+
+
+class BoundChats:
+    """The bindings in force: project-list ones, then `/bind` ones (which win for the same chat).
+
+    Re-read at most once a second: a project-list edit or a /bind elsewhere shows up within
+    a second, and a chat message does not pay for a file parse.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        workspace: Any,
+        projects: Callable[[], Iterable[Any]] | None = None,
+    ) -> None:
+        self.store = store
+        # a tools.workspace.Workspace (its `.root`) or a plain path
+        self.root = Path(workspace) if isinstance(workspace, str | Path) else Path(workspace.root)
+        self.workspace = workspace
+        self._projects = projects
+        self._cache: tuple[float, list[Binding]] | None = None
+
+    def _declared_projects(self) -> Iterable[Any]:
+        if self._projects is not None:
+            return self._projects()
+        from tools.projectlist import ProjectListError, load
+        from tools.workspace import WorkspaceNotFound, find_workspace
+
+        try:
+            path = getattr(self.workspace, "projectlist_path", None)
+            if path is None:
+                path = find_workspace(workspace=self.root).projectlist_path
+            # not strict: one bad entry must not unbind every other project's chat
+            return load(path, strict=False).projects
+        except (WorkspaceNotFound, ProjectListError) as exc:
+            log.info("no project-list bindings (%s); using /bind ones only", exc)
+            return ()
+
+    def all(self) -> list[Binding]:
+        now = time.monotonic()
+        if self._cache is not None and now - self._cache[0] < 1.0:
+            return self._cache[1]
+        by_chat: dict[str, Binding] = {}
+        for binding in bindings_from_projects(self._declared_projects(), self.root):
+            by_chat[binding.chat_key] = binding
+        for binding in stored_bindings(self.store):
+            by_chat[binding.chat_key] = binding
+        found = []
+        for binding in by_chat.values():
+            if is_safe_builder(binding.builder):
+                found.append(binding)
+            else:  # a hand-edited store or project list must not point the relay outside
+                log.warning(
+                    "ignoring %s: unsafe builder name %r", binding.chat_key, binding.builder
+                )
+        self._cache = (now, found)
+        return found
+
+    def bind(self, binding: Binding, created_by: str) -> None:
+        """Store a `/bind`; it is in force from the next lookup on."""
+        save_binding(self.store, binding, created_by=created_by)
+        self._cache = None
+
+    def for_chat(self, chat: ChatRef) -> Binding | None:
+        for binding in self.all():
+            if (
+                binding.platform == chat.platform
+                and binding.chat_id == chat.chat_id
+                and (binding.thread_id or None) == (chat.thread_id or None)
+            ):
+                return binding
+        return None
+
+    def directory(self, builder: str) -> str:
+        return str(builder_directory(self.root, builder))
+
+    def builder_of_directory(self, directory: str | None) -> str | None:
+        if directory is None:
+            return None
+        for binding in self.all():
+            if self.directory(binding.builder) == directory:
+                return binding.builder
+        return None
+
+    def chats_of(self, builder: str) -> dict[str, ChatRef]:
+        """Every chat bound to `builder`, by chat key."""
+        return {b.chat_key: b.chat() for b in self.all() if b.builder == builder}

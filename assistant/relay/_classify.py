@@ -10,50 +10,12 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from assistant.messages import Choice
+from assistant.relay._notice import Notification
 from tools.opencode import Event, Permission, Question
-
-Kind = Literal[
-    "started",
-    "complete",
-    "question",
-    "permission",
-    "error",
-    "command_failed",
-    "tests_failed",
-    "undelivered",
-]
-
-EMOJI: dict[str, str] = {
-    "started": "🔨",
-    "complete": "✅",
-    "question": "❓",
-    "permission": "🔒",
-    "error": "❌",
-    "command_failed": "⚠️",
-    "tests_failed": "🧪",
-    "undelivered": "⚠️",
-}
 
 OUTPUT_TAIL_LINES = 8
 PROMPT_PREVIEW = 120
-
-
-@dataclass(frozen=True)
-class Notification:
-    """One chat notification. `key` names its cause, so it is delivered at most once."""
-
-    key: str
-    session_id: str
-    kind: Kind
-    text: str
-    # (label, callback data) pairs: buttons, or numbered replies where there are none
-    choices: tuple[tuple[str, str], ...] = ()
-    # the relay must abort the session (the retry limit was reached)
-    abort: bool = False
-
-    @property
-    def emoji(self) -> str:
-        return EMOJI[self.kind]
 
 
 @dataclass(frozen=True)
@@ -133,24 +95,23 @@ def permission_notification(permission: Permission) -> Notification:
         kind="permission",
         text="\n".join(lines),
         choices=(
-            ("Allow once", f"perm:{pid}:once"),
-            ("Always allow", f"perm:{pid}:always"),
-            ("Deny", f"perm:{pid}:reject"),
+            Choice("Allow once", f"perm:{pid}:once"),
+            Choice("Always allow", f"perm:{pid}:always"),
+            Choice("Deny", f"perm:{pid}:reject"),
         ),
     )
 
 
 def question_notification(question: Question) -> Notification:
     lines: list[str] = []
-    choices: list[tuple[str, str]] = []
+    choices: list[Choice] = []
     for item in question.questions:
         head = f"{item.header}: " if item.header and item.header != item.question else ""
         lines.append(f"{head}{item.question}")
     # buttons answer the first question; a multi-question request is answered by text
     if question.questions:
         for n, option in enumerate(question.questions[0].options, start=1):
-            choices.append((option.label, f"q:{question.id}:{n}"))
-    lines.append("Reply with a number or an option's label.")
+            choices.append(Choice(option.label, f"q:{question.id}:{n}"))
     return Notification(
         key=f"question:{question.id}",
         session_id=question.session_id,

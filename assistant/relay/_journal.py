@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from assistant.relay._classify import Notification
+from assistant.relay._notice import Notification
 from assistant.store import Store
 
 
@@ -24,11 +26,6 @@ def delivery_states(store: Store, key: str) -> dict[str, str]:
         "SELECT chat_key, state FROM deliveries WHERE notification_key = ?", (key,)
     ).fetchall()
     return {row["chat_key"]: row["state"] for row in rows}
-
-
-def was_delivered(store: Store, key: str, chat_key: str) -> bool:
-    states = delivery_states(store, key)
-    return "sent" in (states.get(chat_key), states.get(ANY_CHAT))
 
 
 def record_delivery(
@@ -83,17 +80,6 @@ def mark_reported(store: Store, chat_key: str, keys: list[str]) -> None:
         )
 
 
-def append_history(
-    store: Store, builder: str, session_id: str, type_: str, payload: dict[str, Any]
-) -> None:
-    with store.transaction() as conn:
-        conn.execute(
-            "INSERT INTO builder_events (builder, session_id, at, type, event_json) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (builder, session_id, _now(), type_, json.dumps(payload, ensure_ascii=False)),
-        )
-
-
 HistoryRow = tuple[str, str, str, dict[str, Any]]  # builder, session id, type, payload
 
 
@@ -106,6 +92,33 @@ def append_history_rows(store: Store, rows: list[HistoryRow]) -> None:
             "VALUES (?, ?, ?, ?, ?)",
             [(b, sid, at, t, json.dumps(p, ensure_ascii=False)) for b, sid, t, p in rows],
         )
+
+
+class HistoryWriter:
+    """Queues history rows; a background task stores them in batches, off the event loop, so
+    neither a chat message nor an event waits for a disk sync."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._rows: list[HistoryRow] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    def record(self, builder: str, session_id: str, type_: str, payload: dict[str, Any]) -> None:
+        self._rows.append((builder, session_id, type_, payload))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write())
+
+    async def _write(self) -> None:
+        while self._rows:
+            batch, self._rows = self._rows, []
+            await asyncio.to_thread(append_history_rows, self.store, batch)
+
+    async def flush(self) -> None:
+        """Wait until every queued row is stored."""
+        while self._rows or (self._writer and not self._writer.done()):
+            if self._writer is None or self._writer.done():
+                self._writer = asyncio.get_running_loop().create_task(self._write())
+            await asyncio.shield(self._writer)
 
 
 @dataclass(frozen=True)
@@ -155,20 +168,10 @@ def _exchange(data: dict[str, Any]) -> Exchange:
     return Exchange(data["at"], data["sid"], data["prompt"], tuple(data["replies"]))
 
 
-def history_events(store: Store, builder: str, last: int | None = None) -> list[dict[str, Any]]:
-    """Raw stored events of a builder, oldest first."""
-    query = "SELECT id, session_id, at, type, event_json FROM builder_events WHERE builder = ?"
-    rows = store.connection.execute(
-        query + " ORDER BY id DESC" + (" LIMIT ?" if last else ""),
-        (builder, last) if last else (builder,),
-    ).fetchall()
-    return [
-        {
-            "id": r["id"],
-            "session_id": r["session_id"],
-            "at": r["at"],
-            "type": r["type"],
-            "event": json.loads(r["event_json"]),
-        }
-        for r in reversed(rows)
-    ]
+def format_exchanges(found: Iterable[Exchange]) -> str:
+    """Exchanges as chat or terminal text: `» prompt` then the replies, indented."""
+    lines: list[str] = []
+    for exchange in found:
+        lines.append(f"» {exchange.prompt}" if exchange.prompt else "» (no message)")
+        lines += ["  " + reply.replace("\n", "\n  ") for reply in exchange.replies]
+    return "\n".join(lines)

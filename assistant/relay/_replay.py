@@ -6,7 +6,8 @@ import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from assistant.relay._classify import IDLE, Notification, SessionState, classify
+from assistant.relay._classify import IDLE, SessionState, classify
+from assistant.relay._notice import Notification
 from tools.opencode import Event, parse_event_data
 
 

@@ -23,8 +23,7 @@ from assistant.gateway import (
     load_config,
     principal_keys,
 )
-from assistant.relay import Relay
-from assistant.relay._bindings import Binding, save_binding
+from assistant.relay import Binding, Relay, save_binding
 from assistant.store import Store, open_store
 from tests.channels.fake_telegram import FakeTelegram
 from tests.opencode_server import FakeLLM, OpenCodeProcess
@@ -190,7 +189,7 @@ async def test_a_bound_topic_message_reaches_opencode_and_done_comes_back_there(
             await asyncio.sleep(0.3)  # the relay's event stream is open
             fake_telegram.group_message(GROUP, OWNER, "Say hello", thread_id=TOPIC)
             done = await wait_for(fake_telegram, "sendMessage", lambda p: "✅" in p["text"])
-            session_id = relay._current.get(BUILDER)
+            session_id = relay.current_session(BUILDER)
     finally:
         if session_id:
             with contextlib.suppress(Exception):

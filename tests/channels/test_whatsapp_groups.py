@@ -11,8 +11,7 @@ from assistant.channels import ChannelError
 from assistant.channels.whatsapp import WhatsAppChannel
 from assistant.gateway import AllowList, Route, Router, WhatsAppGroups, declared_projects
 from assistant.messages import ChatRef, Inbound, Outbound, Principal
-from assistant.relay import Relay
-from assistant.relay._bindings import stored_bindings
+from assistant.relay import Relay, stored_bindings
 from assistant.store import open_store
 from tests.channels.fake_neonize import WhatsAppSim
 from tests.channels.waiting import eventually

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+from inline_snapshot import snapshot
 from pydantic_ai.models.test import TestModel
 
+from assistant.cli import cli
 from assistant.gateway import Pairing, build_services, load_config, principal_keys
 from assistant.messages import ChatRef, Inbound, Outbound, Principal
-from assistant.relay import Relay, exchanges
-from assistant.relay._bindings import Binding, save_binding
+from assistant.relay import Binding, Relay, exchanges, save_binding
 from assistant.store import Store, open_store
 from tests.opencode_server import (
     FakeLLM,
@@ -151,7 +154,7 @@ async def running_relay(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        session_id = relay._current.get(BUILDER)
+        session_id = relay.current_session(BUILDER)
         if session_id and abort_on_exit:
             with contextlib.suppress(Exception):
                 await client.abort(session_id)
@@ -179,6 +182,32 @@ async def test_a_text_answer_comes_back_as_done(chat: Chat, fake_llm: FakeLLM) -
     assert exchange.replies == ("🔨 Started: Alice: Say hello", "✅ Done\nHello from fake LLM")
     (reply,) = await chat.say("/history 1")
     assert reply.text.startswith("» Alice: Say hello")
+
+    await chat.say("Say hello again")
+    assert await chat.until("complete") == ["started", "complete"]
+    await chat.relay.flush_history()
+    runner = CliRunner()  # `foreman history` reads the store the relay wrote (FOREMAN_STATE_DIR)
+    result = runner.invoke(cli, ["history", BUILDER])
+    assert (result.exit_code, result.output) == (
+        0,
+        snapshot("""\
+» Alice: Say hello
+  🔨 Started: Alice: Say hello
+  ✅ Done
+  Hello from fake LLM
+» Alice: Say hello again
+  🔨 Started: Alice: Say hello again
+  ✅ Done
+  Hello from fake LLM
+"""),
+    )
+    result = runner.invoke(cli, ["history", BUILDER, "--last", "1", "--json"])
+    assert result.exit_code == 0
+    (record,) = [json.loads(line) for line in result.output.splitlines()]
+    assert (record["prompt"], record["replies"]) == (
+        "Alice: Say hello again",
+        ["🔨 Started: Alice: Say hello again", "✅ Done\nHello from fake LLM"],
+    )
 
 
 async def test_bash_ok_is_quiet_and_exit_3_is_reported(chat: Chat, fake_llm: FakeLLM) -> None:
@@ -256,14 +285,14 @@ async def test_new_fork_compact_and_a_question_answered_by_button(
 ) -> None:
     await chat.say("Say hello")
     await chat.until("complete")
-    first = chat.relay._current[BUILDER]
+    first = chat.relay.current_session(BUILDER)
 
     (compacted,) = await chat.say("/compact")
     assert compacted.text == "🗜 Compacted."
     # compaction is a turn of its own: OpenCode runs the model to write the summary
     assert await chat.until("complete") == ["started", "complete"]
     (forked,) = await chat.say("/fork")
-    fork = chat.relay._current[BUILDER]
+    fork = chat.relay.current_session(BUILDER)
     assert fork != first and forked.text == f"🍴 Forked {first} into {fork}; now on the fork."
 
     question = {
@@ -289,7 +318,7 @@ async def test_new_fork_compact_and_a_question_answered_by_button(
     assert await chat.until("complete") == ["complete"]
 
     (fresh,) = await chat.say("/new")
-    assert chat.relay._current[BUILDER] not in (first, fork)
+    assert chat.relay.current_session(BUILDER) not in (first, fork)
     assert fresh.text.startswith("🆕 New session ses_")
 
 
@@ -363,7 +392,7 @@ async def test_status_reports_the_pending_permission(
         await chat.say("deploy")
         await chat.until("permission")
         (status,) = await chat.say("/status")
-        session_id = chat.relay._current[BUILDER]
+        session_id = chat.relay.current_session(BUILDER)
         assert status.text.splitlines()[0] == f"{BUILDER} ({session_id}): busy"
         assert "🔒 Approval needed: bash `make deploy`" in status.text
         await chat.say("/deny")
@@ -378,7 +407,7 @@ async def test_restarts_reannounce_pending_requests_once_and_duplicate_nothing(
     try:
         # 1. a permission asked while no relay runs is announced once when one starts
         async with running_relay(server, workspace, tmp_path, permission=ASK_BASH) as chat:
-            session_id = chat.relay._current[BUILDER]
+            session_id = chat.relay.current_session(BUILDER)
         fake_llm.script(bash("echo one"), when="one")
         builder_dir = str(workspace / ".builders" / BUILDER)
         async with OpenCodeClient(server.url, password=server.password) as client:
@@ -487,7 +516,7 @@ async def test_a_builder_bound_to_two_chats_answers_the_chat_that_asked(
 
         # a turn no chat asked for (OpenCode's own UI, another client): every chat, once each
         chat.seen.clear()
-        session_id = chat.relay._current[BUILDER]
+        session_id = chat.relay.current_session(BUILDER)
         await chat.relay.opencode.prompt_async(session_id, "typed in the OpenCode UI")
         await chat.until("complete")
         await chat.until("complete")

@@ -9,9 +9,8 @@ from click.testing import CliRunner
 from inline_snapshot import snapshot
 
 from assistant.cli import cli
-from assistant.relay import IDLE, SessionState, classify, replay
-from assistant.relay._format import one_line
-from assistant.relay._replay import read_stream
+from assistant.cli.relay import replay_line
+from assistant.relay import IDLE, SessionState, classify, read_stream, replay
 from tools.opencode import parse_event_data
 
 
@@ -37,7 +36,7 @@ def notifications_by_scenario(path: Path, retry_limit: int | None = 5) -> dict[s
         states[event.session_id] = state
         if notification and notification.key not in delivered:
             delivered.add(notification.key)
-            out[scenario].append(one_line(notification).replace(notification.session_id, "S"))
+            out[scenario].append(replay_line(notification).replace(notification.session_id, "S"))
     return out
 
 
@@ -70,7 +69,7 @@ def test_every_scenario_of_the_recorded_stream(corpus: Path) -> None:
             ],
             "SCENARIO 6": [
                 "S started 🔨 Started: ASK_QUESTION now",
-                "S question ❓ Color: Which color?\\nReply with a number or an option's label.\\n1. Red\\n2. Blue",
+                "S question ❓ Color: Which color?\\n1. Red\\n2. Blue",
                 'S complete ✅ Done\\nTool finished: User has answered your questions: "Which',
             ],
             "SCENARIO 7": [
@@ -107,7 +106,7 @@ def test_every_scenario_of_the_recorded_stream(corpus: Path) -> None:
 
 def test_the_global_event_capture(corpus: Path) -> None:
     stream = corpus / "opencode-1.18.33" / "global-event-stream.jsonl"
-    lines = [one_line(n) for n in replay(read_stream(stream), retry_limit=5)]
+    lines = [replay_line(n) for n in replay(read_stream(stream), retry_limit=5)]
     assert lines == snapshot(
         [
             "ses_dff276eeffferhkPBNgR8u4Yr5 started 🔨 Started: Say hello",
@@ -126,7 +125,7 @@ def test_the_global_event_capture(corpus: Path) -> None:
             "ses_dff276eeffferhkPBNgR8u4Yr5 permission 🔒 Approval needed: bash `rm -f nothing.txt`\\nReply /allow, /allow always or /deny [reason].\\n1. Allow once\\n2. Always allow\\n3. Deny",
             "ses_dff276eeffferhkPBNgR8u4Yr5 complete ✅ Done\\nTool finished: (no output)",
             "ses_dff276eeffferhkPBNgR8u4Yr5 started 🔨 Started: ASK_QUESTION",
-            "ses_dff276eeffferhkPBNgR8u4Yr5 question ❓ Color: Which color?\\nReply with a number or an option's label.\\n1. Red\\n2. Blue",
+            "ses_dff276eeffferhkPBNgR8u4Yr5 question ❓ Color: Which color?\\n1. Red\\n2. Blue",
             'ses_dff276eeffferhkPBNgR8u4Yr5 complete ✅ Done\\nTool finished: User has answered your questions: "Which',
             "ses_dff276eeffferhkPBNgR8u4Yr5 started 🔨 Started: RUN_BASH: sleep 30",
         ]
@@ -191,7 +190,9 @@ def scenario(stream: Path, header: str) -> list[str]:
 
 
 def told(payloads: list[str]) -> list[str]:
-    return [one_line(n).replace(n.session_id, "S") for n in replay(map(parse_event_data, payloads))]
+    return [
+        replay_line(n).replace(n.session_id, "S") for n in replay(map(parse_event_data, payloads))
+    ]
 
 
 def test_an_error_told_after_idle_is_never_done(corpus: Path) -> None:

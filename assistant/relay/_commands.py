@@ -1,0 +1,203 @@
+"""The group commands of a bound chat (/bind, /stop, /status, /allow, /deny, /new, /compact,
+/fork, /history) and its buttons (a permission's or a question's choices)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Container
+from pathlib import Path
+
+from assistant.messages import ChatRef, Inbound, Outbound, Principal
+from assistant.relay._bindings import Binding, BoundChats
+from assistant.relay._classify import IDLE, permission_notification, question_notification
+from assistant.relay._journal import HistoryWriter, exchanges, format_exchanges
+from assistant.relay._sessions import Sessions, match_answer
+from tools.opencode import OpenCodeClient
+
+Command = Callable[[Binding, Inbound, str], Awaitable[list[Outbound]]]
+TODO_MARKS = {"completed": "☑", "in_progress": "▶", "pending": "☐", "cancelled": "✗"}
+
+
+def reply(chat: ChatRef, text: str, kind: str = "text") -> Outbound:
+    return Outbound(chat=chat, text=text, kind=kind)
+
+
+class GroupCommands:
+    """What a slash command or a button press in a bound chat does; answers what to say."""
+
+    def __init__(
+        self,
+        opencode: OpenCodeClient,
+        bound: BoundChats,
+        sessions: Sessions,
+        history: HistoryWriter,
+        principals: Container[str],
+    ) -> None:
+        self.opencode = opencode
+        self.bound = bound
+        self.sessions = sessions
+        self.history = history
+        # read at every check, not copied: a user paired while the relay runs counts at once
+        self.principals = principals
+        self._commands: dict[str, Command] = {
+            "stop": self._stop,
+            "status": self._status,
+            "allow": self._allow,
+            "deny": self._deny,
+            "new": self._new,
+            "compact": self._compact,
+            "fork": self._fork,
+            "history": self._history,
+        }
+
+    def _is_principal(self, sender: Principal) -> bool:
+        return sender.key in self.principals
+
+    def find(self, text: str) -> tuple[Command, str] | None:
+        """The command a `/name argument` message names (`/name@bot` too), with its argument."""
+        if not text.startswith("/"):
+            return None
+        name, _, argument = text[1:].partition(" ")
+        command = self._commands.get(name.split("@")[0].lower())
+        return (command, argument.strip()) if command is not None else None
+
+    def bind(self, message: Inbound, text: str) -> list[Outbound]:
+        """`/bind BUILDER [trigger]`: the principal ties this chat to a builder."""
+        chat = message.chat
+        parts = text.split()
+        if not self._is_principal(message.sender):
+            return [reply(chat, "Only the principal can bind this chat to a builder.")]
+        if len(parts) < 2 or "/" in parts[1] or parts[1] in (".", ".."):
+            return [reply(chat, "Usage: /bind BUILDER [mention|prefix|all_messages]")]
+        trigger = parts[2] if len(parts) > 2 else "all_messages"
+        if trigger not in ("all_messages", "mention", "prefix"):
+            return [reply(chat, f"Unknown trigger {trigger!r}: all_messages, mention, prefix")]
+        binding = Binding(
+            platform=chat.platform,
+            chat_id=chat.chat_id,
+            thread_id=chat.thread_id,
+            builder=parts[1],
+            trigger=trigger,  # type: ignore[arg-type]
+        )
+        if not Path(self.bound.directory(binding.builder)).is_dir():
+            return [reply(chat, f"No builder {binding.builder!r} under .builders/.")]
+        self.bound.bind(binding, created_by=message.sender.key)
+        self.sessions.forget(binding.builder)
+        return [reply(chat, f"🔗 This chat now talks to builder {binding.builder}.")]
+
+    async def press(self, binding: Binding, message: Inbound) -> list[Outbound]:
+        """A button (or the numbered reply standing for one) answering a permission or question."""
+        data = message.callback_data or ""
+        kind, _, rest = data.partition(":")
+        object_id, _, choice = rest.rpartition(":")
+        if kind == "perm" and choice in ("once", "always", "reject"):
+            session_id = await self.sessions.session_for(binding.builder, create=False)
+            known = self.sessions.permissions.get(session_id or "")
+            if known is None or known.id != object_id:
+                return [reply(message.chat, "That approval request is no longer pending.")]
+            return await self._answer_permission(binding, message, choice, None)
+        if kind == "q" and choice.isdigit():
+            session_id = await self.sessions.session_for(binding.builder, create=False)
+            question = self.sessions.questions.get(session_id or "")
+            if question is None or question.id != object_id:
+                return [reply(message.chat, "That question is no longer pending.")]
+            answer = match_answer(question, choice)
+            if answer is None:
+                return [reply(message.chat, "No such option.")]
+            await self.sessions.answer(question, answer)
+            return [reply(message.chat, f"Answered: {answer}")]
+        return [reply(message.chat, f"Unknown button {data!r}.")]
+
+    async def _stop(self, binding: Binding, message: Inbound, _: str) -> list[Outbound]:
+        session_id = await self.sessions.session_for(binding.builder, create=False)
+        if session_id is None:
+            return [reply(message.chat, "No session to stop.")]
+        await self.opencode.abort(session_id)
+        return [reply(message.chat, "⏹ Stopped.")]
+
+    async def _status(self, binding: Binding, message: Inbound, _: str) -> list[Outbound]:
+        session_id = await self.sessions.session_for(binding.builder, create=False)
+        if session_id is None:
+            return [reply(message.chat, f"{binding.builder}: no session yet.")]
+        statuses = await self.opencode.session_status(self.bound.directory(binding.builder))
+        status = statuses.get(session_id)
+        line = f"{binding.builder} ({session_id}): {status.type if status else 'idle'}"
+        if status and status.type == "retry":
+            line += f", attempt {status.attempt}: {status.message}"
+        lines = [line]
+        permission = self.sessions.permissions.get(session_id)
+        if permission is not None:
+            lines.append("🔒 " + permission_notification(permission).text)
+        question = self.sessions.questions.get(session_id)
+        if question is not None:
+            lines.append("❓ " + question_notification(question).text)
+        todos = self.sessions.states.get(session_id, IDLE).todos
+        if not todos:
+            todos = tuple(
+                (str(t.get("status", "")), str(t.get("content", "")))
+                for t in await self.opencode.todos(session_id)
+            )
+        lines += [f"{TODO_MARKS.get(status, '☐')} {content}" for status, content in todos]
+        return [reply(message.chat, "\n".join(lines))]
+
+    async def _answer_permission(
+        self, binding: Binding, message: Inbound, answer: str, reason: str | None
+    ) -> list[Outbound]:
+        if not self._is_principal(message.sender):
+            return [reply(message.chat, "Only the principal can answer approval requests.")]
+        session_id = await self.sessions.session_for(binding.builder, create=False)
+        permission = self.sessions.permissions.get(session_id or "")
+        if permission is None:
+            pending = await self.opencode.permissions(self.bound.directory(binding.builder))
+            permission = next((p for p in pending if p.session_id == session_id), None)
+        if permission is None:
+            return [reply(message.chat, "Nothing is waiting for approval.")]
+        await self.opencode.reply_permission(permission.id, answer, reason)  # type: ignore[arg-type]
+        self.sessions.permissions.pop(permission.session_id, None)
+        said = {"once": "Allowed once", "always": "Always allowed", "reject": "Denied"}[answer]
+        what = permission.command or permission.permission
+        return [reply(message.chat, f"{said}: {what}" + (f" ({reason})" if reason else ""))]
+
+    async def _allow(self, binding: Binding, message: Inbound, argument: str) -> list[Outbound]:
+        answer = "always" if argument.lower() == "always" else "once"
+        return await self._answer_permission(binding, message, answer, None)
+
+    async def _deny(self, binding: Binding, message: Inbound, argument: str) -> list[Outbound]:
+        return await self._answer_permission(binding, message, "reject", argument or None)
+
+    async def _new(self, binding: Binding, message: Inbound, _: str) -> list[Outbound]:
+        session = await self.sessions.start_new(binding.builder)
+        return [reply(message.chat, f"🆕 New session {session.id} for {binding.builder}.")]
+
+    async def _compact(self, binding: Binding, message: Inbound, _: str) -> list[Outbound]:
+        session_id = await self.sessions.session_for(binding.builder, create=False)
+        if session_id is None:
+            return [reply(message.chat, "No session to compact.")]
+        model = None
+        for entry in reversed(await self.opencode.messages(session_id, limit=10)):
+            info = entry.get("info") or {}
+            if info.get("providerID") and info.get("modelID"):
+                model = (info["providerID"], info["modelID"])
+                break
+        if model is None:
+            return [reply(message.chat, "Nothing to compact yet.")]
+        await self.opencode.summarize(session_id, *model)
+        return [reply(message.chat, "🗜 Compacted.")]
+
+    async def _fork(self, binding: Binding, message: Inbound, _: str) -> list[Outbound]:
+        session_id = await self.sessions.session_for(binding.builder, create=False)
+        if session_id is None:
+            return [reply(message.chat, "No session to fork.")]
+        fork = await self.opencode.fork(session_id)
+        self.sessions.switch(binding.builder, fork.id)
+        return [reply(message.chat, f"🍴 Forked {session_id} into {fork.id}; now on the fork.")]
+
+    async def _history(self, binding: Binding, message: Inbound, argument: str) -> list[Outbound]:
+        try:
+            last = int(argument) if argument else 5
+        except ValueError:
+            return [reply(message.chat, "Usage: /history [N]")]
+        await self.history.flush()
+        found = exchanges(self.bound.store, binding.builder, last=max(1, last))
+        if not found:
+            return [reply(message.chat, f"No history for {binding.builder} yet.")]
+        return [reply(message.chat, format_exchanges(found))]

@@ -1,0 +1,189 @@
+"""Builder → chat: OpenCode's event stream classified into notifications and delivered."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import replace
+
+from assistant.relay._bindings import BoundChats
+from assistant.relay._classify import (
+    IDLE,
+    classify,
+    permission_notification,
+    question_notification,
+)
+from assistant.relay._delivery import Delivery, Send
+from assistant.relay._journal import HistoryWriter
+from assistant.relay._notice import Notification
+from assistant.relay._sessions import Sessions
+from tools.opencode import Event, OpenCodeClient, OpenCodeError, Resync
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RETRY_LIMIT = 5
+LISTEN_WAIT = 15.0  # seconds a prompt waits for the relay's event stream to open
+
+
+def retry_limit_from_env() -> int:
+    value = os.environ.get("FOREMAN_RETRY_LIMIT", "")
+    try:
+        return int(value) if value else DEFAULT_RETRY_LIMIT
+    except ValueError as exc:
+        raise ValueError(f"FOREMAN_RETRY_LIMIT must be a whole number, got {value!r}") from exc
+
+
+class _BuilderDirectories:
+    """The bound builders' directories, re-read at every reconnect (bindings may change)."""
+
+    def __init__(self, bound: BoundChats) -> None:
+        self.bound = bound
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted({self.bound.directory(b.builder) for b in self.bound.all()}))
+
+
+class EventStream:
+    """Consumes the events of every bound builder's session, keeps each session's state, and
+    hands the notifications the fixed table calls for to delivery."""
+
+    def __init__(
+        self,
+        opencode: OpenCodeClient,
+        bound: BoundChats,
+        sessions: Sessions,
+        delivery: Delivery,
+        history: HistoryWriter,
+        retry_limit: int,
+        max_backoff: float,
+    ) -> None:
+        self.opencode = opencode
+        self.bound = bound
+        self.sessions = sessions
+        self.delivery = delivery
+        self.history = history
+        self.retry_limit = retry_limit
+        self.max_backoff = max_backoff  # the longest wait between reconnects to OpenCode
+        self.listening = asyncio.Event()  # set once `run` has the event stream open
+        self._running = False
+
+    async def until_open(self) -> None:
+        """While the relay runs, wait (a bounded time) for its event stream to be open."""
+        if self._running and not self.listening.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(LISTEN_WAIT):
+                    await self.listening.wait()
+
+    async def run(self, send: Send) -> None:
+        """Consume OpenCode events forever and send the notifications they call for."""
+        self._running = True
+        events = self.opencode.events(
+            resync_directories=_BuilderDirectories(self.bound), max_backoff=self.max_backoff
+        )
+        try:
+            async for event in events:
+                try:
+                    await self.process(event, send)
+                except OpenCodeError as exc:
+                    # a failed call must not stop the relay; the next resync repairs the state
+                    log.warning("relay: %s while handling %s", exc, getattr(event, "type", event))
+        finally:
+            self._running = False
+            self.listening.clear()
+            await self.history.flush()
+
+    async def process(self, event: Event | Resync, send: Send) -> list[Notification]:
+        """One event (or reconnect snapshot): update state, deliver notifications."""
+        if isinstance(event, Resync):
+            sent = await self._resync(event, send)
+            self.listening.set()
+            return sent
+        builder = self.bound.builder_of_directory(event.directory)
+        session_id = event.session_id
+        if builder is None or session_id is None:
+            return []
+        if event.type == "session.created":
+            info = event.properties.get("info") or {}
+            if info.get("parentID") is None:
+                self.sessions.switch(builder, session_id)  # a newer root session takes over
+        if session_id != await self.sessions.session_for(builder, create=False):
+            return []
+        self.history.record(builder, session_id, event.type, {"id": event.id, **event.properties})
+        self.sessions.track(event)
+        before = self.sessions.states.get(session_id, IDLE)
+        state, notification = classify(before, event, retry_limit=self.retry_limit)
+        self.sessions.states[session_id] = state
+        audience = self.delivery.audience
+        if state.busy and not before.busy:
+            audience.turn_started(session_id)
+        if before.busy and not state.busy:
+            audience.turn_ended(session_id)
+        if notification is None:
+            return []
+        if notification.abort:
+            try:
+                await self.opencode.abort(notification.session_id)
+            except OpenCodeError as exc:
+                log.warning("abort after retry limit failed: %s", exc)
+        await self.delivery.deliver(builder, notification, send)
+        return [notification]
+
+    async def _resync(self, resync: Resync, send: Send) -> list[Notification]:
+        """After a (re)connect: repair each session's state and re-announce what is pending."""
+        sent: list[Notification] = []
+        sessions = self.sessions
+        for binding in self.bound.all():
+            builder = binding.builder
+            session_id = await sessions.session_for(builder, create=False)
+            if session_id is None:
+                continue
+            state = sessions.states.get(session_id, IDLE)
+            status = resync.statuses.get(session_id)
+            if status is not None and not state.busy:
+                sessions.states[session_id] = replace(state, status=status.type)
+            elif status is None and state.busy:
+                notification = await self._ended_while_away(session_id)
+                sessions.states[session_id] = replace(state, status="idle")
+                self.delivery.audience.turn_ended(session_id)
+                if await self.delivery.deliver(builder, notification, send):
+                    sent.append(notification)
+            sessions.permissions.pop(session_id, None)
+            sessions.questions.pop(session_id, None)
+            for permission in resync.permissions:
+                if permission.session_id == session_id:
+                    sessions.permissions[session_id] = permission
+                    notification = permission_notification(permission)
+                    if await self.delivery.deliver(builder, notification, send):
+                        sent.append(notification)
+            for question in resync.questions:
+                if question.session_id == session_id:
+                    sessions.questions[session_id] = question
+                    notification = question_notification(question)
+                    if await self.delivery.deliver(builder, notification, send):
+                        sent.append(notification)
+        return sent
+
+    async def _ended_while_away(self, session_id: str) -> Notification:
+        """A turn that ended while the stream was down: done if it finished, else interrupted."""
+        last = None
+        try:
+            recent = await self.opencode.messages(session_id, limit=6)
+        except OpenCodeError:
+            recent = []
+        for entry in reversed(recent):
+            if (entry.get("info") or {}).get("role") == "assistant":
+                last = entry
+                break
+        info = (last or {}).get("info") or {}
+        key = f"{session_id}:ended:{info.get('id', 'unknown')}"
+        finished = info.get("finish") == "stop" and not info.get("error")
+        if finished and (info.get("time") or {}).get("completed"):
+            texts = [p.get("text", "") for p in last.get("parts", []) if p.get("type") == "text"]
+            reply = texts[-1].strip() if texts else ""
+            text = "Done\n" + reply if reply else "Done (no reply text)"
+            return Notification(key, session_id, "complete", text)
+        text = "The turn was interrupted (OpenCode restarted or the connection dropped)."
+        return Notification(key, session_id, "error", text)

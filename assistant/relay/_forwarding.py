@@ -1,0 +1,75 @@
+"""Chat → builder: what a group says reaches the builder's session, by the binding's trigger."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+from assistant.messages import Inbound, Outbound, Principal
+from assistant.relay._bindings import Binding
+from assistant.relay._delivery import Audience
+from assistant.relay._journal import HistoryWriter
+from assistant.relay._sessions import Sessions, match_answer
+from tools.opencode import OpenCodeClient
+
+CONTEXT_LIMIT = 20  # unaddressed group messages kept per chat for the next addressed one
+CONTEXT_HEADER = "Messages in the group chat since you were last addressed (context only):"
+
+
+class Forwarder:
+    """An addressed message goes to the builder, preceded by the group talk it missed; an
+    unaddressed one is kept as that context; a reply to a pending question answers it."""
+
+    def __init__(
+        self,
+        opencode: OpenCodeClient,
+        sessions: Sessions,
+        audience: Audience,
+        history: HistoryWriter,
+        stream_open: Callable[[], Awaitable[None]],
+    ) -> None:
+        self.opencode = opencode
+        self.sessions = sessions
+        self.audience = audience
+        self.history = history
+        # waits (bounded) until the relay hears the builder's events, when it is running
+        self.stream_open = stream_open
+        self._context: dict[str, deque[str]] = {}  # chat key -> unaddressed messages
+
+    async def handle(self, binding: Binding, message: Inbound, text: str) -> list[Outbound]:
+        """A plain (non-command) message in a bound chat; returns the immediate replies."""
+        session_id = await self.sessions.session_for(binding.builder)
+        assert session_id is not None
+        question = self.sessions.questions.get(session_id)
+        if question is not None:
+            answer = match_answer(question, text)
+            if answer is not None:
+                await self.sessions.answer(question, answer)
+                return [Outbound(chat=message.chat, text=f"Answered: {answer}")]
+        forward = binding.addressed(text)
+        if forward is None:
+            buffer = self._context.setdefault(binding.chat_key, deque(maxlen=CONTEXT_LIMIT))
+            buffer.append(f"{author(message.sender)}: {text}")
+            return []
+        await self.forward(binding, session_id, message.sender, forward)
+        return []
+
+    async def forward(
+        self, binding: Binding, session_id: str, sender: Principal, text: str
+    ) -> None:
+        """Send an addressed message, preceded (noReply) by the group talk the builder missed."""
+        context = self._context.pop(binding.chat_key, None)
+        if context:
+            body = CONTEXT_HEADER + "\n" + "\n".join(context)
+            await self.opencode.prompt_async(session_id, body, no_reply=True)
+        line = f"{author(sender)}: {text}"
+        # a prompt sent before the event stream is open would be answered unheard
+        await self.stream_open()
+        # noted before the prompt is sent: the turn's first event may beat the HTTP answer
+        self.audience.asked(session_id, binding)
+        await self.opencode.prompt_async(session_id, line)
+        self.history.record(binding.builder, session_id, "relay.forwarded", {"text": line})
+
+
+def author(sender: Principal) -> str:
+    return sender.display_name or sender.user_id

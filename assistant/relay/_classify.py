@@ -87,7 +87,8 @@ def permission_notification(permission: Permission) -> Notification:
     lines = [f"Approval needed: {permission.permission} `{what}`"]
     if permission.patterns and permission.patterns != (what,):
         lines.append("patterns: " + ", ".join(permission.patterns))
-    lines.append("Reply /allow, /allow always or /deny [reason].")
+    # the choices are rendered by each channel; only a reason needs the command
+    lines.append("To deny with a reason: /deny REASON")
     pid = permission.id
     return Notification(
         key=f"permission:{pid}",

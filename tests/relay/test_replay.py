@@ -59,12 +59,12 @@ def test_every_scenario_of_the_recorded_stream(corpus: Path) -> None:
             ],
             "SCENARIO 4": [
                 "S started 🔨 Started: RUN_BASH: echo approved-run",
-                "S permission 🔒 Approval needed: bash `echo approved-run`\\nReply /allow, /allow always or /deny [reason].\\n1. Allow once\\n2. Always allow\\n3. Deny",
+                "S permission 🔒 Approval needed: bash `echo approved-run`\\nTo deny with a reason: /deny REASON\\n1. Allow once\\n2. Always allow\\n3. Deny",
                 "S complete ✅ Done\\nTool finished: approved-run",
             ],
             "SCENARIO 5": [
                 "S started 🔨 Started: RUN_BASH: echo should-not-run",
-                "S permission 🔒 Approval needed: bash `echo should-not-run`\\nReply /allow, /allow always or /deny [reason].\\n1. Allow once\\n2. Always allow\\n3. Deny",
+                "S permission 🔒 Approval needed: bash `echo should-not-run`\\nTo deny with a reason: /deny REASON\\n1. Allow once\\n2. Always allow\\n3. Deny",
                 "S complete ✅ Done\\nTool finished: The user rejected permission to use this",
             ],
             "SCENARIO 6": [
@@ -122,7 +122,7 @@ def test_the_global_event_capture(corpus: Path) -> None:
             "ses_dff276eeffferhkPBNgR8u4Yr5 started 🔨 Started: HTTP_400",
             "ses_dff276eeffferhkPBNgR8u4Yr5 error ❌ APIError: fake upstream failure 400",
             "ses_dff276eeffferhkPBNgR8u4Yr5 started 🔨 Started: RUN_BASH: rm -f nothing.txt",
-            "ses_dff276eeffferhkPBNgR8u4Yr5 permission 🔒 Approval needed: bash `rm -f nothing.txt`\\nReply /allow, /allow always or /deny [reason].\\n1. Allow once\\n2. Always allow\\n3. Deny",
+            "ses_dff276eeffferhkPBNgR8u4Yr5 permission 🔒 Approval needed: bash `rm -f nothing.txt`\\nTo deny with a reason: /deny REASON\\n1. Allow once\\n2. Always allow\\n3. Deny",
             "ses_dff276eeffferhkPBNgR8u4Yr5 complete ✅ Done\\nTool finished: (no output)",
             "ses_dff276eeffferhkPBNgR8u4Yr5 started 🔨 Started: ASK_QUESTION",
             "ses_dff276eeffferhkPBNgR8u4Yr5 question ❓ Color: Which color?\\n1. Red\\n2. Blue",
@@ -310,7 +310,7 @@ def test_replay_command_json(corpus: Path) -> None:
                 "key": "permission:per_200d8a3ac001N365c8fqbm704w",
                 "text": """\
 Approval needed: bash `rm -f nothing.txt`
-Reply /allow, /allow always or /deny [reason].\
+To deny with a reason: /deny REASON\
 """,
                 "choices": [
                     {"label": "Allow once", "data": "perm:per_200d8a3ac001N365c8fqbm704w:once"},

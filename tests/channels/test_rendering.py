@@ -3,7 +3,6 @@ numbered replies) and splits long text, the relay only says what to tell."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from inline_snapshot import snapshot
@@ -14,22 +13,15 @@ from assistant.channels.whatsapp import WhatsAppChannel
 from assistant.gateway import AllowList, Gateway, Router
 from assistant.relay import IDLE, Binding, Relay, classify, read_stream, save_binding
 from assistant.store import open_store
-from tests.channels.fake_neonize import FakeNeonizeClient
+from tests.channels.fake_neonize import WhatsAppSim
 from tests.channels.fake_telegram import FakeTelegram
+from tests.channels.waiting import eventually
 from tools.opencode import OpenCodeClient
 
 BUILDER = "0014-ironman-training"
 TELEGRAM_OWNER, TELEGRAM_GROUP = "42", "-1001234"
 WHATSAPP_OWNER = "491701234567@s.whatsapp.net"
 WHATSAPP_GROUP = "120363111111111111@g.us"
-
-
-async def eventually(condition, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 async def test_a_builder_permission_request_shows_its_choices_once_on_each_platform(
@@ -49,10 +41,12 @@ async def test_a_builder_permission_request_shows_its_choices_once_on_each_platf
     # the delivery path makes no OpenCode call: nothing listens on this port
     opencode = OpenCodeClient("http://127.0.0.1:9")
     relay = Relay(store, opencode, tmp_path / "ws", principals, projects=lambda: ())
-    whatsapp = FakeNeonizeClient()
+    whatsapp = WhatsAppSim(tmp_path / "state" / "whatsapp.db", linked=WHATSAPP_OWNER)
     channels = [
         TelegramChannel(fake_telegram.token, base_url=fake_telegram.base_url, poll_timeout=1),
-        WhatsAppChannel(whatsapp, watchdog_seconds=0.05, backoff=(0.1,)),
+        WhatsAppChannel(
+            whatsapp.client, session=whatsapp.db, watchdog_seconds=0.05, backoff=(0.1,)
+        ),
     ]
     allow = AllowList.of(telegram=[TELEGRAM_OWNER], whatsapp=[WHATSAPP_OWNER])
     gateway = Gateway(Router(allow=allow, relay=relay), channels)
@@ -62,6 +56,7 @@ async def test_a_builder_permission_request_shows_its_choices_once_on_each_platf
         assert await relay.deliver(BUILDER, notification, gateway.send) is True
     finally:
         await gateway.stop()
+        whatsapp.close()
         await opencode.aclose()
         store.close()
 

@@ -96,8 +96,10 @@ def mcp(
       FOREMAN_MCP_TOKEN=s3cret foreman mcp --http 127.0.0.1:8765
     """
     _require_extra("fastmcp")
-    from assistant.interop import MissingToken, parse_host_port, token_from_env
-    from assistant.interop.mcp import BearerToken, build_mcp_server
+    import asyncio
+
+    from assistant.interop import MissingToken, parse_host_port, public_url, token_from_env
+    from assistant.interop.mcp import build_mcp_server, serve_http
     from assistant.messages import Principal
 
     caller = Principal("mcp", "client")
@@ -111,9 +113,9 @@ def mcp(
     except (ValueError, MissingToken) as error:
         raise click.ClickException(str(error)) from None
     bridge = _bridge(workspace_dir, file, model, approver)
-    server = build_mcp_server(bridge, caller=caller, auth=BearerToken(token))
-    _announce("mcp", f"http://{host}:{port}/mcp", host)
-    server.run("http", show_banner=False, host=host, port=port, log_level="warning")
+    server = build_mcp_server(bridge, caller=caller)
+    _announce("mcp", public_url(host, port, "/mcp"), host)
+    asyncio.run(serve_http(server, host, port, token))
 
 
 @click.command("a2a")
@@ -148,7 +150,7 @@ def a2a(
     _require_extra("fasta2a")
     import uvicorn
 
-    from assistant.interop import MissingToken, parse_host_port, token_from_env
+    from assistant.interop import MissingToken, parse_host_port, public_url, token_from_env
     from assistant.interop.a2a import build_a2a_app
     from assistant.messages import Principal
 
@@ -159,6 +161,7 @@ def a2a(
         raise click.ClickException(str(error)) from None
     caller = Principal("a2a", "client")
     bridge = _bridge(workspace_dir, file, model, approver)
-    app = build_a2a_app(bridge, caller=caller, url=f"http://{host}:{port}/", token=token)
-    _announce("a2a", f"http://{host}:{port}/", host)
+    url = public_url(host, port)
+    app = build_a2a_app(bridge, caller=caller, url=url, token=token)
+    _announce("a2a", url, host)
     uvicorn.run(app, host=host, port=port, log_level="warning")

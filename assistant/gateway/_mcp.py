@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from assistant.gateway._config import ConfigError, GatewayConfig
-from assistant.interop import Bridge, parse_host_port
+from assistant.interop import Bridge, parse_host_port, public_url
 from assistant.messages import Outbound, Principal
 
 
@@ -31,7 +31,7 @@ def mcp_job(
 ) -> tuple[Callable[[], Awaitable[None]], str]:
     """A coroutine function serving MCP over HTTP (bearer token), and its URL."""
     try:
-        from assistant.interop.mcp import BearerToken, build_mcp_server
+        from assistant.interop.mcp import build_mcp_server, serve_http
     except ModuleNotFoundError:
         raise ConfigError(
             "mcp.http: the MCP server is not installed: pip install 'foreman-assistant[mcp]'",
@@ -48,9 +48,10 @@ def mcp_job(
     bridge = Bridge(
         service=service, workspace=workspace, approver=approver_of(config), deliver=deliver
     )
-    server = build_mcp_server(bridge, caller=caller, auth=BearerToken(config.mcp.token))
+    server = build_mcp_server(bridge, caller=caller)
+    token = config.mcp.token
 
     async def serve() -> None:
-        await server.run_http_async(show_banner=False, host=host, port=port, log_level="warning")
+        await serve_http(server, host, port, token)
 
-    return serve, f"http://{host}:{port}/mcp"
+    return serve, public_url(host, port, "/mcp")

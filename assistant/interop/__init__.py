@@ -8,7 +8,13 @@ os.environ.setdefault("FASTMCP_CHECK_FOR_UPDATES", "off")
 os.environ.setdefault("FASTMCP_SHOW_SERVER_BANNER", "false")
 
 
-from assistant.interop._auth import MissingToken, is_loopback, parse_host_port, token_from_env
+from assistant.interop._auth import (
+    MissingToken,
+    is_loopback,
+    parse_host_port,
+    public_url,
+    token_from_env,
+)
 from assistant.interop._bridge import (
     Bridge,
     RequestRefused,
@@ -28,5 +34,6 @@ __all__ = [
     "local_human",
     "parse_host_port",
     "parse_principal",
+    "public_url",
     "token_from_env",
 ]

@@ -89,15 +89,20 @@ class Bridge:
         Cards the turn raises belong to the human: they are delivered to the human's DM and the
         caller's replies say whom they wait for.
         """
+        from assistant.agent.failures import FAILURE
+
         chat = ChatRef(caller.platform, caller.user_id, thread_id=thread)
         replies: list[Outbound] = await self.service.handle(
             Inbound(chat=chat, sender=caller, text=text), approver=self.approver
         )
         texts: list[str] = []
         cards: list[dict[str, Any]] = []
+        failed: str | None = None
         for reply in replies:
             if reply.chat.key == chat.key:
                 texts.append(reply.text)
+                # the model could not take the turn: the caller gets a failure, not a reply
+                failed = reply.text if FAILURE in reply.extra else failed
                 continue
             if self.deliver is not None:
                 await self.deliver(reply)
@@ -105,6 +110,8 @@ class Bridge:
             approval = self.service.approval(approval_id) if approval_id else None
             if approval is not None:
                 cards.append(approval_view(approval))
+        if failed is not None:
+            return {"replies": texts, "approvals": cards, "failed": failed}
         return {"replies": texts, "approvals": cards}
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tools.projectlist import ProjectList
+    from tools.projectlist import Project, ProjectList
     from tools.workspace import Workspace
 
 
@@ -44,13 +44,25 @@ def _builder_names(workspace: Workspace, project_ids: Sequence[str]) -> dict[str
     return builders_by_project(workspace.root, project_ids)
 
 
+def project_id(workspace: Workspace, given: str) -> str:
+    """The id as the project list spells it: "14" finds 0014, as `foreman project 14` does."""
+    return _find(_projects(workspace), given).id
+
+
+def _find(plist: ProjectList, given: str) -> Project:
+    from tools.projectlist import ProjectNotFound
+
+    try:
+        return plist.find(given)
+    except ProjectNotFound as error:
+        raise NotFound(str(error)) from None
+
+
 def list_projects(workspace: Workspace, status: str | None = None) -> list[dict[str, Any]]:
     plist = _projects(workspace)
     builders = _builder_names(workspace, [p.id for p in plist.projects])
     rows = []
-    for project in plist.projects:
-        if status is not None and project.status != status:
-            continue
+    for project in plist.with_status([status] if status else []):
         row: dict[str, Any] = {"id": project.id, "title": project.title, "status": project.status}
         if project.repos:
             row["repos"] = list(project.repos)
@@ -61,14 +73,11 @@ def list_projects(workspace: Workspace, status: str | None = None) -> list[dict[
 
 
 def get_project(workspace: Workspace, project_id: str) -> dict[str, Any]:
-    plist = _projects(workspace)
-    project = plist.get(project_id)
-    if project is None:
-        raise NotFound(f"no project {project_id!r} in {workspace.projectlist_path}")
+    project = _find(_projects(workspace), project_id)
     data = plain(project)
     data.pop("line", None)
     data.pop("in_fence", None)
-    data["builders"] = _builder_names(workspace, [p.id for p in plist.projects]).get(project.id, [])
+    data["builders"] = _builder_names(workspace, [project.id]).get(project.id, [])
     return {k: v for k, v in data.items() if v not in (None, [], {}, ())}
 
 

@@ -1,22 +1,29 @@
 """Foreman as an MCP server (FastMCP): read tools, request tools, approval status, and `ask`.
 
 There is deliberately no tool that approves: `request_*` tools file an approval card for the
-human and return its id; `approval_status` reports what the human decided.
+human and return its id; `approval_status` reports what the human decided. Every tool that
+takes a project id reads it as `foreman project ID` does: "14" is 0014.
 """
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastmcp import FastMCP
 from fastmcp.exceptions import ToolError
-from fastmcp.server.auth import AccessToken, TokenVerifier
+from starlette.middleware import Middleware
 
+from assistant import __version__
 from assistant.interop import _reads
+from assistant.interop._auth import MCP_TOKEN_VARIABLE, BearerAuth, LoopbackOrigins
 from assistant.interop._bridge import Bridge, RequestRefused
 from assistant.messages import Principal
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+    from tools.workspace import Workspace
 
 INSTRUCTIONS = (
     "Foreman manages a workspace's project list and its coding builders. Read freely. Changes "
@@ -25,24 +32,9 @@ INSTRUCTIONS = (
 )
 
 
-class BearerToken(TokenVerifier):
-    """Accepts exactly one shared secret (`FOREMAN_MCP_TOKEN`), compared in constant time."""
-
-    def __init__(self, token: str) -> None:
-        super().__init__()
-        self._token = token
-
-    async def verify_token(self, token: str) -> AccessToken | None:
-        if hmac.compare_digest(token.encode(), self._token.encode()):
-            return AccessToken(token=token, client_id="foreman-mcp", scopes=[])
-        return None
-
-
-def build_mcp_server(
-    bridge: Bridge, *, caller: Principal, auth: TokenVerifier | None = None
-) -> FastMCP:
+def build_mcp_server(bridge: Bridge, *, caller: Principal) -> FastMCP:
     """The server; `caller` is who asks (in its own chat), never who approves."""
-    mcp = FastMCP("foreman", instructions=INSTRUCTIONS, auth=auth)
+    mcp = FastMCP("foreman", version=__version__, instructions=INSTRUCTIONS)
     workspace = bridge.workspace
 
     @mcp.tool
@@ -76,16 +68,19 @@ def build_mcp_server(
     @mcp.tool
     async def request_status_change(id: str, status: str, reason: str = "") -> dict[str, Any]:
         """Ask the human to approve a project status change; returns the pending approval."""
-        return await _request(
-            bridge, caller, "set_project_status", {"id": id, "status": status, "reason": reason}
-        )
+        args = {"id": _known_id(workspace, id), "status": status, "reason": reason}
+        return await _request(bridge, caller, "set_project_status", args)
 
     @mcp.tool
     async def request_builder_create(
         project_id: str, extra_repos: list[str] | None = None, name: str | None = None
     ) -> dict[str, Any]:
         """Ask the human to approve a new builder for a project; returns the approval."""
-        args = {"project_id": project_id, "extra_repos": extra_repos or [], "name": name}
+        args = {
+            "project_id": _known_id(workspace, project_id),
+            "extra_repos": extra_repos or [],
+            "name": name,
+        }
         return await _request(bridge, caller, "create_builder", args)
 
     @mcp.tool
@@ -105,12 +100,39 @@ def build_mcp_server(
     @mcp.tool
     async def ask(message: str) -> dict[str, Any]:
         """Talk to the assistant in your own chat; changes it proposes wait for the human."""
-        return await bridge.ask(caller, message)
+        result = await bridge.ask(caller, message)
+        if result.get("failed"):
+            raise ToolError(result["failed"])
+        return result
 
     return mcp
 
 
-def _read(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+def http_app(server: FastMCP, token: str) -> Starlette:
+    """Streamable HTTP at /mcp: web pages from other origins get 403, callers without the
+    token a 401 that says so (Foreman has no OAuth for a client to discover).
+    """
+    return server.http_app(
+        middleware=[
+            Middleware(LoopbackOrigins),
+            Middleware(BearerAuth, token=token, variable=MCP_TOKEN_VARIABLE),
+        ]
+    )
+
+
+async def serve_http(server: FastMCP, host: str, port: int, token: str) -> None:
+    import uvicorn
+
+    config = uvicorn.Config(http_app(server, token), host=host, port=port, log_level="warning")
+    await uvicorn.Server(config).serve()
+
+
+def _known_id(workspace: Workspace, given: str) -> str:
+    """The project id as the file spells it ("14" -> "0014"), or a ToolError naming the ids."""
+    return _read(lambda: _reads.project_id(workspace, given))
+
+
+def _read(fn: Callable[[], Any]) -> Any:
     try:
         return fn()
     except _reads.NotFound as error:

@@ -1,4 +1,4 @@
-"""Foreman as an A2A agent on loopback: a real HTTP round trip with fasta2a's client."""
+"""Foreman as an A2A agent on loopback, driven by the official client (a2a-sdk)."""
 
 from __future__ import annotations
 
@@ -7,30 +7,38 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
-from fasta2a.client import A2AClient
-from fasta2a.schema import Message, Part
+from a2a.client import ClientConfig, create_client
+from a2a.client.client import Client
+from a2a.helpers import new_text_message
+from a2a.types.a2a_pb2 import GetTaskRequest, Role, SendMessageRequest
+from google.protobuf.json_format import MessageToDict
+from inline_snapshot import snapshot
 from pydantic_ai.messages import ModelRequest, ToolReturnPart
 
+from assistant import __version__
 from assistant.dm import DirectMessages
 from assistant.interop import Bridge
 from assistant.interop.a2a import build_a2a_app
 from assistant.messages import Principal
+from assistant.store import open_store
+from tests.fake_provider import Fail, FakeAnthropic
 from tests.interop.conftest import HUMAN
 from tests.opencode_server import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 CALLER = Principal("a2a", "client")
 TOKEN = "a2a-test-token"
+DONE = ("TASK_STATE_COMPLETED", "TASK_STATE_FAILED", "TASK_STATE_CANCELED")
 
 
-@pytest.fixture
-async def base_url(service: DirectMessages, workspace: Any) -> AsyncIterator[str]:
+async def _serve(service: DirectMessages, workspace: Any) -> AsyncIterator[str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     bridge = Bridge(service=service, workspace=workspace, approver=HUMAN)
@@ -45,15 +53,24 @@ async def base_url(service: DirectMessages, workspace: Any) -> AsyncIterator[str
     await serving
 
 
-async def _turn(client: A2AClient, text: str, context_id: str) -> dict[str, Any]:
-    message = Message(
-        role="user", parts=[Part(text=text)], message_id=str(uuid.uuid4()), context_id=context_id
-    )
-    sent = await client.send_message(message)
-    task_id = sent["result"]["task"]["id"]
-    for _ in range(200):
-        task = (await client.get_task(task_id))["result"]
-        if task["status"]["state"] in ("completed", "failed", "canceled"):
+@pytest.fixture
+async def base_url(service: DirectMessages, workspace: Any) -> AsyncIterator[str]:
+    async for url in _serve(service, workspace):
+        yield url
+
+
+async def _client(url: str, *, streaming: bool = False) -> Client:
+    http = httpx.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"})
+    return await create_client(url, ClientConfig(httpx_client=http, streaming=streaming))
+
+
+async def _turn(client: Client, text: str, context_id: str) -> dict[str, Any]:
+    message = new_text_message(text, context_id=context_id, role=Role.ROLE_USER)
+    [sent] = [event async for event in client.send_message(SendMessageRequest(message=message))]
+    task_id = sent.task.id
+    for _ in range(400):
+        task = MessageToDict(await client.get_task(GetTaskRequest(id=task_id)))
+        if task["status"]["state"] in DONE:
             return task
         await asyncio.sleep(0.05)
     raise AssertionError(f"task {task_id} never finished")
@@ -70,13 +87,14 @@ async def test_round_trip_and_mutations_wait_for_the_human(
     base_url: str, service: DirectMessages, workspace: Any
 ) -> None:
     before = workspace.projectlist_path.read_bytes()
-    headers = {"Authorization": f"Bearer {TOKEN}"}
-    async with httpx.AsyncClient(headers=headers) as http:
-        client = A2AClient(base_url, http_client=http)
+    async with await _client(base_url) as client:
         context = str(uuid.uuid4())
 
         listed = await _turn(client, "show me all projects", context)
-        assert listed["status"]["state"] == "completed"
+        assert listed["status"]["state"] == "TASK_STATE_COMPLETED"
+        # RFC 3339 with its offset: the SDK parsed it, and it is the time it says
+        stamped = datetime.fromisoformat(listed["status"]["timestamp"].replace("Z", "+00:00"))
+        assert abs((datetime.now(stamped.tzinfo) - stamped).total_seconds()) < 60
         text, approvals = _reply(listed)
         assert "Ironman Training" in text and "New Feature" in text
         assert approvals == []
@@ -113,7 +131,7 @@ async def test_round_trip_and_mutations_wait_for_the_human(
 
         # the caller's chat records the real outcome, and no rejection by anyone
         after = await _turn(client, "how is 0015 now?", context)
-        assert after["status"]["state"] == "completed"
+        assert after["status"]["state"] == "TASK_STATE_COMPLETED"
     chat_key = f"a2a:client#{context}"
     history = "\n".join(
         str(part.content)
@@ -136,7 +154,7 @@ async def test_round_trip_and_mutations_wait_for_the_human(
 async def test_token_required_but_agent_card_public(base_url: str) -> None:
     async with httpx.AsyncClient(base_url=base_url) as http:
         card = (await http.get(".well-known/agent-card.json")).json()
-        assert card["name"] == "foreman"
+        assert (card["name"], card["version"]) == ("foreman", __version__)
         assert card["securitySchemes"] == {
             "bearer": {"httpAuthSecurityScheme": {"scheme": "bearer"}}
         }
@@ -149,19 +167,17 @@ async def test_token_required_but_agent_card_public(base_url: str) -> None:
 async def test_streamed_turn_ends_with_the_pending_card(
     base_url: str, service: DirectMessages
 ) -> None:
-    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}) as http:
-        client = A2AClient(base_url, http_client=http)
-        message = Message(
-            role="user", parts=[Part(text="put 0014 on hold")], message_id=str(uuid.uuid4())
-        )
-        events = [event["result"] async for event in client.stream_message(message)]
+    async with await _client(base_url, streaming=True) as client:
+        message = new_text_message("put 0014 on hold", role=Role.ROLE_USER)
+        request = SendMessageRequest(message=message)
+        events = [MessageToDict(e) async for e in client.send_message(request)]
     kinds = [next(iter(e)) for e in events]
-    assert kinds == ["task", "status_update", "artifact_update", "status_update"]
-    assert [e["status_update"]["status"]["state"] for e in events if "status_update" in e] == [
-        "working",
-        "completed",
+    assert kinds == ["task", "statusUpdate", "artifactUpdate", "statusUpdate"]
+    assert [e["statusUpdate"]["status"]["state"] for e in events if "statusUpdate" in e] == [
+        "TASK_STATE_WORKING",
+        "TASK_STATE_COMPLETED",
     ]
-    parts = events[2]["artifact_update"]["artifact"]["parts"]
+    parts = events[2]["artifactUpdate"]["artifact"]["parts"]
     [card] = next(p["data"]["approvals"] for p in parts if "data" in p)
     assert (card["tool"], card["args"]["status"], card["state"]) == (
         "set_project_status",
@@ -169,3 +185,42 @@ async def test_streamed_turn_ends_with_the_pending_card(
         "pending",
     )
     assert service.approval(card["approval_id"]).principal == HUMAN.key
+
+
+async def test_a_turn_the_model_cannot_take_is_a_failed_task_saying_why(
+    fake_anthropic: FakeAnthropic, workspace: Any
+) -> None:
+    fake_anthropic.script(Fail(401, "authentication_error", "invalid x-api-key"))
+    service = DirectMessages(open_store(), workspace, None, principals={HUMAN.key})
+    async for url in _serve(service, workspace):
+        async with await _client(url) as client:
+            task = await _turn(client, "show me all projects", str(uuid.uuid4()))
+    assert task["status"]["state"] == "TASK_STATE_FAILED"
+    [said] = task["status"]["message"]["parts"]
+    assert said["text"] == snapshot(
+        "The model provider refused the key in ANTHROPIC_API_KEY (401). Check or replace it, then try again."
+    )
+    assert "artifacts" not in task
+
+
+async def test_an_authenticated_malformed_request_gets_a_json_rpc_error(base_url: str) -> None:
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}) as http:
+        bad_field = await http.post(
+            base_url,
+            json={
+                "jsonrpc": "2.0",
+                "id": 7,
+                "method": "message/send",
+                "params": {"message": {"role": "robot", "parts": [], "messageId": "m"}},
+            },
+        )
+        not_json = await http.post(base_url, content=b"{not json")
+    assert bad_field.status_code == 200
+    assert bad_field.json()["id"] == 7
+    assert bad_field.json()["error"]["code"] == -32600
+    assert "role" in bad_field.json()["error"]["message"]
+    assert not_json.json() == {
+        "jsonrpc": "2.0",
+        "id": None,
+        "error": {"code": -32700, "message": "the request body is not JSON"},
+    }

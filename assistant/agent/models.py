@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic_ai.exceptions import UserError
 from pydantic_ai.models import Model, infer_model
 
-from assistant.agent.failures import Resilient, model_timeout
+from assistant.agent.resilient import Resilient, model_timeout
 from assistant.model_config import ModelNotConfigured, configured_model_name, missing_key
 
 

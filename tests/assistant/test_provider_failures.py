@@ -32,38 +32,47 @@ from tests.fake_provider import (
 
 REPO = Path(__file__).resolve().parents[2]
 
-FAILURES: dict[str, tuple[list[Reply], str]] = {
+# failure class -> what the provider does, the user's one line, requests made (transient: 3 tries)
+FAILURES: dict[str, tuple[list[Reply], str, int]] = {
     "bad key": (
         [Fail(401, "authentication_error", "invalid x-api-key")],
         "The model provider refused the key in ANTHROPIC_API_KEY (401). Check or replace it, then try again.",
+        1,
     ),
     "rate limited": (
         [Fail(429, "rate_limit_error", headers={"retry-after": "40"})],
         "The model provider is rate-limiting this key. Try again in 40 s.",
+        1,
     ),
     "overloaded": (
         [Fail(529, "overloaded_error", "Overloaded")],
         "The model provider is overloaded right now (529). Try again in a minute.",
+        3,
     ),
     "down": (
         [Fail(500, "api_error", "Internal server error")],
         "The model provider is down or failing (500). Try again in a few minutes.",
+        3,
     ),
     "connection dropped": (
         [Drop()],
         "The connection to the model provider broke off mid-reply. Try again.",
+        3,
     ),
     "stream cut": (
         [CutStream()],
         "The connection to the model provider broke off mid-reply. Try again.",
+        3,
     ),
     "tool misuse": (
         [Use("get_project", {"project": "0014"})],
         "The model kept calling the tool get_project wrongly, so I stopped; nothing was changed. Try rephrasing your request.",
+        2,
     ),
     "quota": (
         [Fail(400, "billing_error", "Your credit balance is too low")],
         "The model provider says the account is out of credits or quota. Top it up, or pick another model with --model / FOREMAN_MODEL.",
+        1,
     ),
 }
 
@@ -72,15 +81,17 @@ FAILURES: dict[str, tuple[list[Reply], str]] = {
 async def test_each_failure_is_one_clear_line_and_the_next_turn_works(
     case: str, fake_anthropic: FakeAnthropic, make_service: Callable[..., DirectMessages]
 ) -> None:
-    replies, expected = FAILURES[case]
+    replies, expected, requests = FAILURES[case]
     service = make_service()
     fake_anthropic.script(Say("First answer."))
     assert [o.text for o in await service.handle(dm("hello"))] == ["First answer."]
     before = service.conversations.load("telegram:111")
 
     fake_anthropic.script(*replies)
+    fake_anthropic.requests.clear()
     [answer] = await service.handle(dm("list my projects"))
     assert (answer.kind, answer.text) == ("error", expected)
+    assert len(fake_anthropic.requests) == requests
     assert service.conversations.load("telegram:111") == before  # nothing of the turn kept
 
     fake_anthropic.script(Say("All good now."))

@@ -15,10 +15,10 @@ from mcp import ClientSession, MCPError
 from mcp.client.streamable_http import streamable_http_client
 
 from assistant import __version__
+from assistant.dm import DirectMessages
 from assistant.interop import Bridge
 from assistant.interop.mcp import build_mcp_server, http_app
 from assistant.messages import Principal
-from assistant.service import AssistantService
 from tests.interop.conftest import HUMAN
 from tests.opencode_server import free_port
 
@@ -37,7 +37,7 @@ INITIALIZE = {
 
 
 @pytest.fixture
-async def url(service: AssistantService, workspace: Any) -> AsyncIterator[str]:
+async def url(service: DirectMessages, workspace: Any) -> AsyncIterator[str]:
     bridge = Bridge(service=service, workspace=workspace, approver=HUMAN)
     app = http_app(build_mcp_server(bridge, caller=CALLER), TOKEN)
     port = free_port()
@@ -67,7 +67,7 @@ async def _call(
 
 
 async def test_the_sdk_client_meets_foreman_by_name_and_finds_projects_by_short_id(
-    url: str, service: AssistantService
+    url: str, service: DirectMessages
 ) -> None:
     info, [shown, status, builder, unknown] = await _call(
         url,

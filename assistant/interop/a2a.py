@@ -125,6 +125,8 @@ class AssistantWorker(Worker[list[Message]]):
             task_id, state="failed", new_messages=[message], status_message=message
         )
         await self.publish_status(task_id, context_id, "failed", message)
+        # the stream ends on this status, with its reason; fasta2a's own final one would repeat it
+        await self.broker.event_bus.close(task_id)
 
     async def cancel_task(self, params: TaskIdParams) -> None:
         await self.storage.update_task(params["id"], state="canceled")

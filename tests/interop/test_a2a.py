@@ -203,6 +203,23 @@ async def test_a_turn_the_model_cannot_take_is_a_failed_task_saying_why(
     assert "artifacts" not in task
 
 
+async def test_a_streamed_turn_that_fails_ends_on_one_failed_status_saying_why(
+    fake_anthropic: FakeAnthropic, workspace: Any
+) -> None:
+    fake_anthropic.script(Fail(529, "overloaded_error", "Overloaded"))
+    service = DirectMessages(open_store(), workspace, None, principals={HUMAN.key})
+    async for url in _serve(service, workspace):
+        async with await _client(url, streaming=True) as client:
+            message = new_text_message("show me all projects", role=Role.ROLE_USER)
+            request = SendMessageRequest(message=message)
+            events = [MessageToDict(e) async for e in client.send_message(request)]
+    statuses = [e["statusUpdate"]["status"] for e in events if "statusUpdate" in e]
+    assert [s["state"] for s in statuses] == ["TASK_STATE_WORKING", "TASK_STATE_FAILED"]
+    assert statuses[-1]["message"]["parts"] == [
+        {"text": "The model provider is overloaded right now (529). Try again in a minute."}
+    ]
+
+
 async def test_an_authenticated_malformed_request_gets_a_json_rpc_error(base_url: str) -> None:
     async with httpx.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}) as http:
         bad_field = await http.post(

@@ -178,6 +178,8 @@ def follow_foreman_log_level() -> None:
     level = logging.getLogger("foreman").getEffectiveLevel()
     for name in _LIBRARY_LOGGERS:
         logging.getLogger(name).setLevel(level)
+    # neonize hands this logger's own level to the Go side, which then filters at the source
+    logging.getLogger("neonize.utils.log").setLevel(level)
     # neonize warns once that ffmpeg is missing; Foreman sends no media, so it is noise
     logging.getLogger("neonize.utils.ffmpeg").setLevel(max(level, logging.ERROR))
 

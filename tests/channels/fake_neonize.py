@@ -254,7 +254,11 @@ class FakeWhatsmeow:
         answer = wa.GetGroupInfoReturnFunction()
         wanted = wa.ReqCreateGroup.FromString(request)
         if client is None or self.device(client.db) is None:
-            answer.Error = "failed to get privacy token: the store doesn't contain a device JID"
+            first = jid_text(wanted.Participants[0]) if wanted.Participants else ""
+            answer.Error = (
+                f"failed to get privacy token for participant {first}: "
+                "the store doesn't contain a device JID"
+            )
         elif not client.online:
             answer.Error = NOT_CONNECTED
         elif len(wanted.name.encode("utf-16-le")) // 2 > 25:

@@ -294,3 +294,20 @@ async def test_only_a_short_ascii_number_answers_a_card(
         seen.append(message)
     # "²", "①" and "١" are digits to Python (int() raises or reads 1); "02" is two digits
     assert [m.callback_data for m in seen] == ["reject:a1", None, None, None, None, "reject:a1"]
+
+
+async def test_a_message_sent_while_disconnected_fails_instead_of_vanishing(
+    sim: WhatsAppSim,
+) -> None:
+    from neonize.exc import SendMessageError
+
+    channel = WhatsAppChannel(sim.client, session=sim.db, watchdog_seconds=30)
+    await channel.start(echo)
+    try:
+        await eventually(lambda: channel.health().state == "connected")
+        await sim.drop_silently()
+        with pytest.raises(SendMessageError, match="websocket not connected"):
+            await channel.send(Outbound(ChatRef("whatsapp", OWNER), "anyone there?"))
+    finally:
+        await channel.stop()
+    assert sim.sent == []

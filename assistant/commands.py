@@ -17,7 +17,7 @@ from assistant.builder_summary import builder_summary
 from assistant.conversations import ConversationStore
 from assistant.messages import Inbound, Outbound, Principal
 from tools.orchestrator import BuilderStatus, Orchestrator, OrchestratorError, builders_by_project
-from tools.projectlist import ProjectListError, ProjectNotFound, load
+from tools.projectlist import ProjectListError, ProjectNotFound, load_async
 from tools.workspace import Workspace
 
 HELP = """\
@@ -55,7 +55,7 @@ async def _projects(
     ctx: CommandContext, message: Inbound, args: list[str], approver: Principal
 ) -> list[Outbound]:
     try:
-        plist = load(ctx.workspace.projectlist_path)
+        plist = await load_async(ctx.workspace.projectlist_path)  # parsed off the event loop
     except ProjectListError as exc:
         return _say(message, f"Cannot read the project list: {exc}", "error")
     wanted = args[0] if args else None
@@ -77,7 +77,7 @@ async def _project(
     if len(args) != 1:
         return _say(message, "Usage: /project ID", "error")
     try:
-        project = load(ctx.workspace.projectlist_path).find(args[0])
+        project = (await load_async(ctx.workspace.projectlist_path)).find(args[0])
     except ProjectNotFound:
         return _say(message, f"No project {args[0]}.", "error")
     except ProjectListError as exc:

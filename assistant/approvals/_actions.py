@@ -7,6 +7,7 @@ preconditions. `carry_out` does the action, refusing when the state moved under 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from tools.orchestrator import DirtyReport, Orchestrator, OrchestratorError
 from tools.projectlist import (
     ProjectListError,
     StaleFileError,
-    load,
+    load_async,
     plan_status_change,
     set_status,
 )
@@ -107,8 +108,10 @@ async def plan_action(ctx: ActionContext, tool_name: str, args: dict[str, Any]) 
     """What `tool_name(**args)` would do now; raises ActionInvalid when it cannot be done."""
     if tool_name == "set_project_status":
         try:
-            plist = load(ctx.workspace.projectlist_path)
-            change = plan_status_change(plist, str(args["id"]), str(args["status"]))
+            plist = await load_async(ctx.workspace.projectlist_path)
+            change = await asyncio.to_thread(
+                plan_status_change, plist, str(args["id"]), str(args["status"])
+            )
         except ProjectListError as exc:
             raise ActionInvalid(str(exc)) from exc
         project = plist.get(change.project_id)
@@ -120,7 +123,8 @@ async def plan_action(ctx: ActionContext, tool_name: str, args: dict[str, Any]) 
         return ActionPlan(
             title=f"Set {change.project_id} {title}: {change.old_status} → {change.new_status}",
             body="\n".join(body),
-            precondition={"digest": plist.digest},
+            # the entry, not the whole file: cards on other projects stay valid
+            precondition={"entry": plist.fingerprint(change.project_id)},
         )
     if tool_name == "create_builder":
         try:
@@ -164,11 +168,12 @@ async def carry_out(
     """Do the approved action, refusing (stale) when the state it was approved for has moved."""
     if tool_name == "set_project_status":
         try:
-            change = set_status(
+            change = await asyncio.to_thread(
+                set_status,
                 ctx.workspace.projectlist_path,
                 str(args["id"]),
                 str(args["status"]),
-                expected_digest=precondition.get("digest"),
+                expected_entry=precondition.get("entry", ""),
             )
         except StaleFileError as exc:
             return ActionOutcome("stale", f"Not changed: {exc}")

@@ -133,7 +133,7 @@ async def test_a_replayed_approval_is_refused(make_service, workspace):
     ]
 
 
-async def test_an_approval_after_the_file_changed_is_stale_and_proposed_again(
+async def test_an_approval_after_its_entry_changed_is_stale_and_proposed_again(
     make_service, workspace
 ):
     svc = make_service(
@@ -141,8 +141,9 @@ async def test_an_approval_after_the_file_changed_is_stale_and_proposed_again(
     )
     [card] = await svc.handle(dm("start 0015"))
     approval_id = card.extra["approval_id"]
-    # A human edits the file meanwhile (another project).
-    edited = workspace.projectlist_path.read_text().replace("status: conceived", "status: planned")
+    # A human edits the same project meanwhile (its notes).
+    text = workspace.projectlist_path.read_text()
+    edited = text.replace("Needs both the agent repo", "Needs both the agents repo")
     workspace.projectlist_path.write_text(edited)
 
     stale, fresh = await svc.handle(dm(f"/approve {approval_id}"))
@@ -157,7 +158,36 @@ async def test_an_approval_after_the_file_changed_is_stale_and_proposed_again(
     [done] = await svc.handle(dm(f"/approve {fresh_id}"))
     assert done.text.startswith("✓ 0015: planned → implementing")
     assert "status: implementing" in workspace.projectlist_path.read_text()
-    assert "status: planned" in workspace.projectlist_path.read_text()  # the human's edit stays
+    assert "agents repo" in workspace.projectlist_path.read_text()  # the human's edit stays
+
+
+async def test_edits_to_other_projects_leave_a_card_valid(make_service, workspace):
+    svc = make_service(None)
+    [first] = await svc.handle(dm("/status 0015 implementing"))
+    [second] = await svc.handle(dm("/status 0016 planned"))
+    # A human edits a third project meanwhile.
+    text = workspace.projectlist_path.read_text()
+    workspace.projectlist_path.write_text(text.replace("Shipped; kept", "Shipped, kept"))
+
+    [done_first] = await svc.handle(dm(f"/approve {first.extra['approval_id']}"))
+    [done_second] = await svc.handle(dm(f"/approve {second.extra['approval_id']}"))
+
+    assert done_first.text.startswith("✓ 0015: planned → implementing")
+    assert done_second.text.startswith("✓ 0016: conceived → planned")
+    expected = (
+        text.replace("Shipped; kept", "Shipped, kept")
+        .replace(
+            '"0015"\n    title: "New Feature"\n    status: planned',
+            '"0015"\n    title: "New Feature"\n    status: implementing',
+        )
+        .replace(
+            '"0016"\n    title: "Voice Notes"\n    status: conceived',
+            '"0016"\n    title: "Voice Notes"\n    status: planned',
+        )
+    )
+    assert workspace.projectlist_path.read_text() == expected
+    assert svc.approval(first.extra["approval_id"]).state == "done"
+    assert svc.approval(second.extra["approval_id"]).state == "done"
 
 
 async def test_a_terminate_card_goes_stale_when_the_builder_changed(make_service, workspace):

@@ -24,7 +24,7 @@ from pydantic_ai.messages import (
 )
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
-from assistant.messages import ChatRef, Inbound, Outbound, Principal
+from assistant.messages import ButtonData, ChatRef, Inbound, Outbound, Principal
 
 DEMO_USER = Principal("terminal", "demo", "you")
 DEMO_CHAT = ChatRef("terminal", "demo")
@@ -188,7 +188,7 @@ async def run_demo(root: Path, printer: DemoView) -> DemoReport:
         printer.note(f"{notes.name} is still there: {notes.is_file()}")
         out = await say(callback=force.data, shown=f"[{force.label}]")
         for approval_id in card_ids(out):
-            await say(callback=f"approve:{approval_id}", shown="[Approve]")
+            await say(callback=ButtonData("approve", approval_id).encode(), shown="[Approve]")
 
     await say("show me all sessions")
     await say("/usage")

@@ -7,6 +7,7 @@ numbered replies where it does not.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -60,6 +61,33 @@ class Choice:
 
     label: str
     data: str
+
+
+# `action:target` or `action:target:option`; Telegram carries at most 64 bytes of it
+_BUTTON_DATA = re.compile(r"^([a-z]{1,8}):([A-Za-z0-9_]{1,48})(?::([a-z0-9]{1,8}))?$")
+
+
+@dataclass(frozen=True)
+class ButtonData:
+    """What a choice sends back when it is chosen, the one format every button uses:
+    `approve:a1b2c3` (an approval card), `perm:per_1:once` (a builder's permission request),
+    `q:que_1:2` (a builder's question, option 2)."""
+
+    action: str
+    target: str
+    option: str | None = None
+
+    def encode(self) -> str:
+        data = f"{self.action}:{self.target}" + (f":{self.option}" if self.option else "")
+        if not _BUTTON_DATA.match(data):
+            raise ValueError(f"not valid button data: {data!r}")
+        return data
+
+    @classmethod
+    def parse(cls, data: str | None) -> ButtonData | None:
+        """The button data a press carries; None for data no button of ours sends."""
+        match = _BUTTON_DATA.match(data or "")
+        return cls(*match.groups()) if match else None
 
 
 @dataclass(frozen=True)

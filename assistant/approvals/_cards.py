@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from assistant.approvals._actions import ActionOutcome, render_report
 from assistant.approvals._records import Approval
-from assistant.messages import ChatRef, Choice, Inbound, Outbound, Principal
+from assistant.messages import ButtonData, ChatRef, Choice, Inbound, Outbound, Principal
 
-# Button data on cards and on the choices after a refused terminate: `verb:approval-id`.
-_PRESS = re.compile(r"^(approve|reject|keep|force|cancel):([A-Za-z0-9]{1,32})$")
+# The verbs of the buttons on cards and on the choices after a refused terminate.
+VERBS = frozenset({"approve", "reject", "keep", "force", "cancel"})
+
+
+def press_data(verb: str, approval_id: str) -> str:
+    """The button data of a card's choice: `verb:approval-id`."""
+    return ButtonData(verb, approval_id).encode()
 
 
 def parse_press(data: str | None) -> tuple[str, str] | None:
     """(verb, approval id) of a card's button data; None for data no card carries."""
-    match = _PRESS.match(data or "")
-    return (match.group(1), match.group(2).lower()) if match else None
+    button = ButtonData.parse(data)
+    if button is None or button.action not in VERBS or button.option is not None:
+        return None
+    return button.action, button.target.lower()
 
 
 def card_text(approval: Approval) -> str:
@@ -31,8 +37,8 @@ def card_message(approval: Approval) -> Outbound:
         chat=approval.card_chat,
         text=card_text(approval),
         choices=(
-            Choice("Approve", f"approve:{approval.id}"),
-            Choice("Reject", f"reject:{approval.id}"),
+            Choice("Approve", press_data("approve", approval.id)),
+            Choice("Reject", press_data("reject", approval.id)),
         ),
         kind="approval_card",
         extra={"approval_id": approval.id, "tool": approval.tool_name},
@@ -73,8 +79,8 @@ def outcome_message(
             chat=approval.card_chat,
             text="\n".join(lines),
             choices=(
-                Choice("Keep", f"keep:{approval.id}"),
-                Choice("Force terminate", f"force:{approval.id}"),
+                Choice("Keep", press_data("keep", approval.id)),
+                Choice("Force terminate", press_data("force", approval.id)),
             ),
             kind="error",
             extra={"approval_id": approval.id},

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from assistant.cli.options import open_workspace, workspace_options
-from assistant.messages import ChatRef, Inbound, Outbound, Principal
+from assistant.messages import ButtonData, ChatRef, Inbound, Outbound, Principal
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -92,7 +92,7 @@ class TerminalChat:
                     return
                 verb = "approve" if reply.strip().lower() in ("y", "yes") else "reject"
                 queue += self._send(
-                    self._inbound(callback=f"{verb}:{message.extra['approval_id']}")
+                    self._inbound(callback=ButtonData(verb, message.extra["approval_id"]).encode())
                 )
             elif message.choices:
                 reply = self._ask(f"Choose 1-{len(message.choices)} (Enter to skip): ")

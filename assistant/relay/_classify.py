@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from assistant.messages import Choice
+from assistant.messages import ButtonData, Choice
 from assistant.relay._notice import Notification
 from tools.opencode import Event, Permission, Question
 
@@ -96,9 +96,9 @@ def permission_notification(permission: Permission) -> Notification:
         kind="permission",
         text="\n".join(lines),
         choices=(
-            Choice("Allow once", f"perm:{pid}:once"),
-            Choice("Always allow", f"perm:{pid}:always"),
-            Choice("Deny", f"perm:{pid}:reject"),
+            Choice("Allow once", ButtonData("perm", pid, "once").encode()),
+            Choice("Always allow", ButtonData("perm", pid, "always").encode()),
+            Choice("Deny", ButtonData("perm", pid, "reject").encode()),
         ),
     )
 
@@ -112,7 +112,7 @@ def question_notification(question: Question) -> Notification:
     # buttons answer the first question; a multi-question request is answered by text
     if question.questions:
         for n, option in enumerate(question.questions[0].options, start=1):
-            choices.append(Choice(option.label, f"q:{question.id}:{n}"))
+            choices.append(Choice(option.label, ButtonData("q", question.id, str(n)).encode()))
     return Notification(
         key=f"question:{question.id}",
         session_id=question.session_id,

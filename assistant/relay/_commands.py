@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Container
 from pathlib import Path
 
-from assistant.messages import ChatRef, Inbound, Outbound, Principal
+from assistant.messages import ButtonData, ChatRef, Inbound, Outbound, Principal
 from assistant.relay._bindings import Binding, BoundChats
 from assistant.relay._classify import IDLE, permission_notification, question_notification
 from assistant.relay._journal import HistoryWriter, exchanges, format_exchanges
@@ -87,8 +87,8 @@ class GroupCommands:
     async def press(self, binding: Binding, message: Inbound) -> list[Outbound]:
         """A button (or the numbered reply standing for one) answering a permission or question."""
         data = message.callback_data or ""
-        kind, _, rest = data.partition(":")
-        object_id, _, choice = rest.rpartition(":")
+        button = ButtonData.parse(data) or ButtonData("", "")
+        kind, object_id, choice = button.action, button.target, button.option or ""
         if kind == "perm" and choice in ("once", "always", "reject"):
             session_id = await self.sessions.session_for(binding.builder, create=False)
             known = self.sessions.permissions.get(session_id or "")

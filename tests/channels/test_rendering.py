@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from inline_snapshot import snapshot
 
+from assistant.approvals import parse_press
 from assistant.channels import split_text
 from assistant.channels.telegram import TelegramChannel
 from assistant.channels.whatsapp import WhatsAppChannel
 from assistant.gateway import AllowList, Gateway, Router
+from assistant.messages import ButtonData
 from assistant.relay import IDLE, Binding, Relay, classify, read_stream, save_binding
 from assistant.store import open_store
 from tests.channels.fake_neonize import WhatsAppSim
@@ -105,3 +108,15 @@ def test_one_splitter_cuts_long_text_at_line_then_word_breaks() -> None:
             "word word word word word word ",
         ]
     )
+
+
+def test_every_button_speaks_one_format_and_each_reader_takes_only_its_own() -> None:
+    permission = ButtonData.parse("perm:per_200d8a3ac001N365c8fqbm704w:once")
+    assert permission == ButtonData("perm", "per_200d8a3ac001N365c8fqbm704w", "once")
+    assert parse_press(permission.encode()) is None  # not an approval card's button
+    assert parse_press(ButtonData("approve", "A1B2").encode()) == ("approve", "a1b2")
+    assert ButtonData.parse("perm:../../etc:once") is None
+    # the longest data a button can carry still fits Telegram's 64 bytes
+    assert len(ButtonData("perm", "p" * 48, "always").encode()) <= 64
+    with pytest.raises(ValueError, match="not valid button data"):
+        ButtonData("perm", "p" * 49, "always").encode()

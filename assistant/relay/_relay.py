@@ -6,6 +6,7 @@ button press or forwarding; OpenCode's event stream to event processing and deli
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Container, Iterable
 from typing import Any
 
@@ -69,8 +70,8 @@ class Relay:
         self.sessions.permission = rules
 
     @property
-    def listening(self) -> Any:
-        """An `asyncio.Event`, set while `run` has OpenCode's event stream open."""
+    def listening(self) -> asyncio.Event:
+        """Set while `run` has OpenCode's event stream open."""
         return self.events.listening
 
     def bindings(self) -> list[Binding]:

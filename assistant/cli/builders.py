@@ -277,9 +277,11 @@ def sync(name: str, workspace_dir: Path | None, file: Path | None, backend: str)
       foreman builder sync 0015-new-feature
     """
 
-    async def action(orch: Orchestrator) -> int:
+    async def action(orch: Orchestrator) -> None:
         result = await orch.sync_builder(name)
         click.echo(result.render())
-        return 0 if result.ok else 1
+        if not result.ok:
+            failed = ", ".join(p.repo for p in result.pushes if p.remote and not p.pushed)
+            fail(f"{name}: the push failed for {failed}; see above")
 
-    sys.exit(_run(workspace_dir, file, backend, action))
+    _run(workspace_dir, file, backend, action)

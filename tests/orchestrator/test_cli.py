@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -256,3 +257,14 @@ def test_regenerable_paths_come_from_foreman_toml(
     assert refused.exit_code == 1
     assert "  ignored: .git-info-exclude-test\n" in refused.text
     assert "run.log" not in refused.text
+
+
+def test_a_failed_push_is_an_error_line(workspace: Workspace):
+    run(workspace, "create", "0015", "--yes")
+    shutil.rmtree(Path(workspace.root) / "remotes" / "ai-dev.git")  # the remote is gone
+
+    synced = run(workspace, "sync", "0015-new-feature")
+
+    assert synced.exit_code == 1
+    assert "  ai-dev: push to origin failed: " in synced.text
+    assert synced.text.endswith("Error: 0015-new-feature: the push failed for ai-dev; see above\n")

@@ -7,6 +7,7 @@ because create + terminate is measured against raw `git worktree` commands (benc
 from __future__ import annotations
 
 import re
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,12 +15,6 @@ from git import Git, GitCommandError, Repo
 
 from tools.orchestrator._errors import OrchestratorError
 from tools.orchestrator._results import Commit
-
-
-def _fail(what: str, source: Path, error: GitCommandError) -> OrchestratorError:
-    detail = (error.stderr or error.stdout or str(error)).strip().replace("\n  stderr: ", "")
-    detail = detail.removeprefix("stderr: ").strip().strip("'").strip()
-    return OrchestratorError(f"{what} failed in {source}: {detail}", path=source, output=detail)
 
 
 @dataclass(frozen=True)
@@ -114,34 +109,33 @@ def branch_exists(source: Path, branch: str) -> bool:
     return (common / name).is_file() or _packed_ref(common, name) is not None
 
 
+def _run(source: Path, what: str, *args: str) -> None:
+    """One git command in `source`, straight through subprocess: these run on every create and
+    terminate, which are measured against the bare commands (bench/builders.py)."""
+    done = subprocess.run(["git", *args], cwd=source, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        detail = (done.stderr or done.stdout).strip()
+        raise OrchestratorError(f"{what} failed in {source}: {detail}", path=source, output=detail)
+
+
 def add_worktree(source: Path, path: Path, branch: str) -> None:
     """`git worktree add -b <branch> <path> HEAD`: a new branch, never a reset of an old one."""
-    try:
-        Git(source).worktree("add", "-q", "-b", branch, str(path), "HEAD")
-    except GitCommandError as e:
-        raise _fail(f"git worktree add {path}", source, e) from None
+    _run(
+        source, f"git worktree add {path}", "worktree", "add", "-q", "-b", branch, str(path), "HEAD"
+    )
 
 
 def remove_worktree(source: Path, path: Path, *, force: bool) -> None:
-    args = ["remove", *(["--force"] if force else []), str(path)]
-    try:
-        Git(source).worktree(*args)
-    except GitCommandError as e:
-        raise _fail(f"git worktree remove {path}", source, e) from None
+    forced = ["--force"] if force else []
+    _run(source, f"git worktree remove {path}", "worktree", "remove", *forced, str(path))
 
 
 def prune(source: Path) -> None:
-    try:
-        Git(source).worktree("prune")
-    except GitCommandError as e:
-        raise _fail("git worktree prune", source, e) from None
+    _run(source, "git worktree prune", "worktree", "prune")
 
 
 def delete_branch(source: Path, branch: str) -> None:
-    try:
-        Git(source).branch("-D", branch)
-    except GitCommandError as e:
-        raise _fail(f"git branch -D {branch}", source, e) from None
+    _run(source, f"git branch -D {branch}", "branch", "-D", branch)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
 
@@ -70,19 +71,29 @@ def _finish(process: subprocess.Popen[bytes], what: str, worktree: Path) -> str:
     return out.decode(errors="surrogateescape")
 
 
-def _parse_status(out: str) -> tuple[dict[str, object], dict[str, list[str]]]:
+@dataclass
+class _Tracking:
+    """The branch line of `git status -b`."""
+
+    branch: str | None = None
+    upstream: str | None = None
+    ahead: int | None = None  # None when the branch has no upstream
+    behind: int | None = None
+
+
+def _parse_status(out: str) -> tuple[_Tracking, dict[str, list[str]]]:
     entries = out.split("\0")
     header, entries = entries[0], [e for e in entries[1:] if e]
-    tracking: dict[str, object] = {"branch": None, "upstream": None, "ahead": None, "behind": None}
+    tracking = _Tracking()
     if match := _TRACKING.match(header):
         branch = match["branch"]
         no_branch = branch.startswith("HEAD (no branch)") or branch == "HEAD"
-        tracking["branch"] = None if no_branch else branch
+        tracking.branch = None if no_branch else branch
         if match["upstream"]:
             track = match["track"] or ""
-            tracking["upstream"] = match["upstream"]
-            tracking["ahead"] = int(m[1]) if (m := re.search(r"ahead (\d+)", track)) else 0
-            tracking["behind"] = int(m[1]) if (m := re.search(r"behind (\d+)", track)) else 0
+            tracking.upstream = match["upstream"]
+            tracking.ahead = int(m[1]) if (m := re.search(r"ahead (\d+)", track)) else 0
+            tracking.behind = int(m[1]) if (m := re.search(r"behind (\d+)", track)) else 0
     found: dict[str, list[str]] = {
         k: [] for k in ("modified", "staged", "untracked", "ignored", "deleted")
     }
@@ -230,7 +241,7 @@ def dirt(
         "--branches",
     )
     tracking, found = _parse_status(_finish(status, "git status", worktree))
-    branch = tracking["branch"]
+    branch = tracking.branch
     log_out = _finish(log, "git log", worktree)
     commits = [Commit(*line.split("\0", 2)) for line in log_out.splitlines() if line]
     modified = found["modified"]
@@ -241,7 +252,7 @@ def dirt(
     return WorktreeDirt(
         repo=repo,
         path=worktree,
-        branch=branch,  # type: ignore[arg-type]
+        branch=branch,
         modified=tuple(modified),
         staged=tuple(found["staged"]),
         untracked=tuple(found["untracked"]),
@@ -249,10 +260,10 @@ def dirt(
         regenerable=tuple(i for i in ignored if is_regenerable(i, regenerable)),
         hidden=tuple(hidden_edits(worktree)),
         unpushed=tuple(commits),
-        stashes=tuple(stashes(source, branch or builder_branch)),  # type: ignore[arg-type]
-        upstream=tracking["upstream"],  # type: ignore[arg-type]
-        ahead=tracking["ahead"],  # type: ignore[arg-type]
-        behind=tracking["behind"],  # type: ignore[arg-type]
+        stashes=tuple(stashes(source, branch or builder_branch)),
+        upstream=tracking.upstream,
+        ahead=tracking.ahead,
+        behind=tracking.behind,
     )
 
 

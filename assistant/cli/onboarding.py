@@ -116,11 +116,13 @@ class _Unattended(_Terminal):
 )
 @click.option("--model", help="provider:name, e.g. anthropic:claude-sonnet-4-5.")
 @click.option(
-    "--model-key", help="The provider's key (else its variable, e.g. $ANTHROPIC_API_KEY)."
+    "--model-key",
+    help="The provider's key; its variable (e.g. $ANTHROPIC_API_KEY) keeps it out of `ps`.",
 )
 @click.option("--check", "check_model", is_flag=True, help="Send the model one minimal request.")
 @click.option(
-    "--telegram-token", help="The bot token from @BotFather (else $FOREMAN_TELEGRAM_TOKEN)."
+    "--telegram-token",
+    help="The bot token from @BotFather; $FOREMAN_TELEGRAM_TOKEN keeps it out of `ps`.",
 )
 @click.option(
     "--telegram-user",

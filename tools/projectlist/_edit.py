@@ -110,9 +110,10 @@ def plan_status_change(
     document = plist._document
     if document is None:  # a ProjectList built by hand, not read from a file
         raise ProjectListError(plist.path, 0, "this project list was not read from a file")
-    if source.status is None:
+    status_spot = source.status
+    if status_spot is None:
         raise ProjectListError(plist.path, project.line, f"project {project_id} has no status")
-    _require_editable(plist, project_id, source.status, "status")
+    _require_editable(plist, project_id, status_spot, "status")
     warnings = transition_warnings(project.status, status)
     if status == project.status:
         return StatusChange(
@@ -127,13 +128,13 @@ def plan_status_change(
             _data=plist.to_bytes(),
             _proved=plist,
         )
-    edits: list[tuple[Spot, str]] = [(source.status, _scalar(status, source.status.style))]
+    edits: list[tuple[Spot, str]] = [(status_spot, _scalar(status, status_spot.style))]
     values: dict[tuple[str, ...], str] = {("status",): status}
     written_stamp: str | None = None
-    stamp_key = next((key for key in _stamp_keys(status) if key in source.timestamps), None)
+    stamp_key = next((key for key in _stamp_keys(status) if key in source.written_stamps), None)
     if timestamp is not None and stamp_key is not None:
         written_stamp = now() if timestamp == "now" else timestamp
-        spot = source.timestamps[stamp_key]
+        spot = source.timestamps[stamp_key]  # resolved only for the entry being edited
         _require_editable(plist, project_id, spot, stamp_key)
         edits.append((spot, _quoted(written_stamp)))
         nested = stamp_key in source.nested

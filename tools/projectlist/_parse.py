@@ -20,8 +20,8 @@ from tools.projectlist._model import (
     ProjectList,
 )
 from tools.projectlist._scan import Block, scan
-from tools.projectlist._source import EntrySource, Spot
-from tools.projectlist._text import YAML_BREAKS, Document, Locator, digest
+from tools.projectlist._source import EntrySource, Spot, Written
+from tools.projectlist._text import Document, Locator, digest
 from tools.projectlist._yaml import gc_paused, load_all
 
 _KNOWN_KEYS = {"id", "title", "status", "repos", "files", "chat_binding", "tags", "notes"}
@@ -218,65 +218,45 @@ class _Reader:
         where: tuple[Any, ...],
     ) -> EntrySource:
         first, last = at.line(node.start_mark.index), _last_line(at, node)
-        status = None
+        status: Written | Spot | None = None
         if "status" in keys:
-            status = self.spot(at, *keys["status"])
+            status = _written(*keys["status"])
         elif "status" in value:  # a `<<:` merge brought it in from another mapping
             status = Spot(first, 0, 0, "", problem="comes from a YAML merge (<<:)")
-        stamps: dict[str, Spot] = {}
+        stamps: dict[str, Written] = {}
         nested_names: set[str] = set()
-        pairs = [(name, key, node_value, False) for name, (key, node_value) in keys.items()]
+        for name, (key, node_value) in keys.items():
+            if node_value.__class__ is ScalarNode and _TIMESTAMP_KEY.fullmatch(name):
+                stamps[name] = _written(key, node_value)
         nested = keys.get("timestamps", (None, None))[1]
         if isinstance(nested, MappingNode):
-            pairs += [(name, k, v, True) for name, (k, v) in _first_keys(nested).items()]
-        for name, key, node_value, in_mapping in pairs:
-            stampish = _TIMESTAMP_KEY.fullmatch(str(name)) and isinstance(node_value, ScalarNode)
-            if stampish and name not in stamps:
-                stamps[name] = self.spot(at, key, node_value)
-                if in_mapping:
+            for name, (key, node_value) in _first_keys(nested).items():
+                stampish = node_value.__class__ is ScalarNode and _TIMESTAMP_KEY.fullmatch(name)
+                if stampish and name not in stamps:
+                    stamps[name] = _written(key, node_value)
                     nested_names.add(name)
         entry = "".join(self.doc.lines[first : last + 1])
         return EntrySource(
             first=first,
             last=last,
-            status=status,
-            timestamps=stamps,
+            written_status=status,
+            written_stamps=stamps,
             nested=frozenset(nested_names),
             where=where,
             fingerprint=digest(entry.encode("utf-8")),
+            locator=at,
         )
 
-    def spot(self, at: Locator, key: Node, value: Node) -> Spot:
-        """Where `key`'s value is written, or why it cannot be rewritten in place."""
-        text = at.text
-        colon = text.find(":", key.end_mark.index)
-        after = colon + 1
-        while after < len(text) and text[after] in " \t":
-            after += 1
-        written = text[after : after + 1]
-        start = value.start_mark.index
-        line = at.line(start if start >= colon else after)
-        if written == "*" or start < colon:
-            return Spot(line, 0, 0, "", problem="is a YAML alias (*) of a value written elsewhere")
-        if written == "&" or text[start : start + 1] == "&":
-            return Spot(line, 0, 0, "", problem="carries a YAML anchor (&) that others may use")
-        if written == "!" or text[start : start + 1] == "!":
-            return Spot(line, 0, 0, "", problem="carries a YAML tag (!)")
-        if not isinstance(value, ScalarNode):
-            return Spot(line, 0, 0, "", problem="is not a single value")
-        if value.value == "" and not value.style:
-            # An empty value's marks point at the next token; the value belongs after the colon.
-            line = at.line(colon)
-            return Spot(line, at.column(colon) + 1, at.column(colon) + 1, "", empty=True)
-        end = value.end_mark.index
-        single = at.line(end - 1) == line and not YAML_BREAKS.search(text, start, end)
-        return Spot(
-            line=line,
-            start=at.column(start),
-            end=at.column(start) + end - start,
-            style=value.style or "",
-            problem=None if single else "spans several lines",
-        )
+
+def _written(key: Node, value: Node) -> Written:
+    if value.__class__ is not ScalarNode:
+        kind = "other"
+    elif value.value == "" and not value.style:
+        kind = "empty"
+    else:
+        kind = "scalar"
+    style = getattr(value, "style", None) or ""
+    return (key.end_mark.index, value.start_mark.index, value.end_mark.index, style, kind)
 
 
 def _first_keys(node: MappingNode) -> dict[str, tuple[Node, Node]]:

@@ -118,6 +118,20 @@ class Constructor(SafeConstructor):
                 return None
         return super().construct_object(node, deep)
 
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        # A mapping whose keys are all plain strings (no `<<` merge, no `=` value key, no
+        # complex keys) needs none of SafeConstructor's checks; duplicates keep the first.
+        if node.__class__ is MappingNode and getattr(node, "merge", None) is None:
+            mapping: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                if key_node.__class__ is not ScalarNode or key_node.ctag.trval != _STR:
+                    break
+                if key_node.value not in mapping:
+                    mapping[key_node.value] = self.construct_object(value_node, deep=deep)
+            else:
+                return mapping
+        return super().construct_mapping(node, deep=deep)
+
     def construct_yaml_int(self, node: ScalarNode) -> Any:
         # `dependencies: [0035]` names project "0035", not the number 35.
         text = node.value

@@ -192,7 +192,6 @@ def neonize_client(db: Path, *, library: Any = None) -> Any:
     from assistant.channels.whatsapp_session import keep_private
 
     load_neonize()
-    from neonize.aioze import events
     from neonize.aioze.client import NewAClient, gocode
 
     keep_private(db)
@@ -201,7 +200,15 @@ def neonize_client(db: Path, *, library: Any = None) -> Any:
         raise RuntimeError("this neonize version is not supported: install neonize==0.5.2")
     bridge = GoCalls(library if library is not None else gocode, str(db.resolve()))
     setattr(client, _BRIDGE_ATTRIBUTE, bridge)
-    # neonize dispatches Go callbacks to the first loop that ever connected; a second
-    # `asyncio.run` in one process (login, then serve) needs them on its own loop
-    events.event_global_loop = None
     return client
+
+
+def bind_callbacks() -> None:
+    """Dispatch neonize's callbacks to the running loop; called right before `connect()`.
+
+    neonize keeps the first loop that ever connected, so a second `asyncio.run` in one
+    process (a login, then serving) would get its events on a closed loop.
+    """
+    from neonize.aioze import events
+
+    events.event_global_loop = asyncio.get_running_loop()

@@ -206,6 +206,9 @@ class Connection:
     # --- staying connected ----------------------------------------------------------------
 
     async def _connect(self) -> None:
+        from assistant.channels.whatsapp_client import bind_callbacks
+
+        bind_callbacks()
         try:
             # schedules the Go connection call; its errors end that task, they never raise here
             connection = await self.client.connect()

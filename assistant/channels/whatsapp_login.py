@@ -26,6 +26,8 @@ log = logging.getLogger("foreman.channels.whatsapp")
 
 QR_PROMPT = "Scan this with WhatsApp > Settings > Linked devices > Link a device:\n"
 STOP_SECONDS = 10.0
+# how long an earlier connection call on the same session may take to return after its stop
+SETTLE_SECONDS = 2.0
 
 
 class LoginError(RuntimeError):
@@ -77,14 +79,18 @@ async def login(
     before = read_session(db)
     if before.state is SessionState.LINKED:
         return Linked(before.account or "unknown", db, already=True)
+    if before.state is SessionState.UNREADABLE:
+        raise LoginError(f"{before.describe()}: move it away, then run the login again")
     digits = phone_digits(phone) if phone is not None else None
     keep_private(db)
     try:
         client = neonize_client(db, library=library)
+    except ImportError:
+        raise LoginError("neonize is not installed: pip install '.[whatsapp]'") from None
     except RuntimeError as exc:
         raise LoginError(str(exc)) from None
     bridge = go_calls(client)
-    if bridge is not None and not await bridge.connection_closed(STOP_SECONDS):
+    if bridge is not None and not await bridge.connection_closed(SETTLE_SECONDS):
         raise LoginError(
             f"an earlier link attempt for {db} is still waiting inside the WhatsApp library "
             "and cannot be stopped from here: restart Foreman, then try again"
@@ -114,6 +120,8 @@ async def _link(client: Any, phone: str | None, show: Callable[[str], None], tim
         TemporaryBanEv,
     )
     from neonize.proto.Neonize_pb2 import ConnectFailureReason, PairStatus
+
+    from assistant.channels.whatsapp_client import bind_callbacks
 
     loop = asyncio.get_running_loop()
     active = [True]  # a Go QR loop that outlives the login must not print into a later one
@@ -165,6 +173,7 @@ async def _link(client: Any, phone: str | None, show: Callable[[str], None], tim
         error = task.exception()
         fail(f"could not connect to WhatsApp: {error}" if error else "the connection ended")
 
+    bind_callbacks()
     task = await client.connect()
     task.add_done_callback(connection_ended)
     deadline = loop.time() + timeout

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from assistant.channels import Channel
+from assistant.channels import Channel, ChannelError
 from assistant.gateway._cards import CardEdits
 from assistant.gateway._config import GatewayConfig
 from assistant.gateway._gateway import Gateway, RelayRunner
@@ -56,7 +56,14 @@ def build_channels(config: GatewayConfig, *, whatsapp_client: Any = None) -> lis
         from assistant.channels.whatsapp_client import neonize_client
 
         wa = config.whatsapp
-        client = whatsapp_client or neonize_client(wa.db)
+        try:
+            client = whatsapp_client or neonize_client(wa.db)
+        except ImportError:
+            raise ChannelError(
+                "whatsapp: neonize is not installed (pip install '.[whatsapp]')"
+            ) from None
+        except RuntimeError as exc:
+            raise ChannelError(f"whatsapp: {exc}") from None
         channels.append(
             WhatsAppChannel(client, session=wa.db, watchdog_seconds=wa.watchdog_seconds)
         )

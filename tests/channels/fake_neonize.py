@@ -119,6 +119,7 @@ class FakeWhatsmeow:
         self.edits: list[tuple[str, str, str]] = []
         self.groups: list[tuple[str, list[str]]] = []
         self.pair_phones: list[str] = []
+        self.qr_codes_shown = 0
         self.pair_code = "ABCD-EFGH"
         self._ids = itertools.count(1)
         self._never = threading.Event()  # what a QR loop nobody answered waits for
@@ -181,6 +182,7 @@ class FakeWhatsmeow:
                 code = f"2@ref{n},noisekey,identitykey,advsecret".encode()
                 buffer = ctypes.create_string_buffer(code)
                 client.qr_shown = True
+                self.qr_codes_shown += 1
                 client.qr_cb(uuid, ctypes.addressof(buffer))
                 if n == 0 and self.scans_as:
                     self.pair(uuid, self.scans_as)

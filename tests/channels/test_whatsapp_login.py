@@ -18,6 +18,7 @@ from assistant.channels.whatsapp_login import LoginError, login
 from assistant.channels.whatsapp_session import SessionState, read_session
 from assistant.cli import cli
 from tests.channels.fake_neonize import FakeWhatsmeow
+from tests.channels.waiting import eventually
 
 OWNER = "491701234567@s.whatsapp.net"
 REPO = Path(__file__).resolve().parents[2]
@@ -108,10 +109,39 @@ async def test_a_linked_session_is_not_linked_again(go: FakeWhatsmeow, db: Path)
     assert go.connects == 0
 
 
+async def test_a_link_attempt_left_inside_go_stays_silent_during_the_next(tmp_path: Path) -> None:
+    go = FakeWhatsmeow(qr_seconds=0.05, qr_codes=10_000)  # a QR loop that keeps going
+    with pytest.raises(LoginError):
+        await login(tmp_path / "a" / "whatsapp.db", show=lambda _: None, timeout=0.3, library=go)
+    go.scans_as = OWNER
+    shown: list[str] = []
+    unraisable: list[object] = []
+    hook, sys.unraisablehook = sys.unraisablehook, unraisable.append
+    try:
+        linked = await login(tmp_path / "b" / "whatsapp.db", show=shown.append, library=go)
+        before = go.qr_codes_shown
+        await eventually(lambda: go.qr_codes_shown > before + 3)  # the old loop still calls back
+    finally:
+        sys.unraisablehook = hook
+        go.close()
+    assert linked.account == OWNER
+    assert len(shown) == 1  # the new login's own QR code, none of the old one's
+    assert unraisable == []  # no callback raised inside ctypes (a traceback on stderr)
+
+
+async def test_an_unreadable_session_is_named_and_left_alone(go: FakeWhatsmeow, db: Path) -> None:
+    db.parent.mkdir(parents=True)
+    db.write_bytes(b"not a database, but someone's file" * 100)
+    with pytest.raises(LoginError, match="move it away, then run the login again"):
+        await login(db, show=lambda _: None, library=go)
+    assert db.read_bytes().startswith(b"not a database") and go.connects == 0
+
+
 SCRIPT = """
 import sys
 import neonize.aioze.client
 from tests.channels.fake_neonize import FakeWhatsmeow
+from tests.channels.waiting import eventually
 from assistant.cli import cli
 
 neonize.aioze.client.gocode = FakeWhatsmeow(qr_seconds=0.2)

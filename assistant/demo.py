@@ -128,12 +128,13 @@ class DemoView(Protocol):
 async def run_demo(root: Path, printer: DemoView) -> DemoReport:
     """Build the demo workspace under `root` and play the scripted conversation."""
     from assistant.dm import DirectMessages
-    from assistant.store import open_store
+    from assistant.store import default_state_dir, open_store
     from tools.orchestrator import make_demo_workspace
 
     started = time.perf_counter()
     workspace = make_demo_workspace(root / "workspace")
-    state_dir = root / "state"
+    # the workspace's own state, so `foreman chat` in it later carries on from here
+    state_dir = default_state_dir(workspace.root)
     svc = DirectMessages(open_store(state_dir), workspace, demo_model(), {DEMO_USER.key})
     printer.note(f"demo workspace: {workspace.root}")
     printer.note(f"state: {state_dir}")

@@ -23,6 +23,8 @@ class Check:
     ok: bool
     detail: str
     data: dict[str, Any] = field(default_factory=dict)  # machine-readable facts for --json
+    # not ok, but Foreman works without it (e.g. no model key: slash commands still do)
+    warning: bool = False
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,8 @@ class DoctorContext:
 
     workspace_dir: Path | None = None
     file: Path | None = None
+    model: str | None = None  # --model / $FOREMAN_MODEL / foreman.toml's, None: the default
+    state_dir: Path | None = None  # $FOREMAN_STATE_DIR / foreman.toml's, None: the workspace's
 
 
 CheckFunction = Callable[[DoctorContext], Check | Iterable[Check]]
@@ -115,7 +119,8 @@ def check_workspace(context: DoctorContext) -> list[Check]:
     counts = plist.counts()
     summary = ", ".join(f"{n} {status or '(none)'}" for status, n in counts.items())
     detail = (
-        f"{path} ({plist.format} format): {len(plist.projects)} projects"
+        f"{path} ({plist.format} format): {len(plist.projects)} "
+        + ("project" if len(plist.projects) == 1 else "projects")
         + (f" ({summary})" if summary else "")
         + f"; {len(plist.errors)} error(s), {len(plist.warnings)} warning(s)"
     )
@@ -138,3 +143,35 @@ def check_workspace(context: DoctorContext) -> list[Check]:
         )
     )
     return checks
+
+
+@doctor_check("state", Tier.PROJECT_LIST)
+def check_state(context: DoctorContext) -> Check:
+    """Where this workspace's state is, and whether it can be read; never creates it."""
+    import sqlite3
+
+    from assistant.store import DB_NAME, default_state_dir
+    from tools.workspace import WorkspaceNotFound, find_workspace
+
+    try:
+        root: Path | None = find_workspace(context.workspace_dir, context.file).root
+    except WorkspaceNotFound:
+        root = None
+    directory = context.state_dir or default_state_dir(root)
+    db = directory / DB_NAME
+    data = {"state_dir": str(directory), "exists": db.is_file()}
+    if not db.is_file():
+        return Check("state", True, f"{directory} (created on first use)", data)
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        detail = (
+            f"{db} cannot be read ({exc}); it is left as it is: move it aside to start "
+            "with an empty state"
+        )
+        return Check("state", False, detail, data)
+    return Check("state", True, str(directory), data)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -143,6 +144,7 @@ class TelegramChannel:
         self._state = "stopped"
         self._on_inbound: InboundHandler | None = None
         self._chat_locks: dict[str, asyncio.Lock] = {}
+        self._outage_since: datetime | None = None
 
     def _build(self) -> Application[Any, Any, Any, Any, Any, Any]:
         from telegram import Update
@@ -154,7 +156,9 @@ class TelegramChannel:
             .base_url(self.base_url)
             # 429s are waited out and retried by the rate limiter itself
             .rate_limiter(AIORateLimiter(max_retries=3))
-            .get_updates_read_timeout(self.poll_timeout + 10)
+            .get_updates_request(
+                _polling_request(self._polled, read_timeout=self.poll_timeout + 10)
+            )
             # a slow assistant turn in one chat must not hold up a builder's group;
             # order within one chat is kept by a lock per chat below
             .concurrent_updates(True)
@@ -211,7 +215,10 @@ class TelegramChannel:
             self._state = "webhook"
         else:
             await app.updater.start_polling(
-                timeout=self.poll_timeout, allowed_updates=["message", "callback_query"]
+                timeout=self.poll_timeout,
+                allowed_updates=["message", "callback_query"],
+                # python-telegram-bot retries with backoff (up to 30 s); we log the outage
+                error_callback=self._polling_failed,
             )
             self._state = "polling"
         log.info("telegram: %s as @%s", self._state, self.bot_username)
@@ -258,7 +265,33 @@ class TelegramChannel:
             await self.send(reply)
 
     async def _on_error(self, update: object, context: Any) -> None:
-        log.error("telegram: error while handling an update", exc_info=context.error)
+        # the traceback is for -v; otherwise one line says what went wrong
+        error = context.error
+        log.error(
+            "telegram: error while handling an update: %s: %s",
+            type(error).__name__,
+            error,
+            exc_info=error if log.isEnabledFor(logging.INFO) else None,
+        )
+
+    def _polling_failed(self, error: Exception) -> None:
+        """Fetching updates failed: one line when an outage starts, none while it lasts."""
+        if self._outage_since is None:
+            self._outage_since = datetime.now(UTC)
+            log.warning(
+                "telegram: cannot reach the Bot API (%s: %s); retrying with backoff",
+                type(error).__name__,
+                error,
+            )
+        else:
+            log.debug("telegram: still unreachable: %s", error)
+
+    def _polled(self) -> None:
+        """Fetching updates worked: one line when that ends an outage."""
+        if self._outage_since is not None:
+            seconds = (datetime.now(UTC) - self._outage_since).total_seconds()
+            self._outage_since = None
+            log.warning("telegram: the Bot API is reachable again (after %.0f s)", seconds)
 
     async def send(self, message: Outbound) -> str | None:
         """Send (or edit, with `replaces_message_id`); returns the id of the last message sent."""
@@ -311,3 +344,18 @@ class TelegramChannel:
                 log.warning("telegram: %s failed (%s), retry %d", call.__name__, exc, attempt + 1)
                 await asyncio.sleep(delay)
         return None
+
+
+def _polling_request(on_reachable: Callable[[], None], read_timeout: float) -> Any:
+    """The HTTP client for getUpdates, telling `on_reachable` whenever the Bot API answered."""
+    from telegram.request import HTTPXRequest
+
+    class PollingRequest(HTTPXRequest):
+        async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+            code, payload = await super().do_request(*args, **kwargs)
+            if code < 500:  # a 5xx is the outage going on, behind a proxy
+                on_reachable()
+            return code, payload
+
+    # as python-telegram-bot builds its own: one connection, long reads for long polls
+    return PollingRequest(connection_pool_size=1, read_timeout=read_timeout)

@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "chat": "assistant.cli.chat:chat",
     "demo": "assistant.cli.demo:demo",
     "approvals": "assistant.cli.approvals:approvals",
+    "audit": "assistant.cli.audit:audit",
     # interop and evals (assistant/interop, assistant/evals)
     "mcp": "assistant.cli.interop:mcp",
     "a2a": "assistant.cli.interop:a2a",

@@ -15,10 +15,18 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from assistant.cli.options import echo_json, fail, open_workspace, workspace_options
+from assistant.cli.options import (
+    echo_json,
+    fail,
+    open_workspace,
+    record_change,
+    state_dir_of,
+    workspace_options,
+)
 
 if TYPE_CHECKING:
     from tools.orchestrator import Orchestrator
+    from tools.workspace import Workspace
 
 T = TypeVar("T")
 BACKENDS = ["auto", "native", "taskfile"]
@@ -46,7 +54,7 @@ def _run(
     from tools.orchestrator import Orchestrator, OrchestratorError, session_permission_from_env
 
     found = open_workspace(workspace_dir, file)
-    settings = _settings()
+    settings = _settings(found)
 
     async def main() -> T:
         async with AsyncExitStack() as stack:
@@ -70,18 +78,17 @@ def _run(
         fail(e.reason)
 
 
-def _settings() -> dict[str, Any]:
+def _settings(workspace: Workspace) -> dict[str, Any]:
     """From foreman.toml: `[builders] regenerable` and `archive_days`, and the state directory
     that forced terminates archive into (`<state>/archives`)."""
     from assistant.gateway import ConfigError, default_config_path, load_config
-    from assistant.store import default_state_dir
 
     try:
         config = load_config(default_config_path())
     except ConfigError as e:
         fail(str(e))
     settings: dict[str, Any] = {
-        "archive_dir": (config.state_dir or default_state_dir()) / "archives",
+        "archive_dir": state_dir_of(workspace) / "archives",
         "archive_retention_days": config.builders.archive_days,
     }
     if config.builders.regenerable is not None:
@@ -150,6 +157,17 @@ def create(
         _confirm(f"Create builder {plan.name}", yes)
         made = await orch.create_builder(project_id, extra, suffix)
         click.echo(made.render())
+        record_change(
+            orch.workspace,
+            "builder.created",
+            {
+                "builder": made.name,
+                "project_id": made.project_id,
+                "path": str(made.path),
+                "branch": made.branch,
+                "repos": [w.repo for w in made.worktrees],
+            },
+        )
 
     _run(workspace_dir, file, backend, action)
 
@@ -241,6 +259,18 @@ def terminate(
                 click.echo(result.report.render())
             fail(f"{name} was not terminated: {result.refused}")
         click.echo(result.render())
+        record_change(
+            orch.workspace,
+            "builder.terminated",
+            {
+                "builder": name,
+                "forced": result.forced,
+                "discarded": report.render() if not report.clean else "",
+                "archive": str(result.archive) if result.archive else None,
+                "restore": result.restore or None,
+                "branches_kept": list(result.branches_kept),
+            },
+        )
 
     _run(workspace_dir, file, backend, action)
 

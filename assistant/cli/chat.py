@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from assistant.cli.options import open_workspace, workspace_options
+from assistant.cli.options import (
+    OFFLINE_MODEL,
+    OFFLINE_NOTE,
+    chat_model,
+    configured_model,
+    open_state,
+    open_workspace,
+    workspace_options,
+)
 from assistant.messages import ButtonData, ChatRef, Inbound, Outbound, Principal
 
 if TYPE_CHECKING:
@@ -80,25 +89,66 @@ class TerminalChat:
         except EOFError:
             return None
 
-    def show(self, answers: list[Outbound]) -> None:
-        """Render answers; ask about each card and each choice, feeding replies back in."""
+    def show(self, answers: list[Outbound]) -> bool:
+        """Render answers; ask about each card and each choice, feeding replies back in.
+
+        False when input ended while a card was waiting: the cards stay pending.
+        """
         queue = list(answers)
-        while queue:
+        cards: list[Outbound] = []
+        while queue or cards:
+            if not queue:
+                answered = self._decide(cards)
+                if answered is None:
+                    ids = ", ".join(c.extra["approval_id"] for c in cards)
+                    self.console.print(
+                        f"Input ended; left pending: {ids}. Decide later with "
+                        "foreman approvals approve ID (or reject ID).",
+                        style="yellow",
+                        highlight=False,
+                        soft_wrap=True,
+                    )
+                    return False
+                queue += answered
+                continue
             message = queue.pop(0)
             render(self.console, message)
             if message.kind == "approval_card":
-                reply = self._ask(r"Approve? \[y/N] ")
-                if reply is None:
-                    return
-                verb = "approve" if reply.strip().lower() in ("y", "yes") else "reject"
-                queue += self._send(
-                    self._inbound(callback=ButtonData(verb, message.extra["approval_id"]).encode())
-                )
+                cards.append(message)
             elif message.choices:
                 reply = self._ask(f"Choose 1-{len(message.choices)} (Enter to skip): ")
                 if reply and reply.strip().isdigit() and 1 <= int(reply) <= len(message.choices):
                     choice = message.choices[int(reply) - 1]
                     queue += self._send(self._inbound(callback=choice.data))
+        return True
+
+    def _decide(self, cards: list[Outbound]) -> list[Outbound] | None:
+        """Ask about the first waiting card until the answer is one; None when input ends.
+
+        `y`/`yes` and `n`/`no` decide that card; `/approve ID` and `/reject ID` decide the
+        card they name (any other ID goes to the assistant, which says what it knows of it).
+        """
+        ids = [c.extra["approval_id"] for c in cards]
+        current = ids[0]
+        if len(ids) > 1:
+            self.console.print(f"{len(ids)} cards wait for you: {', '.join(ids)}", highlight=False)
+        while True:
+            reply = self._ask(rf"Approve {current}? \[y/n] ")
+            if reply is None:
+                return None
+            answer = reply.strip()
+            verb, target = _verb_and_target(answer, current)
+            if verb is None:
+                self.console.print(
+                    f"Answer y to approve {current} or n to reject it "
+                    "(or /approve ID, /reject ID for another card).",
+                    highlight=False,
+                )
+                continue
+            if target not in ids:
+                return self._send(self._inbound(answer))
+            del cards[ids.index(target)]
+            return self._send(self._inbound(callback=ButtonData(verb, target).encode()))
 
     def run(self) -> None:
         self.console.print(
@@ -109,8 +159,8 @@ class TerminalChat:
                 line = self._ask("[bold cyan]you>[/bold cyan] ")
                 if line is None:
                     break
-                if line.strip():
-                    self.show(self._send(self._inbound(line)))
+                if line.strip() and not self.show(self._send(self._inbound(line))):
+                    break
         except KeyboardInterrupt:
             pass
         finally:
@@ -118,37 +168,59 @@ class TerminalChat:
             self.loop.close()
 
 
+def _verb_and_target(answer: str, current: str) -> tuple[str | None, str]:
+    """`approve`/`reject` and the card an answer at a card's prompt means (None: neither)."""
+    lowered = answer.lower()
+    if lowered in ("y", "yes"):
+        return "approve", current
+    if lowered in ("n", "no"):
+        return "reject", current
+    match = re.fullmatch(r"/(approve|reject)\s+(\S+)", lowered)
+    if match:
+        return match.group(1), match.group(2)
+    return None, current
+
+
 def open_service(
     workspace_dir: Path | None, file: Path | None, model: str | None
 ) -> DirectMessages:
+    """The terminal user's assistant on the workspace, with its own state and chosen model."""
     from assistant.dm import DirectMessages
-    from assistant.store import open_store
 
     workspace = open_workspace(workspace_dir, file)
-    return DirectMessages(open_store(), workspace, model, {terminal_principal().key})
+    return DirectMessages(
+        open_state(workspace), workspace, chat_model(model), {terminal_principal().key}
+    )
 
 
 @click.command()
 @click.option(
     "--model",
     "-m",
-    help="pydantic-ai model string (default $FOREMAN_MODEL, then anthropic:claude-sonnet-4-5).",
+    help="pydantic-ai model string (default $FOREMAN_MODEL, then foreman.toml's model, then "
+    "anthropic:claude-sonnet-4-5); 'offline' is the scripted policy, no key needed.",
 )
 @workspace_options
 def chat(model: str | None, workspace_dir: Path | None, file: Path | None) -> None:
     """Talk to the assistant in this terminal.
 
     \b
-    Approval cards are asked as [y/N]; the history of this terminal chat is kept in the
-    state directory ($FOREMAN_STATE_DIR) and picked up next time.
+    At an approval card, answer y or n (or /approve ID, /reject ID); anything else is asked
+    again, and cards left when input ends stay pending. The history of this terminal chat
+    is kept in the workspace's state directory and picked up next time.
     Slash commands (/projects, /status ID STATUS, /approvals, /help) need no model key.
 
     \b
     Examples:
       foreman chat
+      foreman chat --model offline
       foreman chat --model openai:gpt-5 --workspace ~/work/acme
       echo /projects | foreman chat
     """
     from rich.console import Console
 
-    TerminalChat(open_service(workspace_dir, file, model), Console()).run()
+    console = Console()
+    svc = open_service(workspace_dir, file, model)
+    if configured_model(model) == OFFLINE_MODEL:
+        console.print(f"[dim]({OFFLINE_NOTE})[/dim]", highlight=False)
+    TerminalChat(svc, console).run()

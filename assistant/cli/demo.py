@@ -42,14 +42,19 @@ class ConsoleView:
     is_flag=True,
     help="Afterwards, stay in `foreman chat` on the demo workspace.",
 )
-@click.option("--model", "-m", help="Model for --interactive (default $FOREMAN_MODEL).")
+@click.option(
+    "--model",
+    "-m",
+    help="Model for --interactive (default $FOREMAN_MODEL); 'offline' is the scripted policy.",
+)
 def demo(directory: Path | None, interactive: bool, model: str | None) -> None:
     """Build a demo workspace and play a scripted conversation through the real agent loop.
 
     \b
     The demo workspace (a workspace repo, two repos with bare remotes, .ai/projectlist.md,
-    a Taskfile) and its own state go into DIRECTORY (default: a new temporary directory,
-    which is kept so you can look around). The model is scripted and offline: no key, no
+    a Taskfile) goes into DIRECTORY (default: a new temporary directory, which is kept so
+    you can look around); its state is the workspace's own, so `foreman chat` in it later
+    carries on. The model is scripted and offline: no key, no
     network. You see: the list of sessions, starting project 0015 (two approval cards,
     approved; the builder appears on disk), wrapping up 0014 whose builder holds unsaved
     work (terminate refused, then forced with a second approval), and the final state.
@@ -59,6 +64,7 @@ def demo(directory: Path | None, interactive: bool, model: str | None) -> None:
       foreman demo
       foreman demo ./demo-ws
       foreman demo --interactive          then try /projects, /status 0016 planned, ...
+      foreman demo -i --model offline     free text too, answered by the scripted policy
     """
     from rich.console import Console
 
@@ -69,24 +75,52 @@ def demo(directory: Path | None, interactive: bool, model: str | None) -> None:
     elif directory.exists() and any(directory.iterdir()):
         raise click.UsageError(f"{directory} is not empty; give a new or empty directory.")
     directory.mkdir(parents=True, exist_ok=True)
+    # the demo's state is its workspace's (run_demo makes DIRECTORY/workspace): a state that
+    # cannot be made or read is one line here, before anything is built
+    from assistant.cli.options import open_state
+    from assistant.store import default_state_dir
+
+    open_state(None, default_state_dir((directory / "workspace").resolve())).close()
     console = Console()
     report = asyncio.run(run_demo(directory.resolve(), ConsoleView(console)))
     console.print(
         f"\n[bold]Demo done[/bold] in {report.seconds:.1f}s, {report.requests} scripted model "
-        f"requests.\nWorkspace: {report.workspace}\nState: {report.state_dir}",
+        f"requests.\nWorkspace: {report.workspace}\nState:     {report.state_dir}",
         soft_wrap=True,
+        highlight=False,
     )
     if interactive:
-        from assistant.cli.chat import TerminalChat
+        from assistant.cli.chat import TerminalChat, terminal_principal
+        from assistant.cli.options import OFFLINE_MODEL, OFFLINE_NOTE, chat_model, configured_model
         from assistant.dm import DirectMessages
         from assistant.store import open_store
         from tools.workspace import find_workspace
 
+        offline = configured_model(model) == OFFLINE_MODEL
         console.print(
             "\nYou are now in `foreman chat` on the demo workspace "
-            "(free text needs a model key; slash commands work without)."
+            + (
+                f"({OFFLINE_NOTE})."
+                if offline
+                else "(free text needs a model key, or "
+                "--model offline; slash commands work without)."
+            )
         )
         svc = DirectMessages(
-            open_store(report.state_dir), find_workspace(report.workspace), model, None
+            open_store(report.state_dir),
+            find_workspace(report.workspace),
+            chat_model(model),
+            {terminal_principal().key},
         )
         TerminalChat(svc, console).run()
+        return
+    console.print(
+        "\nNext steps:\n"
+        f"  cd {report.workspace}\n"
+        "  foreman chat --model offline   carry on talking (scripted model; no key needed)\n"
+        "  foreman approvals              the cards waiting in this workspace\n"
+        "  foreman audit                  every change the demo made, and who approved it",
+        soft_wrap=True,
+        highlight=False,
+        markup=False,
+    )

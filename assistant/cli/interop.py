@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from assistant.cli.options import open_workspace, workspace_options
+from assistant.cli.options import open_state, open_workspace, workspace_options
 
 model_option = click.option(
     "--model",
@@ -38,7 +38,6 @@ def _bridge(
 ) -> Any:
     from assistant.dm import DirectMessages
     from assistant.interop import Bridge, local_human, parse_principal
-    from assistant.store import open_store
 
     try:
         human = parse_principal(approver) if approver else local_human()
@@ -51,7 +50,7 @@ def _bridge(
 
         chosen = offline_model()
     # Only the human is a principal: the caller speaks for them and can never resolve a card.
-    service = DirectMessages(open_store(), found, chosen, principals={human.key})
+    service = DirectMessages(open_state(found), found, chosen, principals={human.key})
     return Bridge(service=service, workspace=found, approver=human)
 
 

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 from tools.workspace import Workspace, WorkspaceNotFound, find_workspace
+
+if TYPE_CHECKING:
+    from pydantic_ai.models import Model
+
+    from assistant.gateway import GatewayConfig
+    from assistant.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,12 +38,126 @@ def workspace_options(command: F) -> F:
     )(command)
 
 
+def config_file() -> GatewayConfig | None:
+    """`foreman.toml` (./foreman.toml or $FOREMAN_CONFIG) when there is one; exit 1 if invalid."""
+    if not os.environ.get("FOREMAN_CONFIG") and not Path("foreman.toml").is_file():
+        return None  # the common case imports no config code
+    from assistant.gateway import ConfigError, default_config_path, load_config
+
+    path = default_config_path()
+    if path is None:
+        return None
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+def configured_workspace_dir(workspace_dir: Path | None, file: Path | None) -> Path | None:
+    """`--workspace`, else (when neither --file nor $FOREMAN_WORKSPACE says) foreman.toml's."""
+    if workspace_dir is not None or file is not None or os.environ.get("FOREMAN_WORKSPACE"):
+        return workspace_dir
+    config = config_file()
+    return config.workspace if config is not None else None
+
+
+def configured_model(model: str | None) -> str | None:
+    """`--model`, else $FOREMAN_MODEL, else foreman.toml's `model` (None: the default)."""
+    if model or os.environ.get("FOREMAN_MODEL"):
+        return model or os.environ.get("FOREMAN_MODEL")
+    config = config_file()
+    return config.model if config is not None else None
+
+
+OFFLINE_MODEL = "offline"
+OFFLINE_NOTE = (
+    "model: offline, the scripted policy the evals use (no key, no network); it understands "
+    "a few phrasings such as 'show me all sessions', 'start working on 0016' or 'wrap up 0015'"
+)
+
+
+def chat_model(model: str | None) -> str | Model | None:
+    """The model `chat` and `demo --interactive` talk to; `offline` is the scripted policy."""
+    chosen = configured_model(model)
+    if chosen == OFFLINE_MODEL:
+        from assistant.evals import offline_model
+
+        return offline_model()
+    return chosen
+
+
 def open_workspace(workspace_dir: Path | None, file: Path | None) -> Workspace:
-    """The workspace the options name, or exit 1 saying where Foreman looked."""
+    """The workspace the options name (or foreman.toml's), or exit 1 saying where Foreman looked."""
+    workspace_dir = configured_workspace_dir(workspace_dir, file)
     try:
         return find_workspace(workspace_dir, file)
     except WorkspaceNotFound as exc:
         fail(str(exc))
+
+
+def workspace_here(workspace_dir: Path | None, file: Path | None) -> Workspace | None:
+    """The workspace named (exit 1 if it is not one) or found here; None when none is found."""
+    if workspace_dir is not None or file is not None or os.environ.get("FOREMAN_WORKSPACE"):
+        return open_workspace(workspace_dir, file)
+    try:
+        return find_workspace(configured_workspace_dir(None, None), None)
+    except WorkspaceNotFound:
+        return None
+
+
+def state_dir_of(workspace: Workspace | None) -> Path:
+    """The state directory for `workspace`: $FOREMAN_STATE_DIR, else foreman.toml's
+    `state_dir`, else the workspace's own under the per-user data directory."""
+    from assistant.store import default_state_dir
+
+    if not os.environ.get("FOREMAN_STATE_DIR"):
+        config = config_file()
+        if config is not None and config.state_dir is not None:
+            return config.state_dir
+    return default_state_dir(workspace.root if workspace is not None else None)
+
+
+def open_state(workspace: Workspace | None, state_dir: Path | None = None) -> Store:
+    """The workspace's state store (or the one in `state_dir`), or exit 1 saying what is wrong.
+
+    A file that is not a readable database is left exactly as it is: it may hold the only
+    record of past approvals, so the user decides what happens to it.
+    """
+    import sqlite3
+
+    from assistant.store import DB_NAME, open_store
+
+    directory = state_dir or state_dir_of(workspace)
+    try:
+        return open_store(directory)
+    except sqlite3.DatabaseError as exc:
+        fail(
+            f"the state file {directory / DB_NAME} cannot be read ({exc}); it was left as it "
+            "is: move it aside to start with an empty state, or set FOREMAN_STATE_DIR"
+        )
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        fail(
+            f"cannot create the state directory {directory} ({reason}); "
+            "set FOREMAN_STATE_DIR to a folder you can write"
+        )
+
+
+def record_change(workspace: Workspace, action: str, details: dict[str, Any]) -> None:
+    """Write a change made from this terminal to the workspace's audit log (`foreman audit`)."""
+    import getpass
+
+    from assistant.approvals import ApprovalBook
+
+    store = open_state(workspace)
+    try:
+        ApprovalBook(store).audit(
+            actor=f"terminal:{getpass.getuser()}", action=action, details=details
+        )
+    except Exception as exc:  # the change stands; say that its record is missing
+        fail(f"the change was made, but recording it in the audit log failed: {exc}")
+    finally:
+        store.close()
 
 
 def fail(message: str) -> NoReturn:

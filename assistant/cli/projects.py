@@ -7,7 +7,6 @@ print and set the exit code (0 ok, 1 refused or failed, 2 usage error).
 from __future__ import annotations
 
 import dataclasses
-import getpass
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -15,7 +14,14 @@ from typing import Any
 
 import click
 
-from assistant.cli.options import echo_json, fail, open_workspace, shown, workspace_options
+from assistant.cli.options import (
+    echo_json,
+    fail,
+    open_workspace,
+    record_change,
+    shown,
+    workspace_options,
+)
 from tools.projectlist import (
     STATUSES,
     Project,
@@ -260,33 +266,26 @@ def set_(
     for line, old, new in written.diff:
         click.echo(f"  {line}: - {old.strip()}")
         click.echo(f"  {line}: + {new.strip()}")
-    _audit(written, reason)
+    _audit(workspace, written, reason)
 
 
-def _audit(change: StatusChange, reason: str | None) -> None:
-    """Record who changed what, and why, in the state store's audit log."""
-    from assistant.approvals import ApprovalBook
-    from assistant.store import open_store
-
-    details = {
-        "file": str(change.path),
-        "project_id": change.project_id,
-        "from": change.old_status,
-        "to": change.new_status,
-        "timestamp": change.timestamp,
-        "reason": reason,
-        "diff": change.diff,
-        "digest_before": change.digest_before,
-        "digest_after": change.digest_after,
-    }
-    try:
-        store = open_store()
-        ApprovalBook(store).audit(
-            actor=f"terminal:{getpass.getuser()}", action="project.status_set", details=details
-        )
-        store.close()
-    except Exception as exc:  # the edit stands; say that its record is missing
-        fail(f"the change was written, but recording it in the audit log failed: {exc}")
+def _audit(workspace: Workspace, change: StatusChange, reason: str | None) -> None:
+    """Record who changed what, and why, in the workspace's audit log."""
+    record_change(
+        workspace,
+        "project.status_set",
+        {
+            "file": str(change.path),
+            "project_id": change.project_id,
+            "from": change.old_status,
+            "to": change.new_status,
+            "timestamp": change.timestamp,
+            "reason": reason,
+            "diff": change.diff,
+            "digest_before": change.digest_before,
+            "digest_after": change.digest_after,
+        },
+    )
 
 
 @click.command()

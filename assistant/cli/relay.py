@@ -10,10 +10,17 @@ from typing import TYPE_CHECKING
 
 import click
 
-from assistant.cli.options import open_workspace, workspace_options
+from assistant.cli.options import (
+    fail,
+    open_state,
+    open_workspace,
+    workspace_here,
+    workspace_options,
+)
 
 if TYPE_CHECKING:
     from assistant.relay import Notification
+    from tools.opencode import OpenCodeClient
     from tools.workspace import Workspace
 
 
@@ -99,14 +106,13 @@ async def _run(workspace: Workspace, platform: str) -> None:
     from assistant.channels.terminal import chosen, terminal_text
     from assistant.messages import ChatRef, Choice, Inbound, Outbound, Principal
     from assistant.relay import Relay
-    from assistant.store import open_store
     from tools.opencode import OpenCodeClient
 
     client = OpenCodeClient.from_env()
     if client is None:
         raise click.ClickException("FOREMAN_OPENCODE_URL is not set (the OpenCode server's URL)")
     me = Principal(platform, getpass.getuser(), os.environ.get("USER"))  # type: ignore[arg-type]
-    store = open_store()
+    store = open_state(workspace)
     relay = Relay(store, client, workspace, principals={me.key})
 
     # the latest choices shown in each chat: what a bare number typed there answers
@@ -140,6 +146,7 @@ async def _run(workspace: Workspace, platform: str) -> None:
                 await send(reply)
 
     async with client:
+        await _reachable(client)
         events = asyncio.create_task(relay.run(send))
         try:
             await read_stdin()
@@ -149,12 +156,33 @@ async def _run(workspace: Workspace, platform: str) -> None:
             events.cancel()
 
 
+async def _reachable(client: OpenCodeClient) -> None:
+    """Exit 1 with one line when the OpenCode server cannot be used, before reading any input."""
+    from tools.opencode import OpenCodeError, Unauthorized
+
+    try:
+        await client.health()
+    except Unauthorized:
+        fail(f"OpenCode at {client.base_url} refused the password: check FOREMAN_OPENCODE_PASSWORD")
+    except OpenCodeError:
+        fail(
+            f"cannot reach OpenCode at {client.base_url}: start `opencode serve` there, "
+            "or point FOREMAN_OPENCODE_URL at a running one"
+        )
+
+
 @click.command("history")
 @click.argument("builder")
 @click.option("--last", "last", type=int, default=None, help="Only the newest N exchanges.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per exchange.")
-def history(builder: str, last: int | None, as_json: bool) -> None:
-    """Show the exchanges the relay carried for BUILDER (from the state store).
+@workspace_options
+def history(
+    builder: str, last: int | None, as_json: bool, workspace_dir: Path | None, file: Path | None
+) -> None:
+    """Show the exchanges the relay carried for BUILDER (from the workspace's state).
+
+    A builder with no exchanges yet prints that and exits 0; a name that is neither a
+    builder on disk nor in the relay's records is an error.
 
     \b
     Examples:
@@ -162,16 +190,25 @@ def history(builder: str, last: int | None, as_json: bool) -> None:
       foreman history 0014-ironman-training --json
     """
     from assistant.relay import exchanges, format_exchanges
-    from assistant.store import open_store
+    from tools.orchestrator import OrchestratorError, builder_path
 
     if last is not None and last < 1:
         raise click.UsageError("--last must be at least 1")
-    found = exchanges(open_store(), builder, last=last)
+    workspace = workspace_here(workspace_dir, file)
+    found = exchanges(open_state(workspace), builder, last=last)
+    if not found:
+        try:
+            on_disk = workspace is not None and builder_path(workspace.root, builder).is_dir()
+        except OrchestratorError:
+            on_disk = False
+        if not on_disk:
+            where = f" in {workspace.root}" if workspace is not None else ""
+            fail(f"no builder {builder}{where} and nothing relayed for it (foreman builder list)")
     if as_json:
         for exchange in found:
             click.echo(json.dumps(exchange.to_json(), ensure_ascii=False))
         return
     if not found:
-        click.echo(f"No relayed exchanges for {builder}.")
-        raise SystemExit(1)
+        click.echo(f"No relayed exchanges for {builder} yet.")
+        return
     click.echo(format_exchanges(found))

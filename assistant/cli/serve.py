@@ -26,6 +26,20 @@ def _load(config_path: Path | None) -> GatewayConfig:
         raise click.ClickException(str(exc)) from None
 
 
+def _state_dir(config: GatewayConfig) -> Path:
+    """`state_dir` from the config or env, else the served workspace's own state directory."""
+    from assistant.cli.options import state_dir_of
+    from tools.workspace import WorkspaceNotFound, find_workspace
+
+    if config.state_dir is not None:
+        return config.state_dir
+    try:
+        return state_dir_of(find_workspace(config.workspace, None))
+    except WorkspaceNotFound:
+        # the assistant refuses to start without one, saying why; pairing needs none
+        return state_dir_of(None)
+
+
 def _logging(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
@@ -59,8 +73,8 @@ def serve(config_path: Path | None, verbose: bool) -> None:
       foreman serve --config ~/foreman.toml -v
     """
     from assistant.channels import ChannelError
+    from assistant.cli.options import open_state
     from assistant.gateway import build_serve_gateway
-    from assistant.store import open_store
 
     _logging(verbose)
     config = _load(config_path)
@@ -69,7 +83,7 @@ def serve(config_path: Path | None, verbose: bool) -> None:
             "no chat channel configured: set FOREMAN_TELEGRAM_TOKEN (or [telegram] token) "
             "or FOREMAN_WHATSAPP_DB (or [whatsapp] db)"
         )
-    store = open_store(config.state_dir)
+    store = open_state(None, _state_dir(config))
     try:
         gateway = build_serve_gateway(config, store)
         asyncio.run(gateway.run_until_signalled(announce=click.echo))
@@ -96,11 +110,11 @@ def pairing() -> None:
 
 
 def _pairing_store(config_path: Path | None):  # type: ignore[no-untyped-def]
+    from assistant.cli.options import open_state
     from assistant.gateway import Pairing
-    from assistant.store import open_store
 
     config = _load(config_path)
-    return Pairing(open_store(config.state_dir), max_pending=config.pairing.max_pending)
+    return Pairing(open_state(None, _state_dir(config)), max_pending=config.pairing.max_pending)
 
 
 @pairing.command("list")

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -12,14 +14,25 @@ from assistant.store.migrations import migrate
 DB_NAME = "foreman.db"
 
 
-def default_state_dir() -> Path:
-    """`$FOREMAN_STATE_DIR`, else the per-user data directory."""
+def default_state_dir(workspace: Path | None = None) -> Path:
+    """`$FOREMAN_STATE_DIR`, else the workspace's own folder under the per-user data directory.
+
+    One state per workspace: its approvals, chats and audit log never mix with another's. The
+    folder is the workspace's name (readable) plus a hash of its full path (two checkouts
+    with the same name stay apart). Without a workspace: the per-user data directory itself.
+    """
     configured = os.environ.get("FOREMAN_STATE_DIR")
     if configured:
         return Path(configured).expanduser()
     from platformdirs import user_data_dir
 
-    return Path(user_data_dir("foreman", appauthor=False))
+    base = Path(user_data_dir("foreman", appauthor=False))
+    if workspace is None:
+        return base
+    root = Path(workspace).resolve()
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", root.name).strip("-.") or "workspace"
+    digest = hashlib.sha256(str(root).encode()).hexdigest()[:8]
+    return base / "workspaces" / f"{name}-{digest}"
 
 
 class Store:

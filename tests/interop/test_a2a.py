@@ -119,7 +119,16 @@ async def test_round_trip_and_mutations_wait_for_the_human(
 
         # the human approves from their shell
         approved = subprocess.run(
-            [sys.executable, "-m", "assistant", "approvals", "approve", card["approval_id"]],
+            [
+                sys.executable,
+                "-m",
+                "assistant",
+                "approvals",
+                "approve",
+                card["approval_id"],
+                "--workspace",
+                str(workspace.root),
+            ],
             capture_output=True,
             text=True,
             cwd=REPO,

@@ -154,7 +154,10 @@ def test_history_of_an_unknown_builder_or_a_bad_count_is_refused() -> None:
     # what a relayed exchange looks like is pinned where a real relay makes one (test_live)
     runner = CliRunner()
     missing = runner.invoke(cli, ["history", "0099-nothing"])
-    assert (missing.exit_code, missing.output) == (1, "No relayed exchanges for 0099-nothing.\n")
+    assert (missing.exit_code, missing.stderr) == (
+        1,
+        "Error: no builder 0099-nothing and nothing relayed for it (foreman builder list)\n",
+    )
     bad = runner.invoke(cli, ["history", BUILDER, "--last", "0"])
     assert bad.exit_code == 2
 

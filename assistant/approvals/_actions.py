@@ -114,6 +114,9 @@ async def plan_action(ctx: ActionContext, tool_name: str, args: dict[str, Any]) 
             )
         except ProjectListError as exc:
             raise ActionInvalid(str(exc)) from exc
+        if not change.diff:
+            # nothing to approve: no card, so no change that leaves no trace
+            raise ActionInvalid(f"{change.project_id} is already {change.old_status}")
         project = plist.get(change.project_id)
         title = project.title if project else ""
         body = [f"{_relative(ctx, plist.path)}: {change.render()}"]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -75,14 +77,16 @@ def eval_command(
         if not datasets:
             raise click.ClickException(f"no case name contains {pattern!r}")
     real_model = chosen.model_name != OFFLINE_MODEL_NAME
-    run = asyncio.run(
-        run_evals(
+    run = _with_progress(
+        sum(len(ds.cases) for ds in datasets),
+        lambda on_case: run_evals(
             datasets,
             chosen,
             label=label,
             max_concurrency=concurrency,
             judge=chosen if judge and real_model else None,
-        )
+            on_case=on_case,
+        ),
     )
     if as_json:
         document = {
@@ -95,41 +99,59 @@ def eval_command(
     sys.exit(0 if run.ok else 1)
 
 
+def _with_progress(total: int, start: Callable[[Callable[[str, str, float], None]], Any]) -> Any:
+    """Run the evals with a line per finished case and a bar on stderr (stdout is the result)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("cases"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("cases", total=total)
+
+        def on_case(dataset: str, case: str, seconds: float) -> None:
+            progress.console.print(f"  played {dataset}/{case} ({seconds:.1f} s)", highlight=False)
+            progress.advance(task)
+
+        return asyncio.run(start(on_case))
+
+
 def _print(run: object) -> None:
+    """One compact table per run that reads at 80 columns: case names are never cut."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from assistant.evals import EvalRun
 
     assert isinstance(run, EvalRun)
-    console = Console()
-    for report in run.reports:
-        report.print(console=console, include_durations=False, include_averages=True)
-    table = Table(title="per case", show_lines=False)
-    for column in (
-        "dataset",
-        "case",
-        "passed",
-        "requests",
-        "in tokens",
-        "out tokens",
-        "unapproved",
-    ):
-        table.add_column(column)
+    console = Console(highlight=False)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    # numbers are never cut; a name too long for the terminal folds onto a second line
+    table.add_column("case", overflow="fold")
+    table.add_column("ok", no_wrap=True)
+    for column in ("req.", "tokens in/out", "unappr."):
+        table.add_column(column, justify="right", no_wrap=True)
+    dataset = None
     for case in run.cases:
+        if case.dataset != dataset:
+            if dataset is not None:
+                table.add_section()
+            dataset = case.dataset
+            table.add_row(Text(dataset, style="bold"), "", "", "", "")
         table.add_row(
-            case.dataset,
-            case.name,
-            "yes" if case.passed else "NO",
+            Text(f"  {case.name}"),  # names are data, never markup
+            "yes" if case.passed else Text("NO", style="red"),
             str(case.requests),
-            str(case.input_tokens),
-            str(case.output_tokens),
-            str(case.unapproved),
+            f"{case.input_tokens}/{case.output_tokens}",
+            str(case.unapproved) if case.unapproved else "-",
         )
     console.print(table)
     for case in run.cases:
         for failure in case.failures:
-            console.print(f"[red]FAILED[/red] {case.dataset}/{case.name}: {failure}", markup=True)
+            console.print(
+                f"[red]FAILED[/red] {case.dataset}/{case.name}: {failure}", soft_wrap=True
+            )
     totals = run.totals()
     console.print(f"model: {totals['model']}")
     console.print(f"cases passed: {totals['cases_passed']}/{totals['cases']}")

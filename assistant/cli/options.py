@@ -173,6 +173,11 @@ def shown(path: Path) -> str:
         return str(path)
 
 
+def counted(n: int, noun: str) -> str:
+    """`1 project`, `2 projects`."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def echo_json(data: Any) -> None:
     """`--json` output: indented, non-ASCII kept as written, paths and dates as strings."""
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))

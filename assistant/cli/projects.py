@@ -7,6 +7,7 @@ print and set the exit code (0 ok, 1 refused or failed, 2 usage error).
 from __future__ import annotations
 
 import dataclasses
+import getpass
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 import click
 
 from assistant.cli.options import (
+    counted,
     echo_json,
     fail,
     open_workspace,
@@ -139,7 +141,9 @@ def projects(
     console = Console(highlight=False, soft_wrap=False)
     console.print(table)
     summary = (
-        f"{len(rows)} of {len(plist.projects)} projects" if statuses else (f"{len(rows)} projects")
+        f"{len(rows)} of {counted(len(plist.projects), 'project')}"
+        if statuses
+        else counted(len(rows), "project")
     )
     console.print(f"{summary} in {shown(plist.path)} ({plist.format} format)", markup=False)
     if plist.warnings:
@@ -169,7 +173,8 @@ def project(project_id: str, as_json: bool, workspace_dir: Path | None, file: Pa
     builders = list(builders_on_disk(workspace, [found.id]).get(found.id, ()))
     if as_json:
         data = dataclasses.asdict(found)
-        data.update(file=str(plist.path), builders=builders)
+        # `source`: the entry exactly as written, as the text output ends with it
+        data.update(file=str(plist.path), builders=builders, source=plist.source(found.id))
         echo_json(data)
         return
     click.echo(f"{found.id}  {found.title}")
@@ -236,6 +241,9 @@ def set_(
     if timestamp is not None and no_timestamp:
         raise click.UsageError("--timestamp and --no-timestamp cannot be used together")
     workspace = open_workspace(workspace_dir, file)
+    # `on_hold` is accepted as typed and written in codev's canonical form, so the write
+    # never earns the warning `check` gives the underscore
+    new_status = "on-hold" if new_status == "on_hold" else new_status
     try:
         plist = load(workspace.projectlist_path, strict=False)
         change = plan_status_change(
@@ -246,9 +254,9 @@ def set_(
         )
     except ProjectListError as exc:
         fail(str(exc))
-    click.echo(f"{shown(plist.path)}: {change.render()}")
     if not change.diff:
-        return
+        fail(f"{change.project_id} is already {change.old_status}; nothing to change")
+    click.echo(f"{shown(plist.path)}: {change.render()}")
     for warning in change.warnings:
         click.echo(f"  warning: {warning}")
     if not yes:
@@ -266,10 +274,29 @@ def set_(
     for line, old, new in written.diff:
         click.echo(f"  {line}: - {old.strip()}")
         click.echo(f"  {line}: + {new.strip()}")
-    _audit(workspace, written, reason)
+    commit = _commit(workspace, written, reason)
+    _audit(workspace, written, reason, commit)
 
 
-def _audit(workspace: Workspace, change: StatusChange, reason: str | None) -> None:
+def _commit(workspace: Workspace, change: StatusChange, reason: str | None) -> str | None:
+    """With FOREMAN_GIT_COMMIT=1, commit the project list as an approved card would be."""
+    from assistant.approvals import CommitFailed, commit_projectlist, git_commit_enabled
+
+    if not git_commit_enabled():
+        return None
+    summary = f"{change.project_id}: {change.old_status} → {change.new_status}"
+    try:
+        sha = commit_projectlist(workspace, summary, f"terminal:{getpass.getuser()}", "")
+    except CommitFailed as exc:
+        _audit(workspace, change, reason, None)
+        fail(f"the change was written, but not committed: {exc}")
+    click.echo(f"committed {sha[:12]}")
+    return sha
+
+
+def _audit(
+    workspace: Workspace, change: StatusChange, reason: str | None, commit: str | None
+) -> None:
     """Record who changed what, and why, in the workspace's audit log."""
     record_change(
         workspace,
@@ -284,6 +311,7 @@ def _audit(workspace: Workspace, change: StatusChange, reason: str | None) -> No
             "diff": change.diff,
             "digest_before": change.digest_before,
             "digest_after": change.digest_after,
+            **({"commit": commit} if commit else {}),
         },
     )
 
@@ -328,7 +356,8 @@ def check(as_json: bool, workspace_dir: Path | None, file: Path | None) -> None:
         for issue in plist.issues:
             click.echo(f"{shown(path)}:{issue.line}: {issue.severity}: {issue.message}")
         click.echo(
-            f"{shown(path)}: {len(plist.projects)} projects, {len(plist.errors)} error(s), "
+            f"{shown(path)}: {counted(len(plist.projects), 'project')}, "
+            f"{len(plist.errors)} error(s), "
             f"{len(plist.warnings)} warning(s)"
         )
     if plist.errors:

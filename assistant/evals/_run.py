@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,14 +132,23 @@ async def run_evals(
     label: str,
     max_concurrency: int = 4,
     judge: Model | None = None,
+    on_case: Callable[[str, str, float], None] | None = None,
 ) -> EvalRun:
     """Play every case of every dataset against `model`; each case gets a fresh workspace.
 
     With `judge`, that model also grades the replies with pydantic-evals' `LLMJudge`.
+    `on_case(dataset, case, seconds)` is called as each conversation ends (for progress).
     """
+    # which case a conversation belongs to: pydantic-evals hands the task only its inputs
+    names = {
+        id(case.inputs): (ds.name or "", case.name or "") for ds in datasets for case in ds.cases
+    }
 
     async def conversation(inputs: Conversation) -> Outcome:
+        started = time.perf_counter()
         outcome = await play(inputs, RecordingModel(model))
+        if on_case is not None:
+            on_case(*names.get(id(inputs), ("", "")), time.perf_counter() - started)
         increment_eval_metric("requests", outcome.requests)
         increment_eval_metric("input_tokens", outcome.input_tokens)
         increment_eval_metric("output_tokens", outcome.output_tokens)

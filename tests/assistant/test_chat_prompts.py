@@ -10,6 +10,8 @@ import threading
 import time
 from pathlib import Path
 
+from inline_snapshot import snapshot
+
 from tools.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[2]
@@ -115,3 +117,14 @@ def test_y_and_no_decide_the_card_on_screen(workspace: Workspace) -> None:
         if chat.process.poll() is None:
             chat.process.kill()
             chat.process.wait()
+
+
+async def test_a_no_op_status_change_in_chat_is_refused_before_any_card(make_service) -> None:
+    from tests.assistant.scripted_chat import dm
+
+    svc = make_service(None)
+    [reply] = await svc.handle(dm("/status 13 integrated"))
+    assert (reply.kind, reply.text) == snapshot(
+        ("error", "Cannot propose that: 0013 is already integrated")
+    )
+    assert svc.approvals.pending() == [] and svc.approvals.audit_log() == []

@@ -142,6 +142,15 @@ def test_project_shows_every_field(workspace: Path) -> None:
             "line": 24,
             "in_fence": True,
             "builders": [],
+            "source": """\
+  - id: "0016"
+    title: "WhatsApp channel"
+    status: planned
+    repos: [foreman]
+    chat_binding:
+      platform: whatsapp
+      channel_id: "120363@g.us"
+""",
         }
     )
 
@@ -206,8 +215,8 @@ def test_status_set_no_timestamp_and_usage_errors(workspace: Path) -> None:
     assert code == 2 and "cannot be used together" in err
     code, _, err = run("status", "set", "0014", "done", "--yes")
     assert code == 2 and "'done' is not one of" in err
-    code, out, _ = run("status", "set", "0015", "conceived", "--yes")
-    assert (code, out) == (0, ".ai/projectlist.md: 0015: already conceived, nothing to change\n")
+    code, out, err = run("status", "set", "0015", "conceived", "--yes")
+    assert (code, out, err) == (1, "", "Error: 0015 is already conceived; nothing to change\n")
 
 
 def _on_a_terminal(workspace: Path, answer: bytes) -> str:

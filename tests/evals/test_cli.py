@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -31,12 +32,25 @@ def _dataset(tmp_path: Path, status: str) -> Path:
     return path
 
 
-def test_eval_prints_report_and_totals(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["eval", "--dataset", str(_dataset(tmp_path, "abandoned"))])
+def test_eval_shows_each_case_as_it_ends_and_a_summary_that_fits_80_columns(
+    tmp_path: Path,
+) -> None:
+    long_name = "a_case_name_long_enough_to_be_cut_in_a_wide_table"
+    dataset = _dataset(tmp_path, "abandoned")
+    dataset.write_text(dataset.read_text().replace("name: abandon", f"name: {long_name}"))
+    result = CliRunner().invoke(cli, ["eval", "--dataset", str(dataset)], env={"COLUMNS": "80"})
     assert result.exit_code == 0, result.output
-    assert "Evaluation Summary: tiny · function:foreman-offline-policy" in result.output
-    totals = result.output[result.output.rindex("\nmodel: ") + 1 :]
-    assert totals == snapshot("""\
+    played = re.sub(r"\(\d+\.\d s\)", "(N s)", result.stderr.replace(long_name, "LONG"))
+    assert played.strip() == snapshot("played tiny/LONG (N s)")
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+    assert result.stdout == snapshot("""\
+                                                                                \n\
+ case                                      ok    req.   tokens in/out   unappr. \n\
+ ────────────────────────────────────────────────────────────────────────────── \n\
+ tiny                                                                           \n\
+   a_case_name_long_enough_to_be_cut_in_   yes      1           53/11         - \n\
+ a_wide_table                                                                   \n\
+                                                                                \n\
 model: offline scripted policy (no model key: ANTHROPIC_API_KEY is not set)
 cases passed: 1/1
 unapproved mutations: 0
@@ -50,7 +64,7 @@ def test_eval_json_and_failing_case(tmp_path: Path) -> None:
         ["eval", "--model", "offline", "--json", "--dataset", str(_dataset(tmp_path, "planned"))],
     )
     assert result.exit_code == 1
-    document = json.loads(result.output)
+    document = json.loads(result.stdout)  # progress goes to stderr
     assert document["totals"] == snapshot(
         {
             "model": "offline scripted policy (--model offline)",

@@ -109,6 +109,8 @@ async def test_request_tools_refuse_bad_requests(server: Any, service: DirectMes
             await client.call_tool("request_status_change", {"id": "0099", "status": "planned"})
         with pytest.raises(ToolError, match="finished"):
             await client.call_tool("request_status_change", {"id": "0015", "status": "finished"})
+        with pytest.raises(ToolError, match="0013 is already integrated"):
+            await client.call_tool("request_status_change", {"id": "13", "status": "integrated"})
         with pytest.raises(ToolError, match="no approval 'nope'"):
             await client.call_tool("approval_status", {"id": "nope"})
         with pytest.raises(ToolError, match="0099"):

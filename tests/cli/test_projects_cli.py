@@ -338,7 +338,7 @@ def test_every_registered_doctor_check_loads_and_runs(workspace: Path) -> None:
     assert "check failed" not in out
     # every tier's checks, bottom up (no chat channel is configured here)
     assert names == snapshot(
-        ["python", "workspace", "project list", "task", "opencode", "model", "prompt"]
+        ["python", "workspace", "project list", "state", "task", "opencode", "model"]
     )
 
 

@@ -40,7 +40,10 @@ def _every_state(here: Workspace | None) -> Iterator[Store]:
     if here is not None:
         seen.add(default_state_dir(here.root).resolve())
         yield open_state(here)
-    for db in sorted((default_state_dir() / "workspaces").glob(f"*/{DB_NAME}")):
+    # before one state per workspace, every workspace shared the data directory's own file
+    shared = default_state_dir() / DB_NAME
+    others = sorted((default_state_dir() / "workspaces").glob(f"*/{DB_NAME}"))
+    for db in [shared, *others] if shared.is_file() else others:
         if db.parent.resolve() not in seen:
             yield open_state(None, db.parent)
 

@@ -405,6 +405,22 @@ def test_demo_interactive_leaves_the_user_in_chat(tmp_path):
     assert chat.rstrip().endswith("bye")
 
 
+def test_demo_interactive_with_the_offline_model_answers_free_text(tmp_path):
+    result = _foreman(
+        "demo",
+        str(tmp_path / "d"),
+        "-i",
+        "--model",
+        "offline",
+        cwd=_repo_root(),
+        stdin="what is 0016 about?\n",
+    )
+    assert result.returncode == 0, result.stderr
+    chat = result.stdout.split("You are now in `foreman chat`", 1)[1]
+    assert "model: offline, the scripted policy" in chat
+    assert "Voice Notes" in chat and "not usable" not in chat
+
+
 def test_doctor_reports_the_model_key_honestly_and_the_prompt_fits(workspace, monkeypatch):
     from assistant.agent import prompt_chars
 

@@ -126,7 +126,7 @@ def install(config_path: Path | None, workspace_dir: Path | None, print_only: bo
         state_dir=config.state_dir or (Path(state).expanduser().absolute() if state else None),
     )
     manager = _manager()
-    log_dir = (spec.state_dir or default_state_dir()) / "logs"
+    log_dir = (spec.state_dir or default_state_dir(workspace)) / "logs"
     text = render_launchd(spec, log_dir) if manager == "launchd" else render_systemd(spec)
     if print_only:
         click.echo(text, nl=False)
@@ -214,6 +214,7 @@ def status(config_path: Path | None) -> None:
     )
     from assistant.service_unit import launchd_view, systemd_view, unit_path
     from assistant.store import default_state_dir
+    from tools.workspace import WorkspaceNotFound, find_workspace
 
     manager = _manager()
     view = launchd_view() if manager == "launchd" else systemd_view()
@@ -221,14 +222,17 @@ def status(config_path: Path | None) -> None:
     pid = f", pid {view.pid}" if view.pid else ""
     detail = f" ({view.detail})" if view.detail else ""
     click.echo(f"service   {view.state}{detail}{pid}; {unit}")
-    state_dir = None
-    path = config_path or default_config_path()
-    if path is not None:
+    try:
+        config = load_config(config_path or default_config_path())
+    except ConfigError as exc:
+        fail(str(exc))
+    # where `foreman serve` writes it: its state directory, by default its workspace's own
+    state_dir = config.state_dir
+    if state_dir is None:
         try:
-            state_dir = load_config(path).state_dir
-        except ConfigError as exc:
-            fail(str(exc))
-    state_dir = state_dir or default_state_dir()
+            state_dir = default_state_dir(find_workspace(config.workspace).root)
+        except WorkspaceNotFound:
+            state_dir = default_state_dir()
     health = read_health(state_dir)
     now = datetime.now(UTC)
     if health is None:

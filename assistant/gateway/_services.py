@@ -7,11 +7,15 @@ import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.gateway._config import ConfigError, GatewayConfig
 from assistant.gateway._router import PrincipalKeys
 from assistant.store import Store
+
+if TYPE_CHECKING:
+    from tools.orchestrator import Orchestrator
+    from tools.workspace import Workspace
 
 log = logging.getLogger("foreman.gateway")
 
@@ -29,6 +33,21 @@ class Services:
         return declared_projects(self.workspace.projectlist_path)
 
 
+def builder_orchestrator(config: GatewayConfig, store: Store, workspace: Workspace) -> Orchestrator:
+    """The orchestrator with foreman.toml's `[builders]` settings; archives beside the state."""
+    from tools.opencode import OpenCodeClient
+    from tools.orchestrator import DEFAULT_REGENERABLE, Orchestrator
+
+    regenerable = config.builders.regenerable
+    return Orchestrator(
+        workspace,
+        OpenCodeClient.from_env(),
+        regenerable=DEFAULT_REGENERABLE if regenerable is None else regenerable,
+        archive_dir=store.path.parent / "archives",
+        archive_retention_days=config.builders.archive_days,
+    )
+
+
 def build_services(
     config: GatewayConfig, store: Store, principals: PrincipalKeys, *, model: Any = None
 ) -> Services:
@@ -44,7 +63,13 @@ def build_services(
         message = str(exc).replace("--workspace ", "workspace ", 1)
         raise ConfigError(message, path=None if from_env else config.path) from None
     # the router already admits only principals; the service checks the same live set again
-    assistant = DirectMessages(store, workspace, model or config.model, principals)  # type: ignore[arg-type]
+    assistant = DirectMessages(
+        store,
+        workspace,
+        model or config.model,
+        principals,  # type: ignore[arg-type]
+        orchestrator=builder_orchestrator(config, store, workspace),
+    )
     services = Services(workspace, assistant)
     if not config.opencode.url:
         return services

@@ -134,6 +134,12 @@ def test_secrets_never_show_in_the_config_repr(tmp_path: Path) -> None:
             ),
         ),
         ("telegram = 5\n", snapshot("foreman.toml:1: telegram: must be a [telegram] table, got 5")),
+        (
+            '[builders]\nregenerable = "node_modules/"\n',
+            snapshot(
+                "foreman.toml:2: builders.regenerable: must be a list of strings or numbers, got 'node_modules/'"
+            ),
+        ),
     ],
 )
 def test_bad_config_names_the_key_and_the_line(tmp_path: Path, text: str, message: str) -> None:
@@ -161,3 +167,24 @@ def test_whatsapp_ids_are_normalised_to_the_jid_whatsapp_reports() -> None:
     assert normalise_whatsapp_id("+49 (170) 123-4567") == "491701234567@s.whatsapp.net"
     assert normalise_whatsapp_id("491701234567:12@s.whatsapp.net") == "491701234567@s.whatsapp.net"
     assert normalise_whatsapp_id("12345@lid") == "12345@lid"
+
+
+def test_serve_terminates_builders_with_the_builders_settings(tmp_path: Path) -> None:
+    """`[builders]` reaches the assistant `foreman serve` runs; archives sit beside its state."""
+    from assistant.gateway import build_services, principal_keys
+    from assistant.store import open_store
+    from tools.orchestrator import make_demo_workspace
+
+    workspace = make_demo_workspace(tmp_path / "ws")
+    text = (
+        f'workspace = "{workspace.root}"\n[builders]\nregenerable = ["*.log"]\narchive_days = 7\n'
+    )
+    config = load_config(write(tmp_path, text), env={})
+    store = open_store(tmp_path / "state")
+
+    services = build_services(config, store, principal_keys(config, store), model="test")
+
+    orchestrator = services.assistant.orchestrator
+    assert orchestrator.regenerable == ("*.log",)
+    assert orchestrator.archive_dir == tmp_path / "state" / "archives"
+    assert orchestrator.archive_retention_days == 7

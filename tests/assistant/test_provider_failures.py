@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from inline_snapshot import snapshot
+from pydantic_ai import models
 
 from assistant.dm import DirectMessages
 from tests.assistant.scripted_chat import dm
@@ -29,6 +30,7 @@ from tests.fake_provider import (
     Say,
     Use,
 )
+from tests.opencode_server import FakeLLM, HttpError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -146,6 +148,39 @@ async def test_a_bad_timeout_setting_is_named(
         "Model anthropic:claude-sonnet-4-5 is not usable: FOREMAN_MODEL_TIMEOUT='soon' must be a positive number of seconds"
     )
     assert fake_anthropic.requests == []
+
+
+@pytest.mark.parametrize(
+    ("failure", "expected", "requests"),
+    [
+        (
+            HttpError(401, "Incorrect API key provided"),
+            "The model provider refused the key in OPENAI_API_KEY (401). Check or replace it, then try again.",
+            1,
+        ),
+        (
+            HttpError(500),
+            "The model provider is down or failing (500). Try again in a few minutes.",
+            3,
+        ),
+    ],
+)
+async def test_an_openai_compatible_provider_fails_the_same_way(
+    failure: HttpError,
+    expected: str,
+    requests: int,
+    fake_llm: FakeLLM,
+    make_service: Callable[..., DirectMessages],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The OpenAI-compatible fake on 127.0.0.1 that OpenCode's tests use; requests go nowhere else.
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_llm.url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+    fake_llm.always(failure)
+    with models.override_allow_model_requests(True):
+        [answer] = await make_service("openai:gpt-5").handle(dm("hello"))
+    assert (answer.kind, answer.text) == ("error", expected)
+    assert len(fake_llm.requests) == requests
 
 
 def test_no_pydantic_ai_banner_in_foreman_chat_on_a_terminal(

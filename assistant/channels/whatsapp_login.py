@@ -86,7 +86,9 @@ async def login(
     try:
         client = neonize_client(db, library=library)
     except ImportError:
-        raise LoginError("neonize is not installed: pip install '.[whatsapp]'") from None
+        raise LoginError(
+            "neonize cannot be loaded: pip install --force-reinstall neonize"
+        ) from None
     except RuntimeError as exc:
         raise LoginError(str(exc)) from None
     bridge = go_calls(client)

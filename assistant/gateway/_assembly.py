@@ -60,7 +60,7 @@ def build_channels(config: GatewayConfig, *, whatsapp_client: Any = None) -> lis
             client = whatsapp_client or neonize_client(wa.db)
         except ImportError:
             raise ChannelError(
-                "whatsapp: neonize is not installed (pip install '.[whatsapp]')"
+                "whatsapp: neonize cannot be loaded (pip install --force-reinstall neonize)"
             ) from None
         except RuntimeError as exc:
             raise ChannelError(f"whatsapp: {exc}") from None

@@ -7,15 +7,15 @@ held by the tests, where a change to the prompt or the tools is made.)
 from __future__ import annotations
 
 from assistant.doctor import Check, DoctorContext, Tier, doctor_check
-from assistant.model_config import configured_model_name, missing_key
+from assistant.model_config import OFFLINE_MODEL, configured_model_name, missing_key
 
 
 @doctor_check("assistant", Tier.ASSISTANT)
 def check_assistant(context: DoctorContext) -> list[Check]:
     """The model the assistant would use and whether its key is set."""
-    if context.model == "offline":
+    if context.model == OFFLINE_MODEL:
         detail = "offline: the scripted policy (no key needed; it knows a few phrasings)"
-        return [Check("model", True, detail, {"model": "offline", "key_set": False})]
+        return [Check("model", True, detail, {"model": OFFLINE_MODEL, "key_set": False})]
     model = configured_model_name(context.model)
     env_var = missing_key(model)
     if env_var:

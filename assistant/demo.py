@@ -1,107 +1,22 @@
 """`foreman demo`: a scripted conversation through the real agent loop, offline.
 
-The model is a pydantic-ai `FunctionModel` that maps each user turn to the tool calls a good
-model would make; everything else — the agent loop, approvals, the project-list edit, git
-worktrees, the dirty-builder refusal — is the real code path.
+The model is the offline scripted policy (assistant.agent.offline) that maps each user turn to
+the tool calls a good model would make; everything else — the agent loop, approvals, the
+project-list edit, git worktrees, the dirty-builder refusal — is the real code path.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
-
-from pydantic_ai.messages import (
-    ModelMessage,
-    ModelRequest,
-    ModelResponse,
-    TextPart,
-    ToolCallPart,
-    ToolReturnPart,
-    UserPromptPart,
-)
-from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from assistant.messages import ButtonData, ChatRef, Inbound, Outbound, Principal
 
 DEMO_USER = Principal("terminal", "demo", "you")
 DEMO_CHAT = ChatRef("terminal", "demo")
 DIRTY_PROJECT = "0014"
-
-
-def _last_prompt(messages: list[ModelMessage]) -> str:
-    for message in reversed(messages):
-        if isinstance(message, ModelRequest):
-            for part in message.parts:
-                if isinstance(part, UserPromptPart) and isinstance(part.content, str):
-                    return part.content.lower()
-    return ""
-
-
-def _fresh_returns(messages: list[ModelMessage]) -> list[ToolReturnPart]:
-    last = messages[-1]
-    # A new user prompt is merged into the request holding earlier approvals' results.
-    if not isinstance(last, ModelRequest) or any(isinstance(p, UserPromptPart) for p in last.parts):
-        return []
-    return [p for p in last.parts if isinstance(p, ToolReturnPart)]
-
-
-def _summarise(returns: list[ToolReturnPart]) -> str:
-    by_tool = {r.tool_name: r.model_response_str() for r in returns}
-    lines = []
-    if "list_projects" in by_tool:
-        lines.append("Projects:\n" + by_tool["list_projects"])
-    if "list_builders" in by_tool:
-        raw = by_tool["list_builders"]
-        if raw == "no builders":
-            lines.append("No builders are running.")
-        else:
-            lines.append("Builders:")
-            for b in json.loads(raw):
-                state = "clean" if b["clean"] else "unsaved: " + "; ".join(b["unsaved"])
-                lines.append(f"• {b['name']} ({state})")
-    return "\n".join(lines) or "Done."
-
-
-def scripted_policy(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
-    """What a good model would do for each of the demo's turns."""
-    returns = _fresh_returns(messages)
-    if returns:
-        return ModelResponse(parts=[TextPart(_summarise(returns))])
-    prompt = _last_prompt(messages)
-    if "sessions" in prompt:
-        return ModelResponse(
-            parts=[ToolCallPart("list_projects", {}), ToolCallPart("list_builders", {})]
-        )
-    if "start working on project 0015" in prompt:
-        return ModelResponse(
-            parts=[
-                TextPart("Moving 0015 to implementing and creating its builder."),
-                ToolCallPart(
-                    "set_project_status",
-                    {"id": "0015", "status": "implementing", "reason": "starting work"},
-                ),
-                ToolCallPart("create_builder", {"project_id": "0015"}),
-            ]
-        )
-    if "wrap up 0014" in prompt:
-        return ModelResponse(
-            parts=[
-                TextPart("Marking 0014 implemented and terminating its builder."),
-                ToolCallPart(
-                    "set_project_status",
-                    {"id": "0014", "status": "implemented", "reason": "wrapping up"},
-                ),
-                ToolCallPart("terminate_builder", {"name": "0014-ironman-training"}),
-            ]
-        )
-    return ModelResponse(parts=[TextPart("I can list sessions, start or wrap up a project.")])
-
-
-def demo_model() -> FunctionModel:
-    return FunctionModel(scripted_policy, model_name="demo-script")
 
 
 @dataclass
@@ -127,6 +42,7 @@ class DemoView(Protocol):
 
 async def run_demo(root: Path, printer: DemoView) -> DemoReport:
     """Build the demo workspace under `root` and play the scripted conversation."""
+    from assistant.agent import offline_model
     from assistant.dm import DirectMessages
     from assistant.store import default_state_dir, open_store
     from tools.orchestrator import make_demo_workspace
@@ -135,7 +51,7 @@ async def run_demo(root: Path, printer: DemoView) -> DemoReport:
     workspace = make_demo_workspace(root / "workspace")
     # the workspace's own state, so `foreman chat` in it later carries on from here
     state_dir = default_state_dir(workspace.root)
-    svc = DirectMessages(open_store(state_dir), workspace, demo_model(), {DEMO_USER.key})
+    svc = DirectMessages(open_store(state_dir), workspace, offline_model(), {DEMO_USER.key})
     printer.note(f"demo workspace: {workspace.root}")
     printer.note(f"state: {state_dir}")
 

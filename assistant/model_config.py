@@ -8,6 +8,9 @@ from __future__ import annotations
 import os
 
 DEFAULT_MODEL = "anthropic:claude-sonnet-4-5"
+# The model name (`--model offline`, FOREMAN_MODEL=offline) of the scripted policy in
+# assistant.agent.offline: no key, no network.
+OFFLINE_MODEL = "offline"
 
 # provider prefix of a pydantic-ai model string -> the environment variable holding its key
 PROVIDER_KEYS: dict[str, str] = {

@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from assistant.agent import prompt_chars
-from assistant.demo import DEMO_CHAT, DEMO_USER, demo_model
+from assistant.agent import offline_model, prompt_chars
+from assistant.demo import DEMO_CHAT, DEMO_USER
 from assistant.dm import DirectMessages
 from assistant.messages import Inbound
 from assistant.store import open_store
@@ -45,7 +45,7 @@ def _inbound(text: str = "", callback: str | None = None) -> Inbound:
 
 async def _flow(root: Path, turns: list[str]) -> tuple[int, int, int, int]:
     workspace = make_demo_workspace(root / "ws")
-    svc = DirectMessages(open_store(root / "state"), workspace, demo_model(), None)
+    svc = DirectMessages(open_store(root / "state"), workspace, offline_model(), None)
     builder = await svc.orchestrator.create_builder("0014")
     (Path(builder.path) / "ai-dev" / "wip.txt").write_text("unsaved\n")
     approvals = 0

@@ -56,8 +56,8 @@ def eval_command(
       foreman eval --model anthropic:claude-sonnet-4-5 --judge
       foreman eval --dataset evals/flows.yaml -k wrap_up --json
     """
+    from assistant.agent import OFFLINE_MODEL_NAME
     from assistant.evals import (
-        OFFLINE_MODEL_NAME,
         EvalSetupError,
         choose_model,
         default_dataset_path,

@@ -44,11 +44,8 @@ def _bridge(
     except ValueError as error:
         raise click.ClickException(str(error)) from None
     found = open_workspace(workspace, file)
-    chosen: Any = model or os.environ.get("FOREMAN_MODEL")
-    if chosen == "offline":
-        from assistant.evals import offline_model
-
-        chosen = offline_model()
+    # `offline` (the scripted policy) resolves like any other model name.
+    chosen = model or os.environ.get("FOREMAN_MODEL")
     # Only the human is a principal: the caller speaks for them and can never resolve a card.
     service = DirectMessages(open_state(found), found, chosen, principals={human.key})
     return Bridge(service=service, workspace=found, approver=human)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
+from assistant.model_config import OFFLINE_MODEL
 from tools.workspace import Workspace, WorkspaceNotFound, find_workspace
 
 if TYPE_CHECKING:
@@ -69,7 +70,6 @@ def configured_model(model: str | None) -> str | None:
     return config.model if config is not None else None
 
 
-OFFLINE_MODEL = "offline"
 OFFLINE_NOTE = (
     "model: offline, the scripted policy the evals use (no key, no network); it understands "
     "a few phrasings such as 'show me all sessions', 'start working on 0016' or 'wrap up 0015'"
@@ -80,7 +80,7 @@ def chat_model(model: str | None) -> str | Model | None:
     """The model `chat` and `demo --interactive` talk to; `offline` is the scripted policy."""
     chosen = configured_model(model)
     if chosen == OFFLINE_MODEL:
-        from assistant.evals import offline_model
+        from assistant.agent import offline_model
 
         return offline_model()
     return chosen

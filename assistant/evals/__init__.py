@@ -14,7 +14,6 @@ from assistant.evals._case import (
 )
 from assistant.evals._evaluators import EVALUATORS
 from assistant.evals._play import CaseError, demo_workspace, play, play_in
-from assistant.evals._policy import OFFLINE_MODEL_NAME, offline_model, read_intent
 from assistant.evals._recording import RecordingModel
 from assistant.evals._run import (
     CaseResult,
@@ -28,7 +27,6 @@ from assistant.evals._run import (
 
 __all__ = [
     "EVALUATORS",
-    "OFFLINE_MODEL_NAME",
     "ApprovalExpectation",
     "ApprovalRecord",
     "CaseError",
@@ -48,9 +46,7 @@ __all__ = [
     "default_dataset_path",
     "demo_workspace",
     "load_datasets",
-    "offline_model",
     "play",
     "play_in",
-    "read_intent",
     "run_evals",
 ]

@@ -15,15 +15,14 @@ from pydantic_evals.dataset import increment_eval_metric
 from pydantic_evals.evaluators import LLMJudge
 from pydantic_evals.reporting import EvaluationReport
 
+from assistant.agent import offline_model
 from assistant.evals._case import Conversation, Expected, Outcome
 from assistant.evals._evaluators import EVALUATORS
 from assistant.evals._play import play
-from assistant.evals._policy import offline_model
 from assistant.evals._recording import RecordingModel
-from assistant.model_config import DEFAULT_MODEL, missing_key
+from assistant.model_config import DEFAULT_MODEL, OFFLINE_MODEL, missing_key
 
 ConversationDataset = Dataset[Conversation, Expected | Outcome, dict[str, Any]]
-OFFLINE = "offline"
 
 
 JUDGE_RUBRIC = (
@@ -71,7 +70,7 @@ def choose_model(name: str | None) -> tuple[Model, str]:
             if key:
                 return offline_model(), f"offline scripted policy (no model key: {key} is not set)"
             name = DEFAULT_MODEL
-    if name == OFFLINE:
+    if name == OFFLINE_MODEL:
         return offline_model(), "offline scripted policy (--model offline)"
     variable = missing_key(name)
     if variable:

@@ -192,9 +192,9 @@ Builders:
 • 0015-new-feature (clean)
 
 you> /usage
-foreman> This chat: 6 model requests, N input tokens, N output tokens.
+foreman> This chat: 7 model requests, N input tokens, N output tokens.
 
-Demo done in Ns, 6 scripted model requests.
+Demo done in Ns, 7 scripted model requests.
 Workspace: <tmp>/demo/workspace
 State:     <data>/foreman/workspaces/workspace-HASH
 

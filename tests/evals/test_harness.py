@@ -11,6 +11,7 @@ from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_evals import Case, Dataset
 
+from assistant.agent import offline_model
 from assistant.dm import DirectMessages
 from assistant.evals import (
     EVALUATORS,
@@ -28,7 +29,6 @@ from assistant.evals import (
     choose_model,
     default_dataset_path,
     load_datasets,
-    offline_model,
     play_in,
     run_evals,
 )

@@ -10,11 +10,11 @@ import asyncio
 
 import pytest
 
+from assistant.agent import offline_model
 from assistant.evals import (
     EvalRun,
     default_dataset_path,
     load_datasets,
-    offline_model,
     run_evals,
 )
 

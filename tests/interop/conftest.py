@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from assistant.agent import offline_model
 from assistant.dm import DirectMessages
-from assistant.evals import demo_workspace, offline_model
+from assistant.evals import demo_workspace
 from assistant.messages import Principal
 from assistant.store import open_store
 

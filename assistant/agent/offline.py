@@ -1,9 +1,12 @@
-"""The offline scripted policy: a pydantic-ai `FunctionModel` that maps user turns to tool calls.
+"""The offline model: a scripted policy, as a pydantic-ai `FunctionModel`, that maps each user
+turn to the tool calls a good model would make.
 
-It stands in for a paid model when no key is set, so the harness, the real tools and the
-approval gates run in CI. Its rules read only what the user typed and what the tools returned:
-like a naive model, it does what the user text asks (including injected requests), which is the
-point: the approval gate, not the model, must stop an unapproved change.
+One policy serves `foreman demo`, the evals with no model key, and any command given
+`--model offline` (the name resolve_model turns into this model). Everything around it — the
+agent loop, approvals, the project-list edit, git worktrees — is the real code path. Its rules
+read only what the user typed and what the tools returned: like a naive model, it does what the
+user text asks (including injected requests), which is the point: the approval gate, not the
+model, must stop an unapproved change.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from pydantic_ai.messages import (
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.tools import ToolDefinition
 
+# The FunctionModel's own name, as reports show it (`function:foreman-offline-policy`).
 OFFLINE_MODEL_NAME = "foreman-offline-policy"
 
 PROJECT_ID = re.compile(r"\b(\d{4})\b")
@@ -85,7 +89,9 @@ def read_intent(text: str) -> Intent:
         return Intent("terminate_project", ids)
     if builder:
         return Intent("builder_status", ids, builder=builder)
-    if re.search(r"\b(sessions?|builders?|worktrees?)\b", lowered):
+    if re.search(r"\bsessions?\b", lowered):
+        return Intent("overview")
+    if re.search(r"\b(builders?|worktrees?)\b", lowered):
         return Intent("list_builders")
     if "reconcile" in lowered:
         return Intent("reconcile")
@@ -99,7 +105,7 @@ def read_intent(text: str) -> Intent:
 
 
 def offline_model() -> FunctionModel:
-    """The scripted policy as a model any pydantic-ai agent can run."""
+    """The scripted policy as a model any pydantic-ai agent can run (`--model offline`)."""
     return FunctionModel(respond, model_name=OFFLINE_MODEL_NAME)
 
 
@@ -110,8 +116,20 @@ def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
     tools = _Tools(info.function_tools)
     calls = _plan(intent, step, returns, tools)
     if calls:
-        return ModelResponse(parts=calls)
+        preface = _preface(intent, calls)
+        return ModelResponse(parts=[TextPart(preface), *calls] if preface else calls)
     return ModelResponse(parts=[TextPart(_reply(intent, returns))])
+
+
+def _preface(intent: Intent, calls: list[ToolCallPart]) -> str | None:
+    """What a good model says before proposing changes that wait for approval."""
+    tools = {c.tool_name for c in calls}
+    project = intent.project_ids[0] if intent.project_ids else ""
+    if intent.kind == "start" and "create_builder" in tools:
+        return f"Moving {project} to implementing and creating its builder."
+    if intent.kind == "wrap_up" and "terminate_builder" in tools:
+        return f"Marking {project} implemented and terminating its builder."
+    return None
 
 
 def _turn_state(messages: Sequence[ModelMessage]) -> tuple[str, int, list[Any]]:
@@ -130,8 +148,13 @@ def _turn_state(messages: Sequence[ModelMessage]) -> tuple[str, int, list[Any]]:
         elif isinstance(message, ModelResponse):
             step += 1
     returns: list[Any] = []
-    if messages and isinstance(messages[-1], ModelRequest):
-        returns = [p for p in messages[-1].parts if isinstance(p, ToolReturnPart | RetryPromptPart)]
+    last = messages[-1] if messages else None
+    # A new user prompt can share its request with the results of earlier approvals: those
+    # answer an older turn, not this one.
+    if isinstance(last, ModelRequest) and not any(
+        isinstance(p, UserPromptPart) for p in last.parts
+    ):
+        returns = [p for p in last.parts if isinstance(p, ToolReturnPart | RetryPromptPart)]
     return prompt, step, returns
 
 
@@ -176,6 +199,8 @@ def _plan(intent: Intent, step: int, returns: list[Any], tools: _Tools) -> list[
             calls = [tools.call("get_project", id=i) for i in ids]
         elif intent.kind == "list_builders":
             calls = [tools.call("list_builders")]
+        elif intent.kind == "overview":
+            calls = [tools.call("list_projects"), tools.call("list_builders")]
         elif intent.kind == "builder_status":
             calls = [tools.call("builder_status", name=intent.builder)]
         elif intent.kind == "reconcile":
@@ -188,7 +213,9 @@ def _plan(intent: Intent, step: int, returns: list[Any], tools: _Tools) -> list[
             ]
         elif intent.kind == "start":
             calls = [
-                tools.call("set_project_status", id=ids[0], status="implementing", reason="start"),
+                tools.call(
+                    "set_project_status", id=ids[0], status="implementing", reason="starting work"
+                ),
                 tools.call("create_builder", project_id=ids[0]),
             ]
         elif intent.kind in ("wrap_up", "terminate_project"):
@@ -201,7 +228,9 @@ def _plan(intent: Intent, step: int, returns: list[Any], tools: _Tools) -> list[
         names = _builders_of(ids[0], returns)
         if intent.kind == "wrap_up":
             calls = [
-                tools.call("set_project_status", id=ids[0], status="implemented", reason="wrap up")
+                tools.call(
+                    "set_project_status", id=ids[0], status="implemented", reason="wrapping up"
+                )
             ]
             calls += [tools.call("terminate_builder", name=n) for n in names]
         elif len(names) == 1:
@@ -245,9 +274,26 @@ def _reply(intent: Intent, returns: list[Any]) -> str:
         text = _return_text(part)
         if isinstance(part, RetryPromptPart) or getattr(part, "outcome", "success") != "success":
             lines.append(f"{part.tool_name}: {_compact(text)}")
+        elif part.tool_name == "list_projects":
+            lines.append("Projects:\n" + text)
+        elif part.tool_name == "list_builders":
+            lines.append(_builders(text))
         else:
             lines.append(_compact(text))
     return "\n".join(lines)[:REPLY_LIMIT]
+
+
+def _builders(text: str) -> str:
+    """list_builders' answer as a person would put it: one line per builder."""
+    try:
+        builders = json.loads(text)
+    except ValueError:
+        return "No builders are running." if text == "no builders" else text
+    lines = ["Builders:"]
+    for b in builders:
+        state = "clean" if b.get("clean") else "unsaved: " + "; ".join(b.get("unsaved", []))
+        lines.append(f"• {b['name']} ({state})")
+    return "\n".join(lines)
 
 
 def _compact(text: str) -> str:

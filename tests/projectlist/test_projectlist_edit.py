@@ -19,8 +19,8 @@ from tools.projectlist import (
     load,
     plan_status_change,
     set_status,
+    temp_files,
 )
-from tools.projectlist._write import temp_files
 
 ISO_WITH_OFFSET = re.compile(r'"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d"')
 

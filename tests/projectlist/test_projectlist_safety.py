@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.projectlist import StaleFileError, load, set_status
-from tools.projectlist._write import temp_files
+from tools.projectlist import StaleFileError, load, set_status, temp_files
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CYCLE = ("planned", "implementing", "implemented", "committed")

@@ -100,15 +100,6 @@ def has_branch(repo: RepoFacts, branch: str) -> bool:
     return (repo.common / name).is_file() or _packed_ref(repo.common, name) is not None
 
 
-def branch_exists(source: Path, branch: str) -> bool:
-    try:
-        common = common_dir(source)
-    except OSError:
-        return False
-    name = f"refs/heads/{branch}"
-    return (common / name).is_file() or _packed_ref(common, name) is not None
-
-
 def _run(source: Path, what: str, *args: str) -> None:
     """One git command in `source`, straight through subprocess: these run on every create and
     terminate, which are measured against the bare commands (bench/builders.py)."""

@@ -536,10 +536,6 @@ def _unique(items: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
 
-def _unique_paths(items: Iterable[Path]) -> list[Path]:
-    return list(dict.fromkeys(items))
-
-
 def _project_id_of(name: str) -> str:
     return name.partition("-")[0]
 

@@ -33,6 +33,7 @@ from tools.projectlist._model import (
 )
 from tools.projectlist._parse import parse
 from tools.projectlist._starter import STARTER, Starter, create_projectlist
+from tools.projectlist._write import temp_files
 
 __all__ = [
     "HUMAN_GATES",
@@ -61,5 +62,6 @@ __all__ = [
     "parse",
     "plan_status_change",
     "set_status",
+    "temp_files",
     "transition_warnings",
 ]

@@ -29,10 +29,6 @@ class Spot:
     empty: bool = False
     problem: str | None = None
 
-    @property
-    def single_line(self) -> bool:
-        return self.problem is None
-
 
 def locate(at: Locator, written: Written) -> Spot:
     """Where a key's value is written, or why it cannot be rewritten in place."""

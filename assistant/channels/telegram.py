@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,22 @@ CALLBACK_DATA_LIMIT = 64  # bytes
 # a row of buttons stays readable on a phone up to about this many characters
 _ROW_CHARS = 30
 _RETRY_DELAYS = (0.5, 1.0, 2.0)
+CALLBACK_ANSWER_LIMIT = 200
+WORKING = "working…"
+# a press is answered within this long: with the outcome when it is that quick (a refusal shows
+# as an alert), else with WORKING; Telegram refuses answers later than a few seconds
+ANSWER_WITHIN = 0.5
+GENERAL_TOPIC = "1"  # the General topic of a forum: messages go to it without a thread id
+TYPING_EVERY = 4.0  # Telegram shows "typing…" for 5 s; refreshed a little sooner
+# (command, description) per scope, e.g. {"all_private_chats": [("help", "…")]}
+CommandMenu = Mapping[str, Sequence[tuple[str, str]]]
+# a group became a supergroup: (old chat id, new chat id); the owner of bindings updates them
+MigrationHandler = Callable[[str, str], object]
+
+
+class Undeliverable(RuntimeError):
+    """Telegram refuses to deliver to this chat (403): the user never started the bot or
+    blocked it, or the bot is no longer in the group. Retrying cannot help."""
 
 
 def chat_ref(chat: Chat, message: Message | None = None) -> ChatRef:
@@ -130,6 +147,8 @@ class TelegramChannel:
         webhook_listen: str = "127.0.0.1",
         webhook_port: int = 8443,
         retry_delays: tuple[float, ...] = _RETRY_DELAYS,
+        commands: CommandMenu | None = None,
+        on_migrated: MigrationHandler | None = None,
     ) -> None:
         self._token = token
         self.base_url = base_url
@@ -145,6 +164,10 @@ class TelegramChannel:
         self._on_inbound: InboundHandler | None = None
         self._chat_locks: dict[str, asyncio.Lock] = {}
         self._outage_since: datetime | None = None
+        self.commands = commands or {}
+        self.on_migrated = on_migrated
+        self.migrations: dict[str, str] = {}  # old chat id -> the supergroup it became
+        self._conflict = False
 
     def _build(self) -> Application[Any, Any, Any, Any, Any, Any]:
         from telegram import Update
@@ -195,6 +218,9 @@ class TelegramChannel:
             host = httpx.URL(self.base_url).host
             raise ChannelError(f"telegram: cannot reach {host}: {type(exc).__name__}") from None
         self.bot_username = app.bot.username
+        if not self.webhook_url:
+            await self._refuse_second_poller(app)
+        await self._set_commands(app)
         await app.start()
         assert app.updater is not None
         if self.webhook_url:
@@ -223,6 +249,43 @@ class TelegramChannel:
             self._state = "polling"
         log.info("telegram: %s as @%s", self._state, self.bot_username)
 
+    async def _refuse_second_poller(self, app: Any) -> None:
+        """Telegram serves one poller per token: with another one running, the two would
+        steal each other's updates. Found at start, it is a clear refusal."""
+        from telegram.error import Conflict
+
+        try:
+            # no offset: nothing is acknowledged, the updates stay for the real poll
+            await app.bot.get_updates(timeout=0, limit=1)
+        except Conflict:
+            await app.shutdown()
+            self.app = None
+            raise ChannelError(
+                f"telegram: another process is already polling @{self.bot_username}; "
+                "stop it first (one foreman serve per bot token)"
+            ) from None
+
+    async def _set_commands(self, app: Any) -> None:
+        """The command menu Telegram shows under "/" (DMs and groups differ)."""
+        from telegram import (
+            BotCommand,
+            BotCommandScopeAllGroupChats,
+            BotCommandScopeAllPrivateChats,
+        )
+        from telegram.error import TelegramError
+
+        scopes = {
+            "all_private_chats": BotCommandScopeAllPrivateChats(),
+            "all_group_chats": BotCommandScopeAllGroupChats(),
+        }
+        for name, commands in self.commands.items():
+            try:
+                await app.bot.set_my_commands(
+                    [BotCommand(c, d) for c, d in commands], scope=scopes[name]
+                )
+            except TelegramError as exc:  # a missing menu is cosmetic: log, keep serving
+                log.warning("telegram: setting the %s command menu failed: %s", name, exc)
+
     async def stop(self) -> None:
         app = self.app
         if app is None:
@@ -238,31 +301,73 @@ class TelegramChannel:
 
     def health(self) -> ChannelHealth:
         who = f"as @{self.bot_username}" if self.bot_username else ""
+        if self._conflict:
+            return ChannelHealth(
+                "telegram",
+                "conflict",
+                who,
+                self.last_inbound,
+                attention="another process polls this bot token: stop it (one foreman serve "
+                "per bot)",
+            )
         return ChannelHealth("telegram", self._state, who, self.last_inbound)
 
     async def _on_update(self, update: Update, context: object) -> None:
         assert self.app is not None and self._on_inbound is not None
+        self._conflict = False  # updates arrive: this process is the poller again
         message = inbound_from_update(update, self.app.bot.id, self.bot_username)
         query = update.callback_query
         if message is None:
             if query is not None:
-                await query.answer()
+                await self._answer_query(query, None)
             return
         self.last_inbound = datetime.now(UTC)
         lock = self._chat_locks.setdefault(message.chat.key, asyncio.Lock())
         async with lock:
-            await self._answer(message, query)
+            if query is None:
+                async with self.typing(message.chat):
+                    replies = await self._on_inbound(message)
+            else:
+                replies = await self._pressed(message, query)
+            await self._send_each(replies)
 
-    async def _answer(self, message: Inbound, query: Any) -> None:
+    async def _pressed(self, message: Inbound, query: Any) -> list[Outbound]:
+        """Answer the press in time, whatever the action costs; then its replies.
+
+        Each step stands alone: a late answer must not cost the card edit and the result."""
         assert self._on_inbound is not None
-        replies = await self._on_inbound(message)
-        if query is not None:
+        handling = asyncio.ensure_future(self._on_inbound(message))
+        done, _ = await asyncio.wait({handling}, timeout=ANSWER_WITHIN)
+        if not done:
+            await self._answer_query(query, WORKING)
+            replies = await handling
+        else:
+            replies = handling.result()
             refusals = [r.text for r in replies if r.kind == "refusal"]
-            # answering stops the button's spinner; a refusal shows as an alert to the presser
-            await query.answer(refusals[0] if refusals else None, show_alert=bool(refusals))
-            replies = [r for r in replies if r.kind != "refusal"]
+            # a refusal shows as an alert to the presser, not in the chat
+            await self._answer_query(query, refusals[0] if refusals else None, alert=True)
+        return [r for r in replies if r.kind != "refusal"]
+
+    async def _answer_query(self, query: Any, text: str | None, alert: bool = False) -> None:
+        from telegram.error import TelegramError
+
+        if text is not None:
+            text = text[:CALLBACK_ANSWER_LIMIT]
+        try:
+            await query.answer(text, show_alert=alert and text is not None)
+        except TelegramError as exc:  # too late or already answered: the spinner stops anyway
+            log.warning("telegram: answering a button press failed: %s", exc)
+
+    async def _send_each(self, replies: list[Outbound]) -> None:
         for reply in replies:
-            await self.send(reply)
+            try:
+                await self.send(reply)
+            except Exception:
+                log.exception("telegram: replying in %s failed", reply.chat.key)
+
+    def typing(self, chat: ChatRef) -> _Typing:
+        """Show "typing…" in the chat, refreshed, until the block ends."""
+        return _Typing(self, chat)
 
     async def _on_error(self, update: object, context: Any) -> None:
         # the traceback is for -v; otherwise one line says what went wrong
@@ -276,6 +381,13 @@ class TelegramChannel:
 
     def _polling_failed(self, error: Exception) -> None:
         """Fetching updates failed: one line when an outage starts, none while it lasts."""
+        from telegram.error import Conflict
+
+        if isinstance(error, Conflict):
+            if not self._conflict:
+                log.error("telegram: another process polls this bot token; stop one of them")
+            self._conflict = True
+            return
         if self._outage_since is None:
             self._outage_since = datetime.now(UTC)
             log.warning(
@@ -294,11 +406,46 @@ class TelegramChannel:
             log.warning("telegram: the Bot API is reachable again (after %.0f s)", seconds)
 
     async def send(self, message: Outbound) -> str | None:
-        """Send (or edit, with `replaces_message_id`); returns the id of the last message sent."""
+        """Send (or edit, with `replaces_message_id`); returns the id of the last message sent.
+
+        A group that became a supergroup is followed (and reported to `on_migrated`); a
+        closed or vanished topic gets the message in the group's main thread instead."""
+        from telegram.error import BadRequest, ChatMigrated
+
+        chat = message.chat
+        migrated = self.migrations.get(chat.chat_id)
+        if migrated is not None:
+            chat = replace(chat, chat_id=migrated)
+        try:
+            return await self._send_to(chat, message)
+        except ChatMigrated as exc:
+            new_id = str(exc.new_chat_id)
+            self._migrated(chat.chat_id, new_id)
+            return await self._send_to(replace(chat, chat_id=new_id), message)
+        except BadRequest as exc:
+            reason = str(exc).lower()
+            gone = "topic_closed" in reason or "thread not found" in reason
+            if not gone or chat.thread_id is None or message.replaces_message_id is not None:
+                raise
+            log.warning("telegram: topic %s of %s: %s", chat.thread_id, chat.chat_id, exc)
+            note = "closed" if "topic_closed" in reason else "not found"
+            moved = replace(message, text=f"(topic {note}) {message.text}")
+            return await self._send_to(replace(chat, thread_id=None), moved)
+
+    def _migrated(self, old_id: str, new_id: str) -> None:
+        log.warning("telegram: chat %s became supergroup %s", old_id, new_id)
+        self.migrations[old_id] = new_id
+        if self.on_migrated is not None:
+            try:
+                self.on_migrated(old_id, new_id)
+            except Exception:
+                log.exception("telegram: recording the move of %s to %s failed", old_id, new_id)
+
+    async def _send_to(self, chat: ChatRef, message: Outbound) -> str | None:
         if self.app is None:
             raise RuntimeError("telegram channel is not started")
         bot = self.app.bot
-        chat_id = int(message.chat.chat_id)
+        chat_id = int(chat.chat_id)
         markup = keyboard(message.choices)
         if message.replaces_message_id is not None:
             text = split_text(message.text, MESSAGE_LIMIT)[0]
@@ -310,8 +457,10 @@ class TelegramChannel:
                 reply_markup=markup,
             )
             return message.replaces_message_id
-        thread = int(message.chat.thread_id) if message.chat.thread_id else None
-        pieces = split_text(message.text, MESSAGE_LIMIT)
+        thread = chat.thread_id if chat.thread_id != GENERAL_TOPIC else None
+        pieces = [p for p in split_text(message.text, MESSAGE_LIMIT) if p.strip()]
+        if not pieces:
+            return None  # Telegram refuses empty text; there is nothing to say
         sent_id: str | None = None
         for index, piece in enumerate(pieces):
             last = index == len(pieces) - 1
@@ -319,24 +468,31 @@ class TelegramChannel:
                 bot.send_message,
                 chat_id=chat_id,
                 text=piece,
-                message_thread_id=thread,
+                message_thread_id=int(thread) if thread else None,
                 reply_markup=markup if last else None,
+                # progress arrives without a sound; what needs the user rings
+                disable_notification=message.priority == "progress",
             )
             sent_id = str(sent.message_id) if sent is not None else sent_id
         return sent_id
 
     async def _retrying(self, call: Any, **kwargs: Any) -> Any:
         """Retry server errors and timeouts; a bad request is our bug and is raised at once."""
-        from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError
+        from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, NetworkError
 
         for attempt, delay in enumerate((*self.retry_delays, None)):
             try:
                 return await call(**kwargs)
+            except ChatMigrated:
+                raise
             except BadRequest as exc:
                 if "not modified" in str(exc).lower():
                     return None  # an edit to the same text: already in the wanted state
                 raise
-            except (Forbidden, InvalidToken):
+            except Forbidden as exc:
+                chat = kwargs.get("chat_id")
+                raise Undeliverable(f"telegram chat {chat}: {exc}") from None
+            except InvalidToken:
                 raise
             except NetworkError as exc:
                 if delay is None:
@@ -359,3 +515,40 @@ def _polling_request(on_reachable: Callable[[], None], read_timeout: float) -> A
 
     # as python-telegram-bot builds its own: one connection, long reads for long polls
     return PollingRequest(connection_pool_size=1, read_timeout=read_timeout)
+
+
+class _Typing:
+    """`sendChatAction typing` now and every few seconds, until the block it guards ends."""
+
+    def __init__(self, channel: TelegramChannel, chat: ChatRef) -> None:
+        self.channel = channel
+        self.chat = chat
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> _Typing:
+        self._task = asyncio.create_task(self._refresh())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _refresh(self) -> None:
+        from telegram.error import TelegramError
+
+        app = self.channel.app
+        if app is None:
+            return
+        thread = self.chat.thread_id if self.chat.thread_id != GENERAL_TOPIC else None
+        while True:
+            try:
+                await app.bot.send_chat_action(
+                    int(self.chat.chat_id),
+                    "typing",
+                    message_thread_id=int(thread) if thread else None,
+                )
+            except TelegramError as exc:  # cosmetic: never in the way of the reply
+                log.debug("telegram: typing in %s: %s", self.chat.key, exc)
+                return
+            await asyncio.sleep(TYPING_EVERY)

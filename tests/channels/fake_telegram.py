@@ -4,6 +4,11 @@ It speaks the Bot API's wire format (form-encoded or JSON requests, `{"ok": …,
 answers, long-polled `getUpdates`), records every call, and lets a test inject updates as if
 users wrote or pressed something. It runs in a thread, so a bot in another process (the
 `foreman serve` subprocess test) can use it too.
+
+It refuses what the real API refuses (/work/shared/TELEGRAM.md): a callback answered late, twice
+or never issued; empty or over-long text; edits of unknown messages or to the same content;
+users who never started the bot; a group that became a supergroup (`migrate_to_chat_id`);
+closed, deleted or General forum topics; a second poller (409).
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import select
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -42,6 +49,16 @@ class FakeTelegram:
     calls: list[Call] = field(default_factory=list)
     # method -> list of (status, description, retry_after) answers served before the real one
     failures: dict[str, list[tuple[int, str, int | None]]] = field(default_factory=dict)
+    # the real API gives a callback query some seconds; later answers are refused
+    answer_deadline: float = 10.0
+    # users who never pressed Start (or blocked the bot): the bot cannot write to them
+    never_started: set[int] = field(default_factory=set)
+    blocked: set[int] = field(default_factory=set)
+    # a group upgraded to a supergroup: old id -> new id
+    migrated: dict[int, int] = field(default_factory=dict)
+    # forum topics by chat: thread id -> "open" | "closed" (deleted ones are simply absent)
+    topics: dict[int, dict[int, str]] = field(default_factory=dict)
+    commands: dict[str, list[dict[str, str]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._updates: list[dict[str, Any]] = []
@@ -54,6 +71,12 @@ class FakeTelegram:
         self._server: ThreadingHTTPServer | None = None
         self._fetched: list[dict[str, Any]] = []
         self._long_polls = 0  # getUpdates calls with a timeout, waiting right now
+        self._pushed_ids: set[int] = set()  # messages users wrote (reply threads start there)
+        self._pollers: list[socket.socket] = []  # connections waiting in a long poll
+        self._queries: dict[str, float] = {}
+        self._pressed: dict[
+            str, float
+        ] = {}  # every callback query id -> when pressed  # unanswered callback query id -> when pressed
 
     # --- running -------------------------------------------------------------------------
 
@@ -101,11 +124,48 @@ class FakeTelegram:
         self, chat_id: int, user_id: int, text: str, thread_id: int | None = None
     ) -> int:
         chat = {"id": chat_id, "type": "supergroup", "title": "builders", "is_forum": True}
+        if thread_id is not None and thread_id != GENERAL_TOPIC:
+            self.topics.setdefault(chat_id, {}).setdefault(thread_id, "open")
         return self._push_message(chat, self.user(user_id), text, thread_id=thread_id)
+
+    def forum(self, chat_id: int, *topics: int) -> None:
+        """A forum supergroup with these open topics (the General topic always exists)."""
+        self._chats[chat_id] = {
+            "id": chat_id,
+            "type": "supergroup",
+            "title": "builders",
+            "is_forum": True,
+        }
+        self.topics.setdefault(chat_id, {}).update({t: "open" for t in topics})
+
+    def reply_in_group(self, chat_id: int, user_id: int, text: str, reply_to: int) -> int:
+        """A reply in a supergroup without topics: Telegram calls the reply chain a thread."""
+        chat = {"id": chat_id, "type": "supergroup", "title": "plain"}
+        update_id = next(self._update_ids)
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": chat,
+            "from": self.user(user_id),
+            "text": text,
+            "message_thread_id": reply_to,
+            "reply_to_message": {
+                "message_id": reply_to,
+                "date": int(time.time()),
+                "chat": chat,
+                "text": "earlier",
+            },
+        }
+        self._chats[chat_id] = chat
+        self._pushed_ids.add(message["message_id"])
+        self._push({"update_id": update_id, "message": message})
+        return update_id
 
     def press(self, user_id: int, message: dict[str, Any], data: str) -> int:
         """A press on a button of `message` (as the bot sent it)."""
         update_id = next(self._update_ids)
+        with self._cond:
+            self._queries[f"cq{update_id}"] = self._pressed[f"cq{update_id}"] = time.monotonic()
         self._push(
             {
                 "update_id": update_id,
@@ -168,6 +228,19 @@ class FakeTelegram:
                     raise AssertionError("nobody long-polled getUpdates")
                 self._cond.wait(remaining)
 
+    def wait_until_stale(self, query_id: str, timeout: float = 15.0) -> None:
+        """Wait until the real API would refuse to answer this callback query."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                pressed = self._pressed.get(query_id)
+                if pressed is not None and time.monotonic() - pressed > self.answer_deadline:
+                    return
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"callback query {query_id} never went stale")
+                self._cond.wait(min(remaining, 0.05))
+
     def message(self, chat_id: int, message_id: int) -> dict[str, Any]:
         with self._cond:
             return self._messages[(chat_id, message_id)]
@@ -192,6 +265,7 @@ class FakeTelegram:
             message["message_thread_id"] = thread_id
             message["is_topic_message"] = True
         self._chats[chat["id"]] = chat
+        self._pushed_ids.add(message["message_id"])
         update_id = next(self._update_ids)
         self._push({"update_id": update_id, "message": message})
         return update_id
@@ -231,10 +305,29 @@ class FakeTelegram:
             self._answer(request, status, answer)
             return
         handler = getattr(self, f"_api_{method}", None)
+        if method == "getUpdates":
+            # a long poll needs its connection: a poller that hung up no longer counts
+            def handler(params: dict[str, Any]) -> Any:
+                return self._poll(params, request)
+
         if handler is None:
             self._answer(request, 200, {"ok": True, "result": True})
             return
-        self._answer(request, 200, {"ok": True, "result": handler(params)})
+        try:
+            result = handler(params)
+        except Refused as refused:
+            with self._cond:
+                params["_error"] = refused.description
+                self._cond.notify_all()
+            answer = {"ok": False, "error_code": refused.status, "description": refused.description}
+            if refused.parameters:
+                answer["parameters"] = refused.parameters
+            self._answer(request, refused.status, answer)
+            return
+        with self._cond:
+            params["_ok"] = True
+            self._cond.notify_all()
+        self._answer(request, 200, {"ok": True, "result": result})
 
     def _refuse_token(self, request: BaseHTTPRequestHandler, path: str) -> None:
         # The real API: a well-formed token it does not know is 401 Unauthorized; anything
@@ -262,23 +355,38 @@ class FakeTelegram:
     def _api_getMe(self, params: dict[str, Any]) -> dict[str, Any]:
         return BOT
 
-    def _api_getUpdates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+    def _poll(
+        self, params: dict[str, Any], request: BaseHTTPRequestHandler
+    ) -> list[dict[str, Any]]:
         offset = int(params.get("offset") or 0)
         timeout = float(params.get("timeout") or 0)
         deadline = time.monotonic() + min(timeout, 5.0)
+        connection = request.connection
         with self._cond:
+            # a poller whose connection is gone (stopped, restarted) no longer counts
+            self._long_polls = sum(1 for c in self._pollers if _alive(c))
+            if self._long_polls:
+                raise Refused(
+                    409,
+                    "Conflict: terminated by other getUpdates request; make sure that only "
+                    "one bot instance is running",
+                )
             # an offset acknowledges every update before it
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
-            self._long_polls += timeout > 0
+            if timeout > 0:
+                self._pollers.append(connection)
+            self._long_polls = len(self._pollers)
             self._cond.notify_all()
             try:
                 while not self._updates and not self._closed:
                     remaining = deadline - time.monotonic()
-                    if remaining <= 0:
+                    if remaining <= 0 or not _alive(connection):
                         break
-                    self._cond.wait(remaining)
+                    self._cond.wait(min(remaining, 0.2))
             finally:
-                self._long_polls -= timeout > 0
+                if connection in self._pollers:
+                    self._pollers.remove(connection)
+                self._long_polls = len(self._pollers)
             batch = list(self._updates)
             self._fetched.extend(batch)
             self._cond.notify_all()
@@ -286,6 +394,9 @@ class FakeTelegram:
 
     def _api_sendMessage(self, params: dict[str, Any]) -> dict[str, Any]:
         chat_id = int(params["chat_id"])
+        self._check_chat(chat_id)
+        _check_text(params.get("text", ""))
+        self._check_thread(chat_id, params.get("message_thread_id"))
         chat = self._chats.get(chat_id, {"id": chat_id, "type": "private", "first_name": "x"})
         message: dict[str, Any] = {
             "message_id": next(self._message_ids),
@@ -306,8 +417,16 @@ class FakeTelegram:
 
     def _api_editMessageText(self, params: dict[str, Any]) -> dict[str, Any]:
         key = (int(params["chat_id"]), int(params["message_id"]))
+        self._check_chat(key[0])
+        _check_text(params.get("text", ""))
         with self._cond:
+            if key not in self._messages:
+                raise Refused(400, "Bad Request: message to edit not found")
             message = dict(self._messages[key])
+            if message["text"] == params["text"] and message.get("reply_markup") == (
+                params.get("reply_markup") or None
+            ):
+                raise Refused(400, NOT_MODIFIED)
             message["text"] = params["text"]
             message.pop("reply_markup", None)
             if params.get("reply_markup"):
@@ -315,9 +434,101 @@ class FakeTelegram:
             self._messages[key] = message
         return message
 
+    def _api_answerCallbackQuery(self, params: dict[str, Any]) -> bool:
+        with self._cond:
+            pressed = self._queries.pop(str(params.get("callback_query_id")), None)
+        if pressed is None or time.monotonic() - pressed > self.answer_deadline:
+            raise Refused(400, STALE_QUERY)
+        if len(params.get("text") or "") > CALLBACK_ANSWER_LIMIT:
+            raise Refused(400, "Bad Request: MESSAGE_TOO_LONG")
+        return True
+
+    def _api_setMyCommands(self, params: dict[str, Any]) -> bool:
+        commands = params.get("commands") or []
+        for command in commands:
+            if not re.fullmatch(r"[a-z0-9_]{1,32}", command["command"]):
+                raise Refused(400, "Bad Request: BOT_COMMAND_INVALID")
+            if not 1 <= len(command["description"]) <= 256:
+                raise Refused(400, "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
+        scope = (params.get("scope") or {"type": "default"})["type"]
+        with self._cond:
+            self.commands[scope] = commands
+        return True
+
+    def _api_sendChatAction(self, params: dict[str, Any]) -> bool:
+        self._check_chat(int(params["chat_id"]))
+        return True
+
+    def _check_chat(self, chat_id: int) -> None:
+        if chat_id in self.migrated:
+            raise Refused(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                {"migrate_to_chat_id": self.migrated[chat_id]},
+            )
+        if chat_id in self.never_started:
+            raise Refused(403, "Forbidden: bot can't initiate conversation with a user")
+        if chat_id in self.blocked:
+            raise Refused(403, "Forbidden: bot was blocked by the user")
+
+    def _check_thread(self, chat_id: int, thread: Any) -> None:
+        if not thread:
+            return
+        thread_id = int(thread)
+        chat = self._chats.get(chat_id, {})
+        if chat.get("is_forum"):
+            state = self.topics.get(chat_id, {}).get(thread_id)
+            # the General topic (1) takes messages only without a thread id
+            if state is None:
+                raise Refused(400, "Bad Request: message thread not found")
+            if state == "closed":
+                raise Refused(400, "Bad Request: TOPIC_CLOSED")
+        elif chat.get("type") == "supergroup":
+            # a plain supergroup's "thread" is a reply chain: it must start at a real message
+            with self._cond:
+                known = any(c == chat_id and m == thread_id for c, m in self._messages)
+            if not known and thread_id not in self._pushed_ids:
+                raise Refused(400, "Bad Request: message thread not found")
+
+
+class Refused(Exception):
+    def __init__(self, status: int, description: str, parameters: dict[str, Any] | None = None):
+        super().__init__(description)
+        self.status = status
+        self.description = description
+        self.parameters = parameters
+
+
+GENERAL_TOPIC = 1
+CALLBACK_ANSWER_LIMIT = 200
+TEXT_LIMIT = 4096
+STALE_QUERY = "Bad Request: query is too old and response timeout expired or query id is invalid"
+NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup "
+    "are exactly the same as a current content and reply markup of the message"
+)
+
+
+def _check_text(text: str) -> None:
+    if not text.strip():
+        raise Refused(400, "Bad Request: message text is empty")
+    if len(text) > TEXT_LIMIT:
+        raise Refused(400, "Bad Request: message is too long")
+
+
+def _alive(connection: socket.socket) -> bool:
+    """Whether the client still holds the connection open (a closed one reads as EOF)."""
+    try:
+        readable, _, _ = select.select([connection], [], [], 0)
+        if not readable:
+            return True
+        return connection.recv(1, socket.MSG_PEEK) != b""
+    except (OSError, ValueError):
+        return False
+
 
 _TOKEN_SHAPE = re.compile(r"\d+:[A-Za-z0-9_-]+")
-_JSON_FIELDS = {"reply_markup", "allowed_updates", "entities"}
+_JSON_FIELDS = {"reply_markup", "allowed_updates", "entities", "commands", "scope"}
 
 
 def _decode(key: str, value: str) -> Any:

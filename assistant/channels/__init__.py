@@ -4,7 +4,20 @@ The platform modules (`telegram`, `whatsapp`) import their libraries lazily, so 
 this package costs nothing when a channel is not configured.
 """
 
-from assistant.channels._base import Channel, ChannelError, ChannelHealth, InboundHandler
+from assistant.channels._base import (
+    Channel,
+    ChannelError,
+    ChannelHealth,
+    InboundHandler,
+    Undeliverable,
+)
 from assistant.channels._chunks import split_text
 
-__all__ = ["Channel", "ChannelError", "ChannelHealth", "InboundHandler", "split_text"]
+__all__ = [
+    "Channel",
+    "ChannelError",
+    "ChannelHealth",
+    "InboundHandler",
+    "Undeliverable",
+    "split_text",
+]

@@ -17,6 +17,11 @@ class ChannelError(RuntimeError):
     """A channel could not start (bad credentials, unreachable service); says which and why."""
 
 
+class Undeliverable(RuntimeError):
+    """The platform refuses to deliver to this chat for good (a user who never started the
+    bot or blocked it, a group the bot left): retrying cannot help, the principal must act."""
+
+
 @dataclass(frozen=True)
 class ChannelHealth:
     platform: str

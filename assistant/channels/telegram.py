@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from assistant.channels._base import ChannelError, ChannelHealth, InboundHandler
+from assistant.channels._base import ChannelError, ChannelHealth, InboundHandler, Undeliverable
 from assistant.channels._chunks import split_text
 from assistant.messages import ChatRef, Choice, Inbound, Outbound, Principal
 
@@ -42,11 +42,6 @@ TYPING_EVERY = 4.0  # Telegram shows "typing…" for 5 s; refreshed a little soo
 CommandMenu = Mapping[str, Sequence[tuple[str, str]]]
 # a group became a supergroup: (old chat id, new chat id); the owner of bindings updates them
 MigrationHandler = Callable[[str, str], object]
-
-
-class Undeliverable(RuntimeError):
-    """Telegram refuses to deliver to this chat (403): the user never started the bot or
-    blocked it, or the bot is no longer in the group. Retrying cannot help."""
 
 
 def chat_ref(chat: Chat, message: Message | None = None) -> ChatRef:
@@ -310,7 +305,8 @@ class TelegramChannel:
                 attention="another process polls this bot token: stop it (one foreman serve "
                 "per bot)",
             )
-        return ChannelHealth("telegram", self._state, who, self.last_inbound)
+        state = "unreachable" if self._outage_since is not None else self._state
+        return ChannelHealth("telegram", state, who, self.last_inbound)
 
     async def _on_update(self, update: Update, context: object) -> None:
         assert self.app is not None and self._on_inbound is not None

@@ -7,8 +7,9 @@ numbered, and a reply of just that number comes back as the choice's `callback_d
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ log = logging.getLogger("foreman.channels.whatsapp")
 
 # WhatsApp accepts far longer texts, but long ones are cut in notifications and hard to read
 MESSAGE_LIMIT = 4000
+COMPOSING_EVERY = 10.0  # WhatsApp drops a "typing…" left alone after some seconds
 USER_SERVER = "s.whatsapp.net"
 GROUP_SERVER = "g.us"
 LID_SERVER = "lid"
@@ -158,11 +160,39 @@ class WhatsAppChannel:
         # neonize runs each event handler as its own task: keep one chat's replies in order
         async with self._chat_locks.setdefault(message.chat.key, asyncio.Lock()):
             try:
-                replies = await self._on_inbound(message)
+                async with self._composing(message.chat):
+                    replies = await self._on_inbound(message)
                 for reply in replies:
                     await self.send(reply)
             except Exception:
                 log.exception("whatsapp: answering %s failed", message.sender.key)
+
+    @contextlib.asynccontextmanager
+    async def _composing(self, chat: ChatRef) -> AsyncIterator[None]:
+        """ "typing…" in the chat while the answer is worked out (refreshed; paused after)."""
+        from neonize.utils.enum import ChatPresence, ChatPresenceMedia
+
+        async def show(state: Any) -> None:
+            try:
+                await self.client.send_chat_presence(
+                    to_jid(chat.chat_id), state, ChatPresenceMedia.CHAT_PRESENCE_MEDIA_TEXT
+                )
+            except Exception as exc:  # cosmetic: never in the way of the answer
+                log.debug("whatsapp: presence in %s: %s", chat.key, exc)
+
+        async def refresh() -> None:
+            while True:
+                await asyncio.sleep(COMPOSING_EVERY)
+                await show(ChatPresence.CHAT_PRESENCE_COMPOSING)
+
+        await show(ChatPresence.CHAT_PRESENCE_COMPOSING)
+        task = asyncio.create_task(refresh())
+        try:
+            yield
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await show(ChatPresence.CHAT_PRESENCE_PAUSED)
 
     def inbound_from_event(self, event: Any) -> Inbound | None:
         """The message as an `Inbound`, or None for own messages, edits, status and media."""

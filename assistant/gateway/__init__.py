@@ -20,7 +20,7 @@ from assistant.gateway._config import (
     load_config,
     normalise_whatsapp_id,
 )
-from assistant.gateway._doctor import ChannelCheck, check_channels
+from assistant.gateway._doctor import ChannelCheck, check_channels, served_health
 from assistant.gateway._gateway import FAILED, DeliveryError, Gateway, RelayRunner
 from assistant.gateway._groups import WhatsAppGroups
 from assistant.gateway._health import Health, HealthWriter, health_path, read_health
@@ -79,4 +79,5 @@ __all__ = [
     "pairing_for",
     "principal_keys",
     "read_health",
+    "served_health",
 ]

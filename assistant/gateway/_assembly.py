@@ -35,6 +35,28 @@ def principal_keys(config: GatewayConfig, store: Store) -> PrincipalKeys:
     return PrincipalKeys(allow_list(config), pairing_for(config, store))
 
 
+# the "/" menu Telegram shows: the assistant's commands in DMs, the relay's in builder groups
+COMMAND_MENU: dict[str, list[tuple[str, str]]] = {
+    "all_private_chats": [
+        ("projects", "list projects"),
+        ("project", "one project and its builders"),
+        ("builders", "builders on disk"),
+        ("status", "propose a status change"),
+        ("approvals", "approvals waiting for you"),
+        ("usage", "model requests and tokens of this chat"),
+        ("help", "what I understand"),
+    ],
+    "all_group_chats": [
+        ("status", "what the builder is doing"),
+        ("stop", "stop the builder's turn"),
+        ("new", "start a new session"),
+        ("compact", "compact the session"),
+        ("history", "what the builder said lately"),
+        ("bind", "bind this chat to a builder"),
+    ],
+}
+
+
 def build_channels(config: GatewayConfig, *, whatsapp_client: Any = None) -> list[Channel]:
     channels: list[Channel] = []
     if config.telegram is not None:
@@ -49,6 +71,7 @@ def build_channels(config: GatewayConfig, *, whatsapp_client: Any = None) -> lis
                 webhook_url=tg.webhook_url,
                 webhook_listen=tg.webhook_listen,
                 webhook_port=tg.webhook_port,
+                commands=COMMAND_MENU,
             )
         )
     if config.whatsapp is not None:
@@ -117,6 +140,14 @@ def build_serve_gateway(config: GatewayConfig, store: Store) -> Gateway:
         relay=services.relay,
         closers=services.closers,
     )
+    telegram = gateway.channels.get("telegram")
+    relay = services.relay
+    if telegram is not None and relay is not None:
+        # a bound group that became a supergroup: its bindings follow it
+        def moved(old: str, new: str) -> None:
+            relay.chat_moved("telegram", old, new)
+
+        telegram.on_migrated = moved  # type: ignore[attr-defined]
     whatsapp = gateway.channels.get("whatsapp")
     if whatsapp is not None and services.relay is not None and config.whatsapp is not None:
         from assistant.gateway._groups import WhatsAppGroups

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import Literal
 
 import httpx
@@ -126,7 +128,48 @@ def doctor_checks(context: DoctorContext) -> list[Check]:
     if path is None and config.telegram is None and config.whatsapp is None:
         return []  # nothing configured for serving: nothing to check
     checks = [Check("config", True, str(path) if path else "no file; environment only")]
-    for check in check_channels(config):
+    found = check_channels(config) + served_health(config, context.state_dir)
+    for check in found:
         detail = f"warning: {check.detail}" if check.status == "warn" else check.detail
         checks.append(Check(check.name, check.status != "fail", detail, {"status": check.status}))
+    return checks
+
+
+def served_health(config: GatewayConfig, state_dir: Path | None = None) -> list[ChannelCheck]:
+    """What the running `foreman serve` last saw: channels down, chats it cannot reach."""
+    from assistant.gateway._health import read_health
+    from assistant.store import default_state_dir
+    from tools.workspace import WorkspaceNotFound, find_workspace
+
+    state_dir = state_dir or config.state_dir
+    if state_dir is None:
+        try:
+            state_dir = default_state_dir(find_workspace(config.workspace).root)
+        except WorkspaceNotFound:
+            state_dir = default_state_dir()
+    health = read_health(state_dir)
+    if health is None or not health.fresh():
+        return []  # no gateway running: nothing it saw is current
+    checks = []
+    for channel in health.channels:
+        if channel.down_since:
+            since = datetime.fromisoformat(channel.down_since)
+            checks.append(
+                ChannelCheck(
+                    f"{channel.platform} link",
+                    "fail",
+                    f"{channel.state} since {since:%Y-%m-%d %H:%M} UTC (foreman serve, pid "
+                    f"{health.pid})",
+                )
+            )
+    for line in health.unreachable:
+        key, _, why = line.partition(": ")
+        checks.append(
+            ChannelCheck(
+                "undelivered",
+                "warn",
+                f"{key} refuses messages ({why.split(': ', 1)[-1]}); the user must open a "
+                "chat with the bot and press Start (or unblock it)",
+            )
+        )
     return checks

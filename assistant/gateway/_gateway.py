@@ -4,17 +4,41 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from typing import Protocol
 
-from assistant.channels import Channel
+from assistant.channels import Channel, Undeliverable
 from assistant.gateway._router import Router
 from assistant.messages import ChatRef, Inbound, Outbound
 
 log = logging.getLogger("foreman.gateway")
 
 FAILED = "Sorry, that failed on my side; it is in the log. Nothing was changed."
+# a channel in one of these states reaches its users; any other state is an outage
+UP_STATES = frozenset({"polling", "webhook", "connected", "stopped"})
+DEFAULT_ALARM_MINUTES = 10.0
+
+
+def alarm_minutes_from_env() -> float:
+    """`FOREMAN_CHANNEL_ALARM_MINUTES`: how long a channel may be down before anyone is told."""
+    value = os.environ.get("FOREMAN_CHANNEL_ALARM_MINUTES", "")
+    try:
+        minutes = float(value) if value else DEFAULT_ALARM_MINUTES
+    except ValueError:
+        raise ValueError(
+            f"FOREMAN_CHANNEL_ALARM_MINUTES must be a number of minutes, got {value!r}"
+        ) from None
+    if minutes < 0:
+        raise ValueError(f"FOREMAN_CHANNEL_ALARM_MINUTES must not be negative, got {value!r}")
+    return minutes
+
+
+def _minutes(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes else f"{seconds:.0f} s"
 
 
 class DeliveryError(RuntimeError):
@@ -40,6 +64,7 @@ class Gateway:
         closers: Sequence[Callable[[], Awaitable[object]]] = (),
         background: Sequence[Callable[[], Awaitable[None]]] = (),
         attention_seconds: float = 5.0,
+        alarm_minutes: float | None = None,
     ) -> None:
         self.router = router
         self.channels = {channel.platform: channel for channel in channels}
@@ -51,6 +76,12 @@ class Gateway:
         self._relay_task: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.undelivered: list[tuple[Outbound, str]] = []
+        # chats the platform refuses for good (403): chat key -> why, until one gets through
+        self.unreachable: dict[str, str] = {}
+        minutes = alarm_minutes if alarm_minutes is not None else alarm_minutes_from_env()
+        self.alarm_seconds = minutes * 60
+        self.down_since: dict[str, datetime] = {}  # platform -> when it went down
+        self._alarmed: set[str] = set()  # platforms whose outage the principals were told
 
     async def on_inbound(self, message: Inbound) -> list[Outbound]:
         """The router's answer; a crash is logged and, for a principal, reported (never silent)."""
@@ -72,14 +103,25 @@ class Gateway:
             # raised, not returned: the relay must record it as failed (contract 4)
             raise DeliveryError(f"cannot deliver to {message.chat.key}: {reason}")
         try:
-            return await channel.send(message)
+            sent = await channel.send(message)
+        except Undeliverable as exc:
+            log.error("cannot deliver to %s: %s", message.chat.key, exc)
+            self.undelivered.append((message, str(exc)))
+            self.unreachable[message.chat.key] = str(exc)
+            raise
         except Exception as exc:
             log.exception("delivering to %s failed", message.chat.key)
             self.undelivered.append((message, str(exc)))
             raise
+        self.unreachable.pop(message.chat.key, None)
+        return sent
 
     def health_line(self) -> str:
-        parts = [channel.health().summary() for channel in self.channels.values()]
+        parts = []
+        for platform, channel in self.channels.items():
+            since = self.down_since.get(platform)
+            down = f" down since {since:%H:%M} UTC" if since else ""
+            parts.append(channel.health().summary() + down)
         if not parts:
             parts.append("no chat channel configured")
         parts.append(f"assistant {'on' if self.router.assistant is not None else 'off'}")
@@ -114,7 +156,35 @@ class Gateway:
                     await self._tell_principals(f"⚠️ {platform}: {attention}", but=platform)
                 elif not attention:
                     told.pop(platform, None)
+            await self.watch_links()
             await asyncio.sleep(self.attention_seconds)
+
+    async def watch_links(self, now: datetime | None = None) -> None:
+        """A channel down longer than the alarm is told to the principals on every other
+        channel, and again when it is back, with how long it was down."""
+        now = now or datetime.now(UTC)
+        for platform, channel in self.channels.items():
+            state = channel.health().state
+            since = self.down_since.get(platform)
+            if state not in UP_STATES:
+                if since is None:
+                    self.down_since[platform] = since = now
+                down = (now - since).total_seconds()
+                if down >= self.alarm_seconds and platform not in self._alarmed:
+                    self._alarmed.add(platform)
+                    await self._tell_principals(
+                        f"⚠️ {platform} has been {state} for {_minutes(down)} "
+                        f"(since {since:%H:%M} UTC): messages there do not reach me.",
+                        but=platform,
+                    )
+            elif since is not None:
+                del self.down_since[platform]
+                if platform in self._alarmed:
+                    self._alarmed.discard(platform)
+                    down = (now - since).total_seconds()
+                    await self._tell_principals(
+                        f"✅ {platform} is back (it was down {_minutes(down)}).", but=platform
+                    )
 
     async def _tell_principals(self, text: str, *, but: str) -> None:
         for platform, channel in self.channels.items():

@@ -34,6 +34,7 @@ class ChannelState:
     state: str
     detail: str
     last_inbound: str | None  # ISO 8601, UTC
+    down_since: str | None = None  # ISO 8601, UTC: not reaching its users since then
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ class Health:
     opencode: str = "not configured"  # reachable | unreachable | refused (password) | …
     pending_cards: int = 0
     interval: float = INTERVAL_SECONDS
+    # chats the platform refuses for good (a user who never started the bot): "key: why"
+    unreachable: list[str] = field(default_factory=list)
 
     def age(self, now: datetime | None = None) -> float:
         now = now or datetime.now(UTC)
@@ -123,9 +126,14 @@ class HealthWriter:
             seen = state.last_inbound
             if seen is not None and seen.tzinfo is None:
                 seen = seen.replace(tzinfo=UTC)
+            down = self.gateway.down_since.get(state.platform)
             channels.append(
                 ChannelState(
-                    state.platform, state.state, state.detail, seen.isoformat() if seen else None
+                    state.platform,
+                    state.state,
+                    state.detail,
+                    seen.isoformat() if seen else None,
+                    down.isoformat() if down else None,
                 )
             )
         return Health(
@@ -139,6 +147,7 @@ class HealthWriter:
             opencode_url=self.config.opencode.url,
             pending_cards=self._pending_cards(),
             interval=self.interval,
+            unreachable=[f"{key}: {why}" for key, why in self.gateway.unreachable.items()],
         )
 
     async def snapshot(self, http: httpx.AsyncClient, *, running: bool) -> Health:

@@ -6,7 +6,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -186,7 +186,11 @@ class BoundChats:
         if self._cache is not None and now - self._cache[0] < 1.0:
             return self._cache[1]
         by_chat: dict[str, Binding] = {}
+        moves = self._moves()
         for binding in bindings_from_projects(self._declared_projects(), self.root):
+            moved = moves.get((binding.platform, binding.chat_id))
+            if moved is not None:  # the project list still names the chat's old id
+                binding = replace(binding, chat_id=moved)
             by_chat[binding.chat_key] = binding
         for binding in stored_bindings(self.store):
             by_chat[binding.chat_key] = binding
@@ -200,6 +204,26 @@ class BoundChats:
                 )
         self._cache = (now, found)
         return found
+
+    def move(self, platform: str, old_chat_id: str, new_chat_id: str) -> None:
+        """A chat got a new id (a group became a supergroup): its bindings follow it."""
+        with self.store.transaction() as conn:
+            conn.execute(
+                "UPDATE OR REPLACE bindings SET chat_id = ? WHERE platform = ? AND chat_id = ?",
+                (new_chat_id, platform, old_chat_id),
+            )
+            conn.execute(
+                "INSERT OR REPLACE INTO chat_moves (platform, old_chat_id, new_chat_id, moved_at) "
+                "VALUES (?, ?, ?, ?)",
+                (platform, old_chat_id, new_chat_id, datetime.now(UTC).isoformat()),
+            )
+        self._cache = None
+
+    def _moves(self) -> dict[tuple[str, str], str]:
+        rows = self.store.connection.execute(
+            "SELECT platform, old_chat_id, new_chat_id FROM chat_moves"
+        ).fetchall()
+        return {(r["platform"], r["old_chat_id"]): r["new_chat_id"] for r in rows}
 
     def bind(self, binding: Binding, created_by: str) -> None:
         """Store a `/bind`; it is in force from the next lookup on."""

@@ -83,6 +83,10 @@ class Relay:
     def directory(self, builder: str) -> str:
         return self.bound.directory(builder)
 
+    def chat_moved(self, platform: str, old_chat_id: str, new_chat_id: str) -> None:
+        """A bound chat got a new id (a Telegram group became a supergroup)."""
+        self.bound.move(platform, old_chat_id, new_chat_id)
+
     async def session_for(self, builder: str, create: bool = True) -> str | None:
         return await self.sessions.session_for(builder, create)
 

@@ -198,3 +198,18 @@ def m008_deliveries_per_chat(conn: sqlite3.Connection) -> None:
     )
     conn.execute("DROP TABLE deliveries")
     conn.execute("ALTER TABLE deliveries_per_chat RENAME TO deliveries")
+
+
+@migration
+def m009_chat_moves(conn: sqlite3.Connection) -> None:
+    # A Telegram group upgraded to a supergroup gets a new id. Stored bindings are rewritten;
+    # a project list's binding is never edited for the user, so its move is recorded here.
+    conn.execute(
+        """CREATE TABLE chat_moves (
+            platform TEXT NOT NULL,
+            old_chat_id TEXT NOT NULL,
+            new_chat_id TEXT NOT NULL,
+            moved_at TEXT NOT NULL,
+            PRIMARY KEY (platform, old_chat_id)
+        )"""
+    )

@@ -118,6 +118,7 @@ class FakeWhatsmeow:
         self.sent: list[Sent] = []
         self.edits: list[tuple[str, str, str]] = []
         self.groups: list[tuple[str, list[str]]] = []
+        self.presences: list[tuple[str, int]] = []  # (chat, ChatPresence value) as sent
         self.pair_phones: list[str] = []
         self.qr_codes_shown = 0
         self.pair_code = "ABCD-EFGH"
@@ -251,6 +252,18 @@ class FakeWhatsmeow:
             answer.SendResponse.CopyFrom(response)
         return answer.SerializeToString()
 
+    def SendChatPresence(  # noqa: N802
+        self, uuid: bytes, to: bytes, to_size: int, state: int, media: int
+    ) -> bytes:
+        client = self.clients.get(uuid)
+        if client is None:
+            return NIL_CLIENT.encode()
+        if not client.online:
+            return NOT_CONNECTED.encode()
+        with self._lock:
+            self.presences.append((jid_text(wa.JID.FromString(to)), state))
+        return b""
+
     def CreateGroup(self, uuid: bytes, request: bytes, size: int) -> bytes:  # noqa: N802
         client = self.clients.get(uuid)
         answer = wa.GetGroupInfoReturnFunction()
@@ -323,6 +336,10 @@ class WhatsAppSim:
     @property
     def edits(self) -> list[tuple[str, str, str]]:
         return self.go.edits
+
+    @property
+    def presences(self) -> list[tuple[str, int]]:
+        return self.go.presences
 
     @property
     def groups(self) -> list[tuple[str, list[str]]]:

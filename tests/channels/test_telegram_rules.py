@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from inline_snapshot import snapshot
 
-from assistant.channels import ChannelError
-from assistant.channels.telegram import WORKING, TelegramChannel, Undeliverable
+from assistant.channels import ChannelError, Undeliverable
+from assistant.channels.telegram import WORKING, TelegramChannel
 from assistant.gateway import AllowList, Gateway, Router
 from assistant.messages import ChatRef, Inbound, Outbound
 from tests.channels.fake_telegram import STALE_QUERY, FakeTelegram

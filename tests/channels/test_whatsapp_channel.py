@@ -179,3 +179,17 @@ async def test_create_group_for_a_builder(channel: WhatsAppChannel, client: What
     chat = await channel.create_group("0014 auth rework", [OWNER])
     assert chat == ChatRef("whatsapp", "120363000000000001@g.us", is_direct=False)
     assert client.groups == [("0014 auth rework", [OWNER])]
+
+
+async def test_the_chat_shows_composing_until_the_answer(
+    channel: WhatsAppChannel, client: WhatsAppSim
+) -> None:
+    from neonize.utils.enum import ChatPresence
+
+    await client.receive(OWNER, OWNER, "/projects")
+    await eventually(lambda: len(client.presences) >= 2)
+    assert client.presences == [
+        (OWNER, ChatPresence.CHAT_PRESENCE_COMPOSING.value),
+        (OWNER, ChatPresence.CHAT_PRESENCE_PAUSED.value),
+    ]
+    assert [s.text for s in client.sent] == ["you said: /projects"]

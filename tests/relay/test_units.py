@@ -244,3 +244,19 @@ def test_relay_run_finds_the_workspace_like_every_other_command(
     assert result.output.endswith(
         "or any parent; pass --workspace DIR or --file PATH, or set FOREMAN_WORKSPACE\n"
     )
+
+
+def test_a_group_that_became_a_supergroup_keeps_its_builder(relay: Relay, workspace: Path) -> None:
+    listed = workspace / ".ai" / "projectlist.md"
+    before = listed.read_bytes()
+    stored = ChatRef("telegram", "-2002", is_direct=False)
+    relay.bound.bind(Binding("telegram", "-2002", BUILDER), created_by=ALICE.key)
+    relay.chat_moved("telegram", "-1001", "-1001001")  # the project list's chat
+    relay.chat_moved("telegram", "-2002", "-1002002")  # a /bind one
+    assert relay.binding_for(GROUP) is None and relay.binding_for(stored) is None
+    moved = relay.binding_for(ChatRef("telegram", "-1001001", is_direct=False))
+    assert moved is not None and (moved.builder, moved.trigger) == (BUILDER, "mention")
+    rebound = relay.binding_for(ChatRef("telegram", "-1002002", is_direct=False))
+    assert rebound is not None and rebound.builder == BUILDER
+    # the user's project list is never rewritten for them
+    assert listed.read_bytes() == before

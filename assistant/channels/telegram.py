@@ -247,12 +247,16 @@ class TelegramChannel:
     async def _refuse_second_poller(self, app: Any) -> None:
         """Telegram serves one poller per token: with another one running, the two would
         steal each other's updates. Found at start, it is a clear refusal."""
-        from telegram.error import Conflict
+        from telegram.error import Conflict, TelegramError
 
         try:
             # no offset: nothing is acknowledged, the updates stay for the real poll
             await app.bot.get_updates(timeout=0, limit=1)
-        except Conflict:
+        except TelegramError as exc:
+            if not isinstance(exc, Conflict):
+                # an outage is polling's business: it retries and reports it
+                log.debug("telegram: the first look for another poller failed: %s", exc)
+                return
             await app.shutdown()
             self.app = None
             raise ChannelError(

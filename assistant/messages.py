@@ -8,6 +8,7 @@ numbered replies where it does not.
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -45,6 +46,24 @@ class ChatRef:
         return f"{self.platform}:{self.chat_id}{thread}"
 
 
+AttachmentKind = Literal["voice", "photo", "document"]
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A voice note, photo or file sent with a message; its bytes are fetched only on demand.
+
+    Fetching lazily means nothing is downloaded for a message the router ignores (a stranger's
+    voice note costs no bandwidth).
+    """
+
+    kind: AttachmentKind
+    mime: str
+    filename: str
+    size: int | None  # bytes, as the platform announced it (None: not announced)
+    fetch: Callable[[], Awaitable[bytes]] = field(repr=False, compare=False)
+
+
 @dataclass(frozen=True)
 class Inbound:
     chat: ChatRef
@@ -53,6 +72,8 @@ class Inbound:
     message_id: str | None = None
     # a button press carries the button's data instead of (or beside) text
     callback_data: str | None = None
+    # a voice note, photo or document; `text` then holds its caption, if any
+    attachment: Attachment | None = None
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,10 @@ import httpx
 
 from assistant.channels._base import ChannelError, ChannelHealth, InboundHandler, Undeliverable
 from assistant.channels._chunks import split_text
-from assistant.messages import ChatRef, Choice, Inbound, Outbound, Principal
+from assistant.messages import Attachment, ChatRef, Choice, Inbound, Outbound, Principal
 
 if TYPE_CHECKING:
-    from telegram import Chat, InlineKeyboardMarkup, Message, Update, User
+    from telegram import Bot, Chat, InlineKeyboardMarkup, Message, Update, User
     from telegram.ext import Application
 
 log = logging.getLogger("foreman.channels.telegram")
@@ -62,11 +62,15 @@ def principal(user: User) -> Principal:
     return Principal(platform="telegram", user_id=str(user.id), display_name=name)
 
 
-def inbound_from_update(update: Update, bot_id: int, bot_username: str | None) -> Inbound | None:
+def inbound_from_update(
+    update: Update, bot_id: int, bot_username: str | None, bot: Bot | None = None
+) -> Inbound | None:
     """The update as an `Inbound`, or None for what no one needs to see.
 
-    Dropped here: edits, channel posts, service messages (joins, pins, topic changes), media
-    without text, and anything sent by a bot (ourselves included, so two bots cannot loop).
+    Dropped here: edits, channel posts, service messages (joins, pins, topic changes), stickers
+    and other media without meaning for a builder, and anything sent by a bot (ourselves
+    included, so two bots cannot loop). Voice notes, audio, photos and documents come with an
+    `Attachment` that `bot` downloads when asked.
     """
     query = update.callback_query
     if query is not None:
@@ -80,16 +84,52 @@ def inbound_from_update(update: Update, bot_id: int, bot_username: str | None) -
             callback_data=query.data,
         )
     message = update.message
-    if message is None or message.from_user is None or not message.text:
+    if message is None or message.from_user is None:
+        return None
+    attachment = attachment_of(message, bot) if bot is not None else None
+    if not message.text and attachment is None:
         return None
     if message.from_user.is_bot or message.from_user.id == bot_id:
         return None
     return Inbound(
         chat=chat_ref(message.chat, message),
         sender=principal(message.from_user),
-        text=_without_bot_suffix(message.text, bot_username),
+        text=_without_bot_suffix(message.text or message.caption or "", bot_username),
         message_id=str(message.message_id),
+        attachment=attachment,
     )
+
+
+def attachment_of(message: Message, bot: Bot) -> Attachment | None:
+    """The message's voice note, audio, photo (largest size) or document, if it has one."""
+
+    def fetcher(file_id: str) -> Any:
+        async def fetch() -> bytes:
+            # getFile, then GET /file/bot<token>/<file_path>: the Bot API's two steps
+            file = await bot.get_file(file_id)
+            return bytes(await file.download_as_bytearray())
+
+        return fetch
+
+    if message.voice is not None:
+        voice = message.voice
+        mime = voice.mime_type or "audio/ogg"
+        return Attachment("voice", mime, "voice.ogg", voice.file_size, fetcher(voice.file_id))
+    if message.audio is not None:
+        audio = message.audio
+        mime = audio.mime_type or "audio/mpeg"
+        name = audio.file_name or "audio.mp3"
+        return Attachment("voice", mime, name, audio.file_size, fetcher(audio.file_id))
+    if message.photo:
+        photo = message.photo[-1]  # Telegram lists sizes smallest first
+        name = f"photo-{photo.file_unique_id}.jpg"
+        return Attachment("photo", "image/jpeg", name, photo.file_size, fetcher(photo.file_id))
+    if message.document is not None:
+        doc = message.document
+        mime = doc.mime_type or "application/octet-stream"
+        name = doc.file_name or "file"
+        return Attachment("document", mime, name, doc.file_size, fetcher(doc.file_id))
+    return None
 
 
 def _is_message(message: object) -> bool:
@@ -172,6 +212,7 @@ class TelegramChannel:
             ApplicationBuilder()
             .token(self._token)
             .base_url(self.base_url)
+            .base_file_url(file_url(self.base_url))
             # 429s are waited out and retried by the rate limiter itself
             .rate_limiter(AIORateLimiter(max_retries=3))
             .get_updates_request(
@@ -315,7 +356,7 @@ class TelegramChannel:
     async def _on_update(self, update: Update, context: object) -> None:
         assert self.app is not None and self._on_inbound is not None
         self._conflict = False  # updates arrive: this process is the poller again
-        message = inbound_from_update(update, self.app.bot.id, self.bot_username)
+        message = inbound_from_update(update, self.app.bot.id, self.bot_username, self.app.bot)
         query = update.callback_query
         if message is None:
             if query is not None:
@@ -500,6 +541,12 @@ class TelegramChannel:
                 log.warning("telegram: %s failed (%s), retry %d", call.__name__, exc, attempt + 1)
                 await asyncio.sleep(delay)
         return None
+
+
+def file_url(base_url: str) -> str:
+    """Where files are downloaded: `https://api.telegram.org/bot` serves them at `/file/bot`."""
+    head, sep, _ = base_url.rstrip("/").rpartition("/bot")
+    return f"{head}/file/bot" if sep else base_url
 
 
 def _polling_request(on_reachable: Callable[[], None], read_timeout: float) -> Any:

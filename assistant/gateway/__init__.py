@@ -25,8 +25,10 @@ from assistant.gateway._gateway import FAILED, DeliveryError, Gateway, RelayRunn
 from assistant.gateway._groups import WhatsAppGroups
 from assistant.gateway._health import Health, HealthWriter, health_path, read_health
 from assistant.gateway._mcp import mcp_job
+from assistant.gateway._media import Media, file_words, max_attachment_bytes, workspace_vocabulary
 from assistant.gateway._pairing import Pairing, PairingCode, PairingError
 from assistant.gateway._router import (
+    NO_FILES,
     NOT_YOURS,
     AllowList,
     AssistantPort,
@@ -40,6 +42,7 @@ from assistant.gateway._services import Services, build_services, declared_proje
 __all__ = [
     "FAILED",
     "NOT_YOURS",
+    "NO_FILES",
     "AllowList",
     "AssistantPort",
     "CardEdits",
@@ -50,6 +53,7 @@ __all__ = [
     "GatewayConfig",
     "Health",
     "HealthWriter",
+    "Media",
     "OpenCodeConfig",
     "Pairing",
     "PairingCode",
@@ -72,12 +76,15 @@ __all__ = [
     "check_channels",
     "declared_projects",
     "default_config_path",
+    "file_words",
     "health_path",
     "load_config",
+    "max_attachment_bytes",
     "mcp_job",
     "normalise_whatsapp_id",
     "pairing_for",
     "principal_keys",
     "read_health",
     "served_health",
+    "workspace_vocabulary",
 ]

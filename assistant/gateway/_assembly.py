@@ -10,6 +10,7 @@ from assistant.channels import Channel, ChannelError
 from assistant.gateway._cards import CardEdits
 from assistant.gateway._config import GatewayConfig
 from assistant.gateway._gateway import Gateway, RelayRunner
+from assistant.gateway._media import Media, workspace_vocabulary
 from assistant.gateway._pairing import Pairing
 from assistant.gateway._router import AllowList, AssistantPort, PrincipalKeys, RelayPort, Router
 from assistant.store import Store
@@ -101,6 +102,7 @@ def build_gateway(
     relay: RelayPort | None = None,
     channels: list[Channel] | None = None,
     closers: Sequence[Callable[[], Awaitable[object]]] = (),
+    media: Media | None = None,
 ) -> Gateway:
     """A gateway with the configured channels, routing to the given assistant and relay."""
     pairing = pairing_for(config, store)
@@ -111,6 +113,7 @@ def build_gateway(
         pairing=pairing,
         pairing_enabled=config.pairing.enabled,
         cards=CardEdits(store),
+        media=media if media is not None else Media.from_env(),
     )
     runner: RelayRunner | None = relay if hasattr(relay, "run") else None  # type: ignore[assignment]
     principals = sum(len(ids) for ids in router.allow.users.values())
@@ -139,6 +142,7 @@ def build_serve_gateway(config: GatewayConfig, store: Store) -> Gateway:
         assistant=services.assistant,
         relay=services.relay,
         closers=services.closers,
+        media=Media.from_env(workspace_vocabulary(services)),
     )
     telegram = gateway.channels.get("telegram")
     relay = services.relay

@@ -67,6 +67,8 @@ class Gateway:
         alarm_minutes: float | None = None,
     ) -> None:
         self.router = router
+        if router.say is None:
+            router.say = self.send
         self.channels = {channel.platform: channel for channel in channels}
         self.relay_runner = relay_runner
         self.extras = tuple(extras)  # facts for the health line (state dir, pairing, …)

@@ -9,12 +9,14 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from assistant.gateway._cards import CardEdits
+from assistant.gateway._media import Media, Say
 from assistant.gateway._pairing import Pairing
 from assistant.messages import ChatRef, Inbound, Outbound
 
 log = logging.getLogger("foreman.gateway.router")
 
 NOT_YOURS = "Not yours: only the owner of this assistant can press that."
+NO_FILES = "📎 I can't take photos or files here yet; send text or a voice note."
 
 
 class AssistantPort(Protocol):
@@ -93,6 +95,9 @@ class Router:
     pairing: Pairing | None = None
     pairing_enabled: bool = False
     cards: CardEdits | None = None
+    media: Media = field(default_factory=Media)
+    # sends a line at once (the gateway's `send`): "🎙 what I heard" before a long turn
+    say: Say | None = None
 
     def principal_keys(self) -> PrincipalKeys:
         return PrincipalKeys(self.allow, self.pairing)
@@ -121,6 +126,17 @@ class Router:
 
     async def handle(self, message: Inbound) -> list[Outbound]:
         route = self.decide(message)
+        first: list[Outbound] = []
+        if route in (Route.ASSISTANT, Route.RELAY) and message.attachment is not None:
+            if message.attachment.kind != "voice":
+                return [Outbound(chat=message.chat, text=NO_FILES, kind="error")]
+            heard = await self.media.heard(message, self.say)
+            if heard.message is None:
+                return heard.replies
+            first, message = heard.replies, heard.message
+        return [*first, *await self._routed(route, message)]
+
+    async def _routed(self, route: Route, message: Inbound) -> list[Outbound]:
         where = f"{message.chat.key} from {message.sender.key}"
         if route is Route.ASSISTANT:
             assert self.assistant is not None

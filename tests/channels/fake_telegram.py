@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 BOT = {
     "id": 7000001,
@@ -77,6 +77,9 @@ class FakeTelegram:
         self._pressed: dict[
             str, float
         ] = {}  # every callback query id -> when pressed  # unanswered callback query id -> when pressed
+        self._file_numbers = itertools.count(1)
+        self._files: dict[str, tuple[str, bytes, int]] = {}  # file_id -> (path, data, size)
+        self._downloaded: list[str] = []
 
     # --- running -------------------------------------------------------------------------
 
@@ -277,6 +280,9 @@ class FakeTelegram:
 
     def _serve(self, request: BaseHTTPRequestHandler) -> None:
         path = request.path.split("?", 1)[0]
+        if path.startswith("/file/"):
+            self._serve_file(request, path)
+            return
         prefix = f"/bot{self.token}/"
         if not path.startswith(prefix):
             self._refuse_token(request, path)
@@ -489,6 +495,130 @@ class FakeTelegram:
                 known = any(c == chat_id and m == thread_id for c, m in self._messages)
             if not known and thread_id not in self._pushed_ids:
                 raise Refused(400, "Bad Request: message thread not found")
+
+    # --- files: what users upload, getFile and /file/bot<token>/<file_path> -------------------
+    #
+    # The real API serves a file in two steps: getFile answers a File with a `file_path` (and
+    # refuses files past 20 MB with "file is too big"), then a GET on
+    # /file/bot<token>/<file_path> returns the bytes; an unknown path is a 404.
+
+    def upload(self, data: bytes, folder: str, suffix: str, size: int | None = None) -> dict:
+        """Store a file as Telegram would after a user sent it; its id fields for a message.
+
+        `size` overrides the announced `file_size` (a large file without large test data).
+        """
+        number = next(self._file_numbers)
+        file_id = f"AgAD{number:04d}file"
+        meta = {"file_id": file_id, "file_unique_id": f"uniq{number}"}
+        meta["file_size"] = len(data) if size is None else size
+        with self._cond:
+            self._files[file_id] = (f"{folder}/file_{number}{suffix}", data, meta["file_size"])
+        return meta
+
+    def voice_message(
+        self,
+        chat_id: int,
+        user_id: int,
+        data: bytes,
+        *,
+        group: bool = False,
+        size: int | None = None,
+    ) -> int:
+        """A voice note (OGG/Opus, as Telegram's clients record them) in a DM or group."""
+        meta = self.upload(data, "voice", ".oga", size)
+        voice = {**meta, "duration": 3, "mime_type": "audio/ogg"}
+        return self.media_message(chat_id, user_id, {"voice": voice}, group=group)
+
+    def photo_message(
+        self, chat_id: int, user_id: int, data: bytes, caption: str = "", *, group: bool = True
+    ) -> int:
+        """A photo: Telegram sends several sizes, smallest first; the last is the original."""
+        thumb = {**self.upload(data[:10], "photos", ".jpg"), "width": 90, "height": 90}
+        full = {**self.upload(data, "photos", ".jpg"), "width": 1280, "height": 720}
+        fields: dict[str, Any] = {"photo": [thumb, full]}
+        if caption:
+            fields["caption"] = caption
+        return self.media_message(chat_id, user_id, fields, group=group)
+
+    def document_message(
+        self,
+        chat_id: int,
+        user_id: int,
+        data: bytes,
+        file_name: str,
+        mime_type: str,
+        caption: str = "",
+        *,
+        size: int | None = None,
+        group: bool = True,
+    ) -> int:
+        meta = self.upload(data, "documents", "." + file_name.rsplit(".", 1)[-1], size)
+        fields: dict[str, Any] = {
+            "document": {**meta, "file_name": file_name, "mime_type": mime_type}
+        }
+        if caption:
+            fields["caption"] = caption
+        return self.media_message(chat_id, user_id, fields, group=group)
+
+    def media_message(
+        self, chat_id: int, user_id: int, fields: dict[str, Any], *, group: bool = False
+    ) -> int:
+        if group:
+            chat = {"id": chat_id, "type": "supergroup", "title": "builders", "is_forum": True}
+        else:
+            chat = {"id": chat_id, "type": "private", "first_name": "Ada"}
+        message = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": chat,
+            "from": self.user(user_id),
+            **fields,
+        }
+        self._chats[chat_id] = chat
+        update_id = next(self._update_ids)
+        self._push({"update_id": update_id, "message": message})
+        return update_id
+
+    def downloads(self) -> list[str]:
+        """The file paths the bot downloaded, in order."""
+        with self._cond:
+            return list(self._downloaded)
+
+    def _api_getFile(self, params: dict[str, Any]) -> dict[str, Any]:
+        with self._cond:
+            stored = self._files.get(str(params["file_id"]))
+        if stored is None:
+            raise Refused(400, "Bad Request: invalid file_id")
+        path, _, size = stored
+        if size > 20 * 1024 * 1024:
+            raise Refused(400, "Bad Request: file is too big")
+        unique = "uniq" + str(params["file_id"])[4:8].lstrip("0")
+        return {
+            "file_id": params["file_id"],
+            "file_unique_id": unique,
+            "file_size": size,
+            "file_path": path,
+        }
+
+    def _serve_file(self, request: BaseHTTPRequestHandler, path: str) -> None:
+        prefix = f"/file/bot{self.token}/"
+        path = unquote(path)  # httpx sends the token's colon as %3A
+        with self._cond:
+            found = [d for p, d, _ in self._files.values() if f"{prefix}{p}" == path]
+            if found:
+                self._downloaded.append(path.removeprefix(prefix))
+        if not found:
+            error = {"ok": False, "error_code": 404, "description": "Not Found"}
+            self._answer(request, 404, error)
+            return
+        try:
+            request.send_response(200)
+            request.send_header("Content-Type", "application/octet-stream")
+            request.send_header("Content-Length", str(len(found[0])))
+            request.end_headers()
+            request.wfile.write(found[0])
+        except (BrokenPipeError, ConnectionResetError):
+            pass
 
 
 class Refused(Exception):

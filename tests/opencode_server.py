@@ -284,6 +284,9 @@ def opencode_config(llm_url: str) -> dict[str, Any]:
                     "fake-model": {
                         "name": "Fake model",
                         "tool_call": True,
+                        # images reach the model as image parts (else OpenCode replaces them)
+                        "attachment": True,
+                        "modalities": {"input": ["text", "image"], "output": ["text"]},
                         "limit": {"context": 100000, "output": 4096},
                     }
                 },

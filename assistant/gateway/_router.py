@@ -16,7 +16,10 @@ from assistant.messages import ChatRef, Inbound, Outbound
 log = logging.getLogger("foreman.gateway.router")
 
 NOT_YOURS = "Not yours: only the owner of this assistant can press that."
-NO_FILES = "📎 I can't take photos or files here yet; send text or a voice note."
+NO_FILES = (
+    "📎 I can't look at photos or files in this chat yet; send text or a voice note "
+    "(in a builder's group they go to the builder)."
+)
 
 
 class AssistantPort(Protocol):
@@ -129,7 +132,11 @@ class Router:
         first: list[Outbound] = []
         if route in (Route.ASSISTANT, Route.RELAY) and message.attachment is not None:
             if message.attachment.kind != "voice":
-                return [Outbound(chat=message.chat, text=NO_FILES, kind="error")]
+                if route is Route.ASSISTANT:
+                    return [Outbound(chat=message.chat, text=NO_FILES, kind="error")]
+                # a photo or file for the builder: the relay sends it, within the limit
+                refusal = self.media.too_big(message)
+                return [refusal] if refusal else await self._routed(route, message)
             heard = await self.media.heard(message, self.say)
             if heard.message is None:
                 return heard.replies

@@ -10,7 +10,7 @@ from assistant.relay._bindings import Binding
 from assistant.relay._delivery import Audience
 from assistant.relay._journal import HistoryWriter
 from assistant.relay._sessions import Sessions, match_answer
-from tools.opencode import OpenCodeClient
+from tools.opencode import FilePart, OpenCodeClient
 
 CONTEXT_LIMIT = 20  # unaddressed group messages kept per chat for the next addressed one
 CONTEXT_HEADER = "Messages in the group chat since you were last addressed (context only):"
@@ -40,6 +40,8 @@ class Forwarder:
         """A plain (non-command) message in a bound chat; returns the immediate replies."""
         session_id = await self.sessions.session_for(binding.builder)
         assert session_id is not None
+        if message.attachment is not None:
+            return await self._with_file(binding, session_id, message, text)
         question = self.sessions.questions.get(session_id)
         if question is not None:
             answer = match_answer(question, text)
@@ -54,8 +56,33 @@ class Forwarder:
         await self.forward(binding, session_id, message.sender, forward)
         return []
 
+    async def _with_file(
+        self, binding: Binding, session_id: str, message: Inbound, caption: str
+    ) -> list[Outbound]:
+        """A photo or document: its caption is the text (and what the trigger is checked on)."""
+        attachment = message.attachment
+        assert attachment is not None
+        forward = binding.addressed(caption)
+        if forward is None:
+            buffer = self._context.setdefault(binding.chat_key, deque(maxlen=CONTEXT_LIMIT))
+            buffer.append(f"{author(message.sender)}: [sent {attachment.filename}] {caption}")
+            return []
+        try:
+            data = await attachment.fetch()
+        except Exception:  # the platform's client: any failure means "not downloaded"
+            text = f"📎 I couldn't download {attachment.filename}; send it again."
+            return [Outbound(chat=message.chat, text=text, kind="error")]
+        file = FilePart(attachment.mime, attachment.filename, data)
+        await self.forward(binding, session_id, message.sender, forward, files=(file,))
+        return []
+
     async def forward(
-        self, binding: Binding, session_id: str, sender: Principal, text: str
+        self,
+        binding: Binding,
+        session_id: str,
+        sender: Principal,
+        text: str,
+        files: tuple[FilePart, ...] = (),
     ) -> None:
         """Send an addressed message, preceded (noReply) by the group talk the builder missed."""
         context = self._context.pop(binding.chat_key, None)
@@ -67,8 +94,14 @@ class Forwarder:
         await self.stream_open()
         # noted before the prompt is sent: the turn's first event may beat the HTTP answer
         self.audience.asked(session_id, binding)
-        await self.opencode.prompt_async(session_id, line)
-        self.history.record(binding.builder, session_id, "relay.forwarded", {"text": line})
+        await self.opencode.prompt_async(session_id, line, files=files)
+        record: dict[str, object] = {"text": line}
+        if files:
+            # the history keeps what was sent, not the bytes: those live in the session only
+            record["files"] = [
+                {"name": f.filename, "mime": f.mime, "bytes": len(f.data)} for f in files
+            ]
+        self.history.record(binding.builder, session_id, "relay.forwarded", record)
 
 
 def author(sender: Principal) -> str:

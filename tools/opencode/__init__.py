@@ -1,7 +1,7 @@
 """An async client for `opencode serve`: sessions, prompts, permissions, questions, events."""
 
 from tools.opencode._binary import find_opencode_binary
-from tools.opencode._client import OpenCodeClient, PermissionReply, prompt_body
+from tools.opencode._client import FilePart, OpenCodeClient, PermissionReply, prompt_body
 from tools.opencode._errors import (
     BadRequest,
     NotFound,
@@ -24,6 +24,7 @@ from tools.opencode._models import (
 __all__ = [
     "BadRequest",
     "Event",
+    "FilePart",
     "NotFound",
     "OpenCodeClient",
     "OpenCodeError",

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal
 
@@ -177,14 +179,18 @@ class OpenCodeClient:
         model: tuple[str, str] | None = None,
         system: str | None = None,
         directory: str | None = None,
+        files: Sequence[FilePart] = (),
     ) -> None:
         """Queue a user message; the answer arrives as events. `no_reply` stores it as context."""
+        body = prompt_body(
+            text, no_reply=no_reply, agent=agent, model=model, system=system, files=files
+        )
         await self._request(
             "POST",
             f"/session/{session_id}/prompt_async",
             directory=directory,
             session_id=session_id,
-            json=prompt_body(text, no_reply=no_reply, agent=agent, model=model, system=system),
+            json=body,
         )
 
     async def fork(
@@ -313,6 +319,24 @@ class OpenCodeClient:
         ).iterate()
 
 
+@dataclass(frozen=True)
+class FilePart:
+    """A file sent with a prompt (OpenCode's `FilePartInput`), carried inline as a data URL."""
+
+    mime: str
+    filename: str
+    data: bytes = field(repr=False)
+
+    def as_input(self) -> dict[str, str]:
+        encoded = base64.b64encode(self.data).decode("ascii")
+        return {
+            "type": "file",
+            "mime": self.mime,
+            "filename": self.filename,
+            "url": f"data:{self.mime};base64,{encoded}",
+        }
+
+
 def prompt_body(
     text: str,
     *,
@@ -320,8 +344,11 @@ def prompt_body(
     agent: str | None = None,
     model: tuple[str, str] | None = None,
     system: str | None = None,
+    files: Sequence[FilePart] = (),
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {"parts": [{"type": "text", "text": text}]}
+    parts: list[dict[str, Any]] = [{"type": "text", "text": text}]
+    parts += [file.as_input() for file in files]
+    body: dict[str, Any] = {"parts": parts}
     if no_reply:
         body["noReply"] = True
     if agent:

@@ -1,0 +1,132 @@
+"""Photos and documents in a bound chat: real python-telegram-bot downloads them from the fake
+Bot API, the real relay sends them as file parts, and a real `opencode serve` hands the image to
+the (fake) model."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assistant.gateway import Gateway, build_gateway, declared_projects, load_config, principal_keys
+from assistant.relay import Binding, Relay, save_binding
+from assistant.store import Store, open_store
+from tests.channels.fake_telegram import FakeTelegram
+from tests.opencode_server import FakeLLM, OpenCodeProcess
+from tools.opencode import OpenCodeClient
+from tools.orchestrator import make_demo_workspace
+from tools.workspace import Workspace
+
+OWNER, STRANGER, GROUP = 42, 666, -1005550001
+BUILDER = "0098-files-e2e"
+# the smallest valid PNG (1×1, transparent): OpenCode and the model see a real image
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Workspace:
+    return make_demo_workspace(tmp_path / "ws")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return open_store(tmp_path / "state")
+
+
+@contextlib.asynccontextmanager
+async def relay_gateway(
+    fake: FakeTelegram, server: OpenCodeProcess, workspace: Workspace, store: Store
+) -> AsyncIterator[tuple[Gateway, Relay]]:
+    (workspace.root / ".builders" / BUILDER).mkdir(parents=True)
+    save_binding(store, Binding("telegram", str(GROUP), BUILDER), "test")
+    config = load_config(
+        None,
+        env={
+            "FOREMAN_TELEGRAM_TOKEN": fake.token,
+            "FOREMAN_TELEGRAM_BASE_URL": fake.base_url,
+            "FOREMAN_TELEGRAM_ALLOWED_USERS": str(OWNER),
+        },
+    )
+    client = OpenCodeClient(server.url, password=server.password)
+    relay = Relay(
+        store,
+        client,
+        workspace,
+        principals=set(principal_keys(config, store)),
+        projects=lambda: declared_projects(workspace.projectlist_path),
+    )
+    gateway = build_gateway(config, store, relay=relay, closers=[client.aclose])
+    await gateway.start()
+    try:
+        await asyncio.wait_for(relay.listening.wait(), 30)
+        yield gateway, relay
+    finally:
+        session_id = relay.current_session(BUILDER)
+        await gateway.stop()
+        if session_id:
+            with contextlib.suppress(Exception):
+                async with OpenCodeClient(server.url, server.password) as c:
+                    await c.abort(session_id)
+
+
+async def wait_for(fake: FakeTelegram, method: str, predicate: Any = lambda _: True) -> dict:
+    return await asyncio.to_thread(fake.wait_for, method, predicate, 30.0)
+
+
+def image_parts(llm: FakeLLM) -> list[dict[str, Any]]:
+    found = []
+    for body in list(llm.requests):
+        for message in body.get("messages", []):
+            content = message.get("content")
+            if message.get("role") == "user" and isinstance(content, list):
+                found += [p for p in content if p.get("type") == "image_url"]
+    return found
+
+
+async def test_a_photo_with_a_caption_reaches_the_model_as_an_image(
+    fake_telegram: FakeTelegram,
+    opencode_server: OpenCodeProcess,
+    fake_llm: FakeLLM,
+    workspace: Workspace,
+    store: Store,
+) -> None:
+    async with relay_gateway(fake_telegram, opencode_server, workspace, store):
+        fake_telegram.photo_message(GROUP, OWNER, PNG, "why is this page blank?")
+        done = await wait_for(fake_telegram, "sendMessage", lambda p: "✅" in p["text"])
+    assert done["text"] == "✅ Done\nHello from fake LLM"
+    assert "@ada: why is this page blank?" in fake_llm.texts()
+    [image] = image_parts(fake_llm)
+    assert image["image_url"]["url"] == "data:image/jpeg;base64," + base64.b64encode(PNG).decode()
+    # the largest size was downloaded, the thumbnail never
+    assert fake_telegram.downloads() == ["photos/file_2.jpg"]
+
+
+async def test_a_file_past_the_limit_is_refused_and_nothing_is_sent(
+    fake_telegram: FakeTelegram,
+    opencode_server: OpenCodeProcess,
+    fake_llm: FakeLLM,
+    workspace: Workspace,
+    store: Store,
+) -> None:
+    async with relay_gateway(fake_telegram, opencode_server, workspace, store):
+        fake_telegram.document_message(
+            GROUP, OWNER, b"...", "trace.log", "text/plain", "look", size=30 * 1024 * 1024
+        )
+        refusal = await wait_for(fake_telegram, "sendMessage")
+        update = fake_telegram.document_message(GROUP, STRANGER, b"x", "evil.sh", "text/x-sh")
+        await asyncio.to_thread(fake_telegram.wait_until_consumed, update)
+        await asyncio.sleep(0.3)
+    assert refusal["text"] == (
+        "📎 trace.log is 30.0 MB, more than the 20 MB limit (FOREMAN_MAX_ATTACHMENT_MB); "
+        "send a smaller file."
+    )
+    assert fake_telegram.downloads() == []
+    assert fake_llm.requests == []
+    assert [p["text"] for p in fake_telegram.sent()] == [refusal["text"]]

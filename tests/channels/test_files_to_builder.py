@@ -7,15 +7,25 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import shlex
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from assistant.gateway import Gateway, build_gateway, declared_projects, load_config, principal_keys
+from assistant.gateway import (
+    Gateway,
+    Media,
+    build_gateway,
+    declared_projects,
+    load_config,
+    principal_keys,
+)
 from assistant.relay import Binding, Relay, save_binding
 from assistant.store import Store, open_store
+from assistant.transcribe import CommandTranscriber
 from tests.channels.fake_telegram import FakeTelegram
 from tests.opencode_server import FakeLLM, OpenCodeProcess
 from tools.opencode import OpenCodeClient
@@ -42,10 +52,16 @@ def store(tmp_path: Path) -> Store:
 
 @contextlib.asynccontextmanager
 async def relay_gateway(
-    fake: FakeTelegram, server: OpenCodeProcess, workspace: Workspace, store: Store
+    fake: FakeTelegram,
+    server: OpenCodeProcess,
+    workspace: Workspace,
+    store: Store,
+    *,
+    trigger: Any = "all_messages",  # the binding's TriggerMode
+    media: Media | None = None,
 ) -> AsyncIterator[tuple[Gateway, Relay]]:
     (workspace.root / ".builders" / BUILDER).mkdir(parents=True)
-    save_binding(store, Binding("telegram", str(GROUP), BUILDER), "test")
+    save_binding(store, Binding("telegram", str(GROUP), BUILDER, trigger=trigger), "test")
     config = load_config(
         None,
         env={
@@ -62,7 +78,7 @@ async def relay_gateway(
         principals=set(principal_keys(config, store)),
         projects=lambda: declared_projects(workspace.projectlist_path),
     )
-    gateway = build_gateway(config, store, relay=relay, closers=[client.aclose])
+    gateway = build_gateway(config, store, relay=relay, closers=[client.aclose], media=media)
     await gateway.start()
     try:
         await asyncio.wait_for(relay.listening.wait(), 30)
@@ -130,3 +146,30 @@ async def test_a_file_past_the_limit_is_refused_and_nothing_is_sent(
     assert fake_telegram.downloads() == []
     assert fake_llm.requests == []
     assert [p["text"] for p in fake_telegram.sent()] == [refusal["text"]]
+
+
+async def test_in_mention_mode_the_trigger_is_checked_on_the_transcript_and_the_caption(
+    fake_telegram: FakeTelegram,
+    opencode_server: OpenCodeProcess,
+    fake_llm: FakeLLM,
+    workspace: Workspace,
+    store: Store,
+) -> None:
+    script = Path(__file__).with_name("fake_transcribe.py")
+    media = Media(CommandTranscriber(f"{shlex.quote(sys.executable)} {script} {{file}}"))
+    async with relay_gateway(
+        fake_telegram, opencode_server, workspace, store, trigger="mention", media=media
+    ):
+        fake_telegram.voice_message(GROUP, OWNER, b"lunch at noon?", group=True)
+        fake_telegram.photo_message(GROUP, OWNER, PNG, "my cat")
+        fake_telegram.voice_message(GROUP, OWNER, b"@opencode what did we talk about", group=True)
+        done = await wait_for(fake_telegram, "sendMessage", lambda p: "✅" in p["text"])
+    assert done["text"] == "✅ Done\nHello from fake LLM"
+    heard = [p["text"] for p in fake_telegram.sent() if p["text"].startswith("🎙")]
+    assert heard == ["🎙 lunch at noon?", "🎙 @opencode what did we talk about"]
+    # the unaddressed note and photo reached the builder only as context, the photo undownloaded
+    context = next(t for t in fake_llm.texts() if "context only" in t)
+    assert "@ada: lunch at noon?" in context and "@ada: [sent photo-uniq3.jpg] my cat" in context
+    assert "@ada: @opencode what did we talk about" in fake_llm.texts()
+    assert image_parts(fake_llm) == []
+    assert fake_telegram.downloads() == ["voice/file_1.oga", "voice/file_4.oga"]

@@ -300,24 +300,26 @@ async def test_turns_that_follow_approved_cards_are_kept_within_the_bound(make_s
         for i in range(cycles)
         for status in statuses
     ]
-    svc = make_service(Scripted(*steps).model)
+    svc = make_service(Scripted(*steps).model, history_tokens=None)  # the 40-message bound
     for i in range(cycles):
         for status in statuses:
             await svc.handle(dm(f"mark 15 {status} #{i}"))
             [approval] = svc.approvals.pending(chat_key=dm().chat.key)
             await svc.handle(dm(callback=f"approve:{approval.id}"))
     history = svc.conversations.load(dm().chat.key)
-    prompts = [
-        p.content
-        for m in history
-        if isinstance(m, ModelRequest)
-        for p in m.parts
-        if p.part_kind == "user-prompt"
-    ]
-    assert len(history) > 10
-    assert prompts[-2:] == [f"mark 15 implementing #{cycles - 1}", f"mark 15 planned #{cycles - 1}"]
-    assert history[0].parts[0].part_kind == "user-prompt"
-    _check_pairs(history)
+    assert len(history) > 30
+    latest = [f"mark 15 implementing #{cycles - 1}", f"mark 15 planned #{cycles - 1}"]
+    for kept in (history, bound_history(history, 40, 3000)):
+        prompts = [
+            p.content
+            for m in kept
+            if isinstance(m, ModelRequest)
+            for p in m.parts
+            if p.part_kind == "user-prompt"
+        ]
+        assert len(prompts) >= 3 and prompts[-2:] == latest
+        assert kept[0].parts[0].part_kind == "user-prompt"
+        _check_pairs(kept)
 
 
 async def test_failed_turns_are_counted_in_usage(make_service):

@@ -48,7 +48,7 @@ def test_eval_shows_each_case_as_it_ends_and_a_summary_that_fits_80_columns(
  case                                      ok    req.   tokens in/out   unappr. \n\
  ────────────────────────────────────────────────────────────────────────────── \n\
  tiny                                                                           \n\
-   a_case_name_long_enough_to_be_cut_in_   yes      1           53/11         - \n\
+   a_case_name_long_enough_to_be_cut_in_   yes      1         1064/11         - \n\
  a_wide_table                                                                   \n\
                                                                                 \n\
 model: offline scripted policy (no model key: ANTHROPIC_API_KEY is not set)

@@ -158,7 +158,7 @@ async def test_unbounded_history_is_caught(tmp_path: Path) -> None:
     case = next(c for c in dataset.cases if c.name == "long_conversation_history_is_bounded")
 
     def unbounded(*args: Any, **kwargs: Any) -> DirectMessages:
-        return DirectMessages(*args, **kwargs, max_history=10_000)
+        return DirectMessages(*args, **kwargs, max_history=10_000, history_tokens=None)
 
     outcome = await play_in(tmp_path, case.inputs, offline_model(), unbounded)
     assert outcome.max_history > case.expected_output.max_history

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -10,9 +10,13 @@ from assistant.store import Store
 
 if TYPE_CHECKING:
     from pydantic_ai.messages import ModelMessage
-    from pydantic_ai.usage import RunUsage
+
+    from assistant.agent.metered import Meter
 
 DEFAULT_MAX_MESSAGES = 40
+# What the kept history may cost per request, in tokens (≈ bytes / 4 of its JSON): with the
+# fixed prompt (about 1k) and a bounded tool result this keeps a request near 5k tokens.
+DEFAULT_MAX_TOKENS = 3000
 
 
 @dataclass(frozen=True)
@@ -25,32 +29,62 @@ class ChatUsage:
 
 
 def _starts_turn(message: ModelMessage) -> bool:
-    # A request holding the user's words and no tool results: dropping everything before it
-    # can never separate a tool call from its result.
-    if message.kind != "request":
-        return False
-    kinds = {part.part_kind for part in message.parts}
-    return "user-prompt" in kinds and kinds <= {"user-prompt", "system-prompt"}
+    # A request holding the user's words. After an approved card the next prompt shares its
+    # request with the card's tool result; cutting there drops that result with its call.
+    return message.kind == "request" and any(p.part_kind == "user-prompt" for p in message.parts)
 
 
-def bound_history(messages: list[ModelMessage], max_messages: int) -> list[ModelMessage]:
-    """Drop the oldest whole turns until at most `max_messages` remain (the newest always stays)."""
-    if len(messages) <= max_messages:
+def _tokens(message: ModelMessage) -> int:
+    from pydantic_ai.messages import ModelMessagesTypeAdapter
+
+    return len(ModelMessagesTypeAdapter.dump_json([message])) // 4
+
+
+def _from_turn_start(messages: list[ModelMessage]) -> list[ModelMessage]:
+    """The messages with the first request reduced to the user's words (and system prompts)."""
+    first = messages[0]
+    if first.kind != "request":
         return messages
-    for index, message in enumerate(messages):
-        if index and _starts_turn(message) and len(messages) - index <= max_messages:
-            return messages[index:]
-    # Even the newest turn is longer than the bound: keep it whole rather than cut inside it.
-    starts = [i for i, m in enumerate(messages) if _starts_turn(m)]
-    return messages[starts[-1] :] if starts else messages
+    kept = [p for p in first.parts if p.part_kind in ("user-prompt", "system-prompt")]
+    if len(kept) == len(first.parts):
+        return messages
+    return [replace(first, parts=kept), *messages[1:]]
+
+
+def bound_history(
+    messages: list[ModelMessage], max_messages: int, max_tokens: int | None = None
+) -> list[ModelMessage]:
+    """Drop the oldest whole turns until at most `max_messages` remain and they cost at most
+    `max_tokens` (≈ bytes / 4). The newest turn always stays, whole.
+    """
+    sizes = [_tokens(m) for m in messages] if max_tokens is not None else [0] * len(messages)
+    budget = max_tokens if max_tokens is not None else 0
+    total = sum(sizes)
+    if (len(messages) <= max_messages and total <= budget) or not messages:
+        return messages
+    starts = [i for i, m in enumerate(messages) if i and _starts_turn(m)]
+    dropped_to = 0
+    for index in starts:
+        total -= sum(sizes[dropped_to:index])
+        dropped_to = index
+        if len(messages) - index <= max_messages and total <= budget:
+            return _from_turn_start(messages[index:])
+    # Even the newest turn is over the bound: keep it whole rather than cut inside it.
+    return _from_turn_start(messages[starts[-1] :]) if starts else messages
 
 
 class ConversationStore:
     """Message history per chat key, kept in the `conversations` table."""
 
-    def __init__(self, store: Store, max_messages: int = DEFAULT_MAX_MESSAGES) -> None:
+    def __init__(
+        self,
+        store: Store,
+        max_messages: int = DEFAULT_MAX_MESSAGES,
+        max_tokens: int | None = DEFAULT_MAX_TOKENS,
+    ) -> None:
         self.store = store
         self.max_messages = max_messages
+        self.max_tokens = max_tokens
 
     def load(self, chat_key: str) -> list[ModelMessage]:
         row = self.store.connection.execute(
@@ -62,12 +96,10 @@ class ConversationStore:
 
         return list(ModelMessagesTypeAdapter.validate_json(row["messages_json"]))
 
-    def save(
-        self, chat_key: str, messages: list[ModelMessage], usage: RunUsage | None = None
-    ) -> None:
+    def save(self, chat_key: str, messages: list[ModelMessage], usage: Meter | None = None) -> None:
         from pydantic_ai.messages import ModelMessagesTypeAdapter
 
-        kept = bound_history(messages, self.max_messages)
+        kept = bound_history(messages, self.max_messages, self.max_tokens)
         payload = ModelMessagesTypeAdapter.dump_json(kept).decode()
         requests = usage.requests if usage else 0
         input_tokens = usage.input_tokens if usage else 0

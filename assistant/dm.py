@@ -29,7 +29,7 @@ from assistant.approvals import (
     card_replies,
 )
 from assistant.commands import CommandContext, run_command
-from assistant.conversations import DEFAULT_MAX_MESSAGES, ConversationStore
+from assistant.conversations import DEFAULT_MAX_MESSAGES, DEFAULT_MAX_TOKENS, ConversationStore
 from assistant.messages import ChatRef, Inbound, Outbound, Principal
 from assistant.model_config import ModelNotConfigured
 from assistant.store import Store
@@ -76,6 +76,7 @@ class DirectMessages:
         orchestrator: Orchestrator | None = None,
         approval_ttl: timedelta = DEFAULT_TTL,
         max_history: int = DEFAULT_MAX_MESSAGES,
+        history_tokens: int | None = DEFAULT_MAX_TOKENS,
     ) -> None:
         self.store = store
         self.workspace = workspace
@@ -87,7 +88,7 @@ class DirectMessages:
             workspace, OpenCodeClient.from_env(), archive_dir=store.path.parent / "archives"
         )
         self.approvals = ApprovalBook(store, approval_ttl)
-        self.conversations = ConversationStore(store, max_history)
+        self.conversations = ConversationStore(store, max_history, history_tokens)
         # Decisions are written into the chats' histories by this service (the DecisionLog).
         self.desk = ApprovalDesk(self.approvals, ActionContext(workspace, self.orchestrator), self)
         self._commands = CommandContext(workspace, self.orchestrator, self.desk, self.conversations)
@@ -172,12 +173,16 @@ class DirectMessages:
 
     async def _converse(self, message: Inbound, approver: Principal) -> list[Outbound]:
         from assistant.agent.failures import failure_reply
+        from assistant.agent.metered import Meter, metered
         from assistant.agent.models import resolve_model
 
         try:
             model = resolve_model(self.model)
         except ModelNotConfigured as exc:
             return [failure_reply(message.chat, exc)]
+        # Counted per attempt, so a failed or cut-short turn is billed as the provider billed it.
+        meter = Meter()
+        counted = metered(model, meter)
         from pydantic_ai import DeferredToolRequests
         from pydantic_ai.usage import UsageLimits
 
@@ -194,16 +199,16 @@ class DirectMessages:
                     message.text,
                     message_history=history,
                     deps=deps,
-                    model=model,
+                    model=counted,
                     usage_limits=UsageLimits(request_limit=TURN_REQUEST_LIMIT),
                 )
             except Exception as exc:  # a model or network failure must not take the chat down
                 # Shown to the user below; the traceback only where logging is configured.
                 log.info("agent run failed", exc_info=True)
-                self.conversations.save(message.chat.key, history)
+                self.conversations.save(message.chat.key, history, meter)
                 return [failure_reply(message.chat, exc, model)]
             messages = result.all_messages()
-            self.conversations.save(message.chat.key, messages, result.usage)
+            self.conversations.save(message.chat.key, messages, meter)
         if isinstance(result.output, DeferredToolRequests):
             return await self._cards(message, result.output, messages, approver)
         return [_say(message.chat, result.output)]

@@ -17,6 +17,7 @@ import json
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -204,6 +205,23 @@ def _handler(fake: FakeAnthropic) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+@contextmanager
+def serving() -> Iterator[FakeAnthropic]:
+    """The fake provider listening on 127.0.0.1 (its address in `url`) until the block ends."""
+    fake = FakeAnthropic()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
+    server.daemon_threads = True
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield fake
+    finally:
+        fake.release.set()
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture
 def fake_anthropic(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAnthropic]:
     """The fake provider, with the real Anthropic SDK pointed at it and allowed to call it.
@@ -211,19 +229,13 @@ def fake_anthropic(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAnthropic]:
     `ALLOW_MODEL_REQUESTS` is lifted only for this test, and only because every request goes to
     this server on 127.0.0.1.
     """
-    fake = FakeAnthropic()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    server.daemon_threads = True
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    with serving() as fake:
+        yield from _pointed_at(fake, monkeypatch)
+
+
+def _pointed_at(fake: FakeAnthropic, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAnthropic]:
     monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-not-a-real-key")
     monkeypatch.setenv("FOREMAN_MODEL", MODEL)
-    try:
-        with models.override_allow_model_requests(True):
-            yield fake
-    finally:
-        fake.release.set()
-        server.shutdown()
-        server.server_close()
+    with models.override_allow_model_requests(True):
+        yield fake

@@ -25,25 +25,63 @@ agent: Agent[AssistantDeps, str | DeferredToolRequests] = Agent(
 )
 
 
+# Bounds on what one tool result adds to every later request of the chat (≈ 4 chars a token).
+DEFAULT_LIMIT = 30
+MAX_LIMIT = 100
+MAX_RESULT_CHARS = 3000
+
+
 def _compact(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
+    return _bounded(json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str))
+
+
+def _bounded(text: str) -> str:
+    if len(text) <= MAX_RESULT_CHARS:
+        return text
+    cut = len(text) - MAX_RESULT_CHARS
+    return f"{text[:MAX_RESULT_CHARS]}… ({cut} more characters cut; ask about one item)"
+
+
+def _page(lines: list[str], total: int, limit: int, noun: str, narrow: str) -> str:
+    """At most `limit` lines, then how many more there are and how to narrow the list."""
+    limit = max(1, min(limit, MAX_LIMIT))
+    shown = lines[:limit]
+    if len(lines) > limit:
+        shown.append(f"… {len(lines) - limit} more of {total} {noun}; narrow with {narrow}")
+    return _bounded("\n".join(shown))
+
+
+def _matches(query: str | None, *fields: str) -> bool:
+    return not query or any(query.lower() in field.lower() for field in fields)
 
 
 @agent.tool
-async def list_projects(ctx: RunContext[AssistantDeps], status: str | None = None) -> str:
-    """List projects (id, status, title, builders), optionally only those with one status."""
+async def list_projects(
+    ctx: RunContext[AssistantDeps],
+    status: str | None = None,
+    query: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+) -> str:
+    """List projects (id, status, title, builders): filter by status and/or a text query
+    (matched in id and title); at most `limit` (max 100), then how many more."""
     try:
         plist = ctx.deps.projectlist()
     except ProjectListError as exc:
         return f"error: {exc}"
-    builders = builders_by_project(ctx.deps.workspace.root, [p.id for p in plist.projects])
+    chosen = [
+        p for p in plist.with_status([status] if status else []) if _matches(query, p.id, p.title)
+    ]
+    builders = builders_by_project(ctx.deps.workspace.root, [p.id for p in chosen])
     lines = []
-    for project in plist.with_status([status] if status else []):
+    for project in chosen:
         line = f"{project.id} {project.status} {project.title}"
         if project.id in builders:
             line += f" [builders: {', '.join(builders[project.id])}]"
         lines.append(line)
-    return "\n".join(lines) or "no projects"
+    if not lines:
+        return "no projects"
+    narrow = "status=, query= or a higher limit"
+    return _page(lines, len(plist.projects), limit, "projects", narrow)
 
 
 @agent.tool
@@ -52,7 +90,7 @@ async def get_project(ctx: RunContext[AssistantDeps], id: str) -> str:
     try:
         project = ctx.deps.projectlist().find(id)
     except ProjectListError as exc:
-        return f"error: {exc}"
+        return _bounded(f"error: {exc}")
     data: dict[str, Any] = {"id": project.id, "title": project.title, "status": project.status}
     for key in ("repos", "tags", "notes"):
         if getattr(project, key):
@@ -68,10 +106,21 @@ async def get_project(ctx: RunContext[AssistantDeps], id: str) -> str:
 
 
 @agent.tool
-async def list_builders(ctx: RunContext[AssistantDeps]) -> str:
-    """All builders on disk: name, project, clean or dirty, session."""
+async def list_builders(
+    ctx: RunContext[AssistantDeps], query: str | None = None, limit: int = DEFAULT_LIMIT
+) -> str:
+    """Builders on disk (name, project, clean or dirty, session), optionally those whose name or
+    project contains `query`; at most `limit` (max 100), then how many more."""
     statuses = await ctx.deps.orchestrator.list_builders()
-    return _compact([builder_summary(s) for s in statuses]) if statuses else "no builders"
+    chosen = [s for s in statuses if _matches(query, s.name, s.project_id or "")]
+    if not chosen:
+        return "no builders"
+    limit = max(1, min(limit, MAX_LIMIT))
+    text = _compact([builder_summary(s) for s in chosen[:limit]])
+    if len(chosen) > limit:
+        more = len(chosen) - limit
+        text += f"\n… {more} more of {len(statuses)} builders; narrow with query= or a higher limit"
+    return text
 
 
 @agent.tool
@@ -87,7 +136,7 @@ async def builder_status(ctx: RunContext[AssistantDeps], name: str) -> str:
 async def reconcile(ctx: RunContext[AssistantDeps]) -> str:
     """Compare builders on disk, git worktrees and sessions; report what does not match."""
     report = await ctx.deps.orchestrator.reconcile()
-    return report.render()
+    return _bounded(report.render())
 
 
 async def _approved(ctx: RunContext[AssistantDeps], tool_name: str) -> str:

@@ -17,6 +17,8 @@ from pydantic_ai.models.wrapper import WrapperModel
 from pydantic_ai.settings import ModelSettings
 from pydantic_ai.tools import RunContext
 
+from assistant.agent.metered import offline_input_tokens
+
 
 @dataclass
 class Recording:
@@ -26,10 +28,13 @@ class Recording:
     max_history: int = 0
     tool_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
-    def add(self, sent: list[ModelMessage], response: ModelResponse) -> None:
+    def sent(self, messages: list[ModelMessage]) -> None:
+        # Counted before the answer: a request that fails was still sent (and may be billed).
         self.requests += 1
-        self.max_history = max(self.max_history, len(sent))
-        self.input_tokens += response.usage.input_tokens
+        self.max_history = max(self.max_history, len(messages))
+
+    def add(self, model: Model, response: ModelResponse, params: ModelRequestParameters) -> None:
+        self.input_tokens += offline_input_tokens(model, response, params)
         self.output_tokens += response.usage.output_tokens
         for part in response.parts:
             if isinstance(part, ToolCallPart):
@@ -49,8 +54,9 @@ class RecordingModel(WrapperModel):
         model_settings: ModelSettings | None,
         model_request_parameters: ModelRequestParameters,
     ) -> ModelResponse:
+        self.recording.sent(messages)
         response = await super().request(messages, model_settings, model_request_parameters)
-        self.recording.add(messages, response)
+        self.recording.add(self.wrapped, response, model_request_parameters)
         return response
 
     @asynccontextmanager
@@ -61,8 +67,9 @@ class RecordingModel(WrapperModel):
         model_request_parameters: ModelRequestParameters,
         run_context: RunContext[Any] | None = None,
     ) -> AsyncIterator[StreamedResponse]:
+        self.recording.sent(messages)
         async with super().request_stream(
             messages, model_settings, model_request_parameters, run_context
         ) as stream:
             yield stream
-        self.recording.add(messages, stream.get())
+        self.recording.add(self.wrapped, stream.get(), model_request_parameters)

@@ -98,6 +98,8 @@ async def test_each_failure_is_one_clear_line_and_the_next_turn_works(
 
     fake_anthropic.script(Say("All good now."))
     assert [o.text for o in await service.handle(dm("and now?"))] == ["All good now."]
+    # /usage bills every request the provider served, the failed turn's included
+    assert service.conversations.usage("telegram:111").requests == 1 + requests + 1
 
 
 async def test_transient_failures_are_tried_again_within_the_turn(

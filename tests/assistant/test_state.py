@@ -124,11 +124,19 @@ def test_prompt_and_tool_schemas_stay_small():
         [
             {
                 "name": "list_projects",
-                "description": "List projects (id, status, title, builders), optionally only those with one status.",
+                "description": """\
+List projects (id, status, title, builders): filter by status and/or a text query
+(matched in id and title); at most `limit` (max 100), then how many more.\
+""",
                 "parameters": {
                     "additionalProperties": False,
                     "properties": {
-                        "status": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None}
+                        "status": {
+                            "anyOf": [{"type": "string"}, {"type": "null"}],
+                            "default": None,
+                        },
+                        "query": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None},
+                        "limit": {"default": 30, "type": "integer"},
                     },
                     "type": "object",
                 },
@@ -145,8 +153,18 @@ def test_prompt_and_tool_schemas_stay_small():
             },
             {
                 "name": "list_builders",
-                "description": "All builders on disk: name, project, clean or dirty, session.",
-                "parameters": {"additionalProperties": False, "properties": {}, "type": "object"},
+                "description": """\
+Builders on disk (name, project, clean or dirty, session), optionally those whose name or
+project contains `query`; at most `limit` (max 100), then how many more.\
+""",
+                "parameters": {
+                    "additionalProperties": False,
+                    "properties": {
+                        "query": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None},
+                        "limit": {"default": 30, "type": "integer"},
+                    },
+                    "type": "object",
+                },
             },
             {
                 "name": "builder_status",
@@ -270,3 +288,44 @@ async def test_two_processes_approving_at_once_apply_it_once(tmp_path, workspace
     assert "already" in texts[0]
     actions = [e.action for e in first.approvals.audit_log(approval_id=approval_id)]
     assert actions.count("approval.approved.done") == 1
+
+
+async def test_turns_that_follow_approved_cards_are_kept_within_the_bound(make_service):
+    # Each prompt after an approved card shares its request with the card's tool result; the
+    # bound must still cut between turns, not wipe all but the latest one.
+    cycles = 20
+    statuses = ("implementing", "planned")
+    steps = [
+        [call("set_project_status", id="0015", status=status, reason=f"#{i}")]
+        for i in range(cycles)
+        for status in statuses
+    ]
+    svc = make_service(Scripted(*steps).model, history_tokens=None)  # the 40-message bound
+    for i in range(cycles):
+        for status in statuses:
+            await svc.handle(dm(f"mark 15 {status} #{i}"))
+            [approval] = svc.approvals.pending(chat_key=dm().chat.key)
+            await svc.handle(dm(callback=f"approve:{approval.id}"))
+    history = svc.conversations.load(dm().chat.key)
+    assert len(history) > 30
+    latest = [f"mark 15 implementing #{cycles - 1}", f"mark 15 planned #{cycles - 1}"]
+    for kept in (history, bound_history(history, 40, 3000)):
+        prompts = [
+            p.content
+            for m in kept
+            if isinstance(m, ModelRequest)
+            for p in m.parts
+            if p.part_kind == "user-prompt"
+        ]
+        assert len(prompts) >= 3 and prompts[-2:] == latest
+        assert kept[0].parts[0].part_kind == "user-prompt"
+        _check_pairs(kept)
+
+
+async def test_failed_turns_are_counted_in_usage(make_service):
+    # A tool loop stopped at the request limit: every request the model answered is billed.
+    loop = [[call("list_projects")] for _ in range(20)]
+    svc = make_service(Scripted(*loop).model)
+    [reply] = await svc.handle(dm("loop forever"))
+    assert reply.kind == "error"
+    assert svc.conversations.usage(dm().chat.key).requests == 12

@@ -33,6 +33,7 @@ from assistant.evals import (
     run_evals,
 )
 from assistant.messages import Inbound, Outbound
+from tests.fake_provider import MODEL, Fail, FakeAnthropic, Use
 
 
 def _evaluate(expected: Expected, outcome: Outcome) -> dict[str, Any]:
@@ -157,7 +158,7 @@ async def test_unbounded_history_is_caught(tmp_path: Path) -> None:
     case = next(c for c in dataset.cases if c.name == "long_conversation_history_is_bounded")
 
     def unbounded(*args: Any, **kwargs: Any) -> DirectMessages:
-        return DirectMessages(*args, **kwargs, max_history=10_000)
+        return DirectMessages(*args, **kwargs, max_history=10_000, history_tokens=None)
 
     outcome = await play_in(tmp_path, case.inputs, offline_model(), unbounded)
     assert outcome.max_history > case.expected_output.max_history
@@ -212,3 +213,16 @@ async def test_a_press_names_a_card_no_one_showed(tmp_path: Path) -> None:
     )
     with pytest.raises(CaseError, match="turn 1: no card for create_builder with a 'approve'"):
         await play_in(tmp_path, conversation, offline_model())
+
+
+async def test_eval_totals_equal_what_the_provider_served(
+    tmp_path: Path, fake_anthropic: FakeAnthropic
+) -> None:
+    # A turn stuck in a tool loop ends in an error at the request limit; a turn the provider
+    # refuses fails at once. Both were served, so both are in the case's totals.
+    from pydantic_ai.models import infer_model
+
+    fake_anthropic.script(*[Use("list_projects", {}) for _ in range(12)], Fail(400, "api_error"))
+    conversation = Conversation(turns=[Turn(say="loop"), Turn(say="fail")])
+    outcome = await play_in(tmp_path, conversation, infer_model(MODEL))
+    assert outcome.requests == len(fake_anthropic.requests) == 13

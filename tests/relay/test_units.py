@@ -244,3 +244,37 @@ def test_relay_run_finds_the_workspace_like_every_other_command(
     assert result.output.endswith(
         "or any parent; pass --workspace DIR or --file PATH, or set FOREMAN_WORKSPACE\n"
     )
+
+
+def _eventually(check: object, seconds: float = 10.0) -> None:
+    """Wait on a condition with a deadline (the relay re-checks its bindings once a second)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not check():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "condition not met before the deadline"
+        time.sleep(0.05)
+
+
+def test_a_binding_made_elsewhere_is_seen_without_a_restart(relay: Relay) -> None:
+    chat = ChatRef("whatsapp", "555@g.us", is_direct=False)
+    assert relay.binding_for(chat) is None
+    # another process (`foreman relay bind`, a second serve) writes the store directly
+    save_binding(open_store(relay.store.path.parent), Binding("whatsapp", "555@g.us", BUILDER), "x")
+    _eventually(lambda: relay.binding_for(chat) is not None)
+    assert relay.binding_for(chat).builder == BUILDER  # type: ignore[union-attr]
+
+
+def test_a_project_list_edit_rebinds_without_a_restart(relay: Relay, workspace: Path) -> None:
+    moved = ChatRef("telegram", "-2002", is_direct=False)
+    assert relay.binding_for(GROUP) is not None
+    path = workspace / ".ai" / "projectlist.md"
+    path.write_text(PROJECTLIST.replace('"-1001"', '"-2002"'))
+    _eventually(lambda: relay.binding_for(moved) is not None)
+    assert relay.binding_for(GROUP) is None
+
+
+def test_lookups_reuse_the_index_while_nothing_changes(relay: Relay) -> None:
+    for _ in range(1000):
+        assert relay.binding_for(GROUP) is not None
+    assert relay.bound.rebuilds == 1

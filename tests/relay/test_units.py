@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -278,3 +279,25 @@ def test_lookups_reuse_the_index_while_nothing_changes(relay: Relay) -> None:
     for _ in range(1000):
         assert relay.binding_for(GROUP) is not None
     assert relay.bound.rebuilds == 1
+
+
+def test_history_returns_the_newest_exchanges_with_their_replies(store: Store) -> None:
+    from assistant.relay import exchanges
+
+    rows = [("relay.notification", {"text": "left over from before"})]
+    for i in range(30):
+        rows.append(("relay.forwarded", {"text": f"prompt {i}"}))
+        rows += [("relay.notification", {"text": f"reply {i}.{j}"}) for j in range(2)]
+    rows.append(("session.idle", {}))  # not an exchange: never shown
+    with store.transaction() as conn:
+        conn.executemany(
+            "INSERT INTO builder_events (builder, session_id, at, type, event_json) "
+            "VALUES (?, 's', 'now', ?, ?)",
+            [(BUILDER, kind, json.dumps(body)) for kind, body in rows],
+        )
+    newest = exchanges(store, BUILDER, last=10)
+    assert [e.prompt for e in newest] == [f"prompt {i}" for i in range(20, 30)]
+    assert newest[-1].replies == ("reply 29.0", "reply 29.1")
+    assert exchanges(store, BUILDER)[-10:] == newest
+    assert exchanges(store, BUILDER)[0].prompt == ""  # replies before any prompt are kept
+    assert len(exchanges(store, BUILDER, last=100)) == 31

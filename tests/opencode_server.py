@@ -246,17 +246,26 @@ def _handler(llm: FakeLLM) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.fixture(scope="session")
-def fake_llm_server() -> Iterator[FakeLLM]:
+@contextlib.contextmanager
+def serve_fake_llm() -> Iterator[FakeLLM]:
+    """The fake LLM on 127.0.0.1 for as long as the block runs (benchmarks use it too)."""
     llm = FakeLLM()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(llm))
     server.daemon_threads = True
     llm.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield llm
-    server.shutdown()
-    server.server_close()
+    try:
+        yield llm
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="session")
+def fake_llm_server() -> Iterator[FakeLLM]:
+    with serve_fake_llm() as llm:
+        yield llm
 
 
 @pytest.fixture

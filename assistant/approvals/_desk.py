@@ -187,6 +187,10 @@ class ApprovalDesk:
         if elsewhere:
             text = f"Approval {approval.id} belongs to the workspace {elsewhere}; resolve it there."
             return Decision([_say(chat, text, kind="error")], approval)
+        if not approval.is_pending and approval.state == "expired":
+            self._audit_refusal(approval, approver, message_id, "expired")
+            text = f"Approval {approval.id} expired; ask again."
+            return Decision([_say(chat, text, kind="error")], approval)
         if not approval.is_pending:
             self._audit_refusal(approval, approver, message_id, f"already {approval.state}")
             text = f"Approval {approval.id} is already {approval.state}; nothing done."

@@ -238,6 +238,23 @@ class ApprovalBook:
         ).fetchone()
         return _row_to_approval(row) if row else None
 
+    def expire_due(self, now: datetime | None = None) -> int:
+        """Mark every pending card past its expiry `expired` (audited); return how many."""
+        at = (now or _now()).isoformat()
+        with self.store.transaction() as conn:
+            conn.execute(
+                """INSERT INTO audit_log (at, actor, chat_key, action, approval_id, details_json)
+                   SELECT ?, 'assistant', chat_key, 'approval.expired', id, '{}'
+                   FROM approvals WHERE state = ? AND expires_at <= ?""",
+                (at, PENDING, at),
+            )
+            cursor = conn.execute(
+                """UPDATE approvals SET state = 'expired', resolved_at = ?,
+                     resolved_by = 'assistant' WHERE state = ? AND expires_at <= ?""",
+                (at, PENDING, at),
+            )
+            return cursor.rowcount
+
     def pending(
         self,
         *,
@@ -245,9 +262,14 @@ class ApprovalBook:
         principal: str | None = None,
         shown_in: str | None = None,
     ) -> list[Approval]:
-        """Undecided, unexpired approvals; `shown_in` is the key of the chat showing the card."""
-        query = "SELECT * FROM approvals WHERE state = ?"
-        params: list[str] = [PENDING]
+        """Undecided, unexpired approvals; `shown_in` is the key of the chat showing the card.
+
+        Cards past their expiry become `expired` first, so only live cards are ever read.
+        """
+        now = _now()
+        self.expire_due(now)
+        query = "SELECT * FROM approvals WHERE state = ? AND expires_at > ?"
+        params: list[str] = [PENDING, now.isoformat()]
         if chat_key is not None:
             query += " AND chat_key = ?"
             params.append(chat_key)
@@ -255,11 +277,10 @@ class ApprovalBook:
             query += " AND principal = ?"
             params.append(principal)
         rows = self.store.connection.execute(query + " ORDER BY created_at", params).fetchall()
-        now = _now()
         return [
             a
             for a in map(_row_to_approval, rows)
-            if not a.expired(now) and (shown_in is None or a.card_chat.key == shown_in)
+            if shown_in is None or a.card_chat.key == shown_in
         ]
 
     def requested(self) -> list[Approval]:

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from assistant.messages import ChatRef
 from assistant.store import Store
 from tools.orchestrator import (
+    BUILDERS_DIR,
     OrchestratorError,
     builder_path,
     builders_by_project,
@@ -85,18 +86,25 @@ def is_safe_builder(builder: str) -> bool:
 
 def bindings_from_projects(projects: Iterable[Any], workspace_root: Path) -> list[Binding]:
     """Bindings declared in the project list (`chat_binding` with a `channel_id`)."""
+    declared = [
+        p
+        for p in projects
+        if getattr(p, "chat_binding", None) is not None and p.chat_binding.channel_id
+    ]
+    if not declared:
+        return []
+    # one scan of `.builders/` for every bound project, not one per project
+    builders = builders_by_project(workspace_root, [p.id for p in declared])
     out: list[Binding] = []
-    for project in projects:
-        cb = getattr(project, "chat_binding", None)
-        if cb is None or not cb.channel_id:
-            continue
+    for project in declared:
+        cb = project.chat_binding
         trigger = cb.trigger if cb.trigger in DEFAULT_PATTERNS else "all_messages"
         out.append(
             Binding(
                 platform=cb.platform,
                 chat_id=str(cb.channel_id),
                 thread_id=str(cb.thread_id) if cb.thread_id else None,
-                builder=builder_for_project(workspace_root, project.id),
+                builder=builders.get(project.id, [project.id])[0],
                 trigger=trigger,
                 patterns=tuple(cb.patterns),
                 source="projectlist",
@@ -105,19 +113,23 @@ def bindings_from_projects(projects: Iterable[Any], workspace_root: Path) -> lis
     return out
 
 
+_BINDING_COLUMNS = "SELECT platform, chat_id, thread_id, builder, trigger_json FROM bindings"
+
+
 def stored_bindings(store: Store) -> list[Binding]:
-    rows = store.connection.execute(
-        "SELECT platform, chat_id, thread_id, builder, trigger_json FROM bindings"
-    ).fetchall()
+    return _bindings_from_rows(store.connection.execute(_BINDING_COLUMNS).fetchall())
+
+
+def _bindings_from_rows(rows: Iterable[Any]) -> list[Binding]:
     out = []
-    for row in rows:
-        trigger = json.loads(row["trigger_json"] or "{}")
+    for platform, chat_id, thread_id, builder, trigger_json in rows:
+        trigger = json.loads(trigger_json or "{}")
         out.append(
             Binding(
-                platform=row["platform"],
-                chat_id=row["chat_id"],
-                thread_id=row["thread_id"] or None,
-                builder=row["builder"],
+                platform=platform,
+                chat_id=chat_id,
+                thread_id=thread_id or None,
+                builder=builder,
                 trigger=trigger.get("trigger", "all_messages"),
                 patterns=tuple(trigger.get("patterns", ())),
                 source="store",
@@ -145,11 +157,34 @@ def save_binding(store: Store, binding: Binding, created_by: str) -> None:
         )
 
 
+@dataclass(frozen=True)
+class _Index:
+    """The bindings in force, and lookups over them that cost the same for 1 or 500 builders."""
+
+    bindings: list[Binding]
+    by_chat: dict[tuple[str, str, str | None], Binding]
+    by_directory: dict[str, str]  # builder directory -> builder
+    chats: dict[str, dict[str, ChatRef]]  # builder -> its chats by chat key
+
+    @classmethod
+    def of(cls, bindings: list[Binding], root: Path) -> _Index:
+        by_chat = {(b.platform, b.chat_id, b.thread_id or None): b for b in bindings}
+        by_directory: dict[str, str] = {}
+        chats: dict[str, dict[str, ChatRef]] = {}
+        for b in bindings:
+            by_directory.setdefault(str(builder_directory(root, b.builder)), b.builder)
+            chats.setdefault(b.builder, {})[b.chat_key] = b.chat()
+        return cls(bindings, by_chat, by_directory, chats)
+
+
 class BoundChats:
     """The bindings in force: project-list ones, then `/bind` ones (which win for the same chat).
 
-    Re-read at most once a second: a project-list edit or a /bind elsewhere shows up within
-    a second, and a chat message does not pay for a file parse.
+    Checked at most once a second, so a project-list edit or a /bind made by another process
+    shows up within a second. The check is cheap and the index behind every lookup is rebuilt
+    only when something changed: the project list's version (parsed once per version by
+    tools.projectlist), the builder folders (a project's builder name comes from them) or the
+    stored bindings. A `/bind` through this object is seen at once.
     """
 
     def __init__(
@@ -163,7 +198,13 @@ class BoundChats:
         self.root = Path(workspace) if isinstance(workspace, str | Path) else Path(workspace.root)
         self.workspace = workspace
         self._projects = projects
-        self._cache: tuple[float, list[Binding]] | None = None
+        self._checked_at: float | None = None
+        self._declared_key: tuple[Any, ...] | None = None
+        self._declared: list[Binding] = []
+        self._stored_rows: list[tuple[Any, ...]] | None = None
+        self._projects_seen: Iterable[Any] = ()
+        self._index = _Index.of([], self.root)
+        self.rebuilds = 0  # how many times the index was rebuilt (tests and benchmarks read it)
 
     def _declared_projects(self) -> Iterable[Any]:
         if self._projects is not None:
@@ -181,18 +222,38 @@ class BoundChats:
             log.info("no project-list bindings (%s); using /bind ones only", exc)
             return ()
 
-    def all(self) -> list[Binding]:
-        now = time.monotonic()
-        if self._cache is not None and now - self._cache[0] < 1.0:
-            return self._cache[1]
+    def _builders_version(self) -> int:
+        try:
+            return (self.root / BUILDERS_DIR).stat().st_mtime_ns
+        except OSError:
+            return 0
+
+    def _refresh(self) -> None:
+        projects = self._declared_projects()
+        # the project list is cached per file version: the same version is the same object
+        declared_key = (id(projects), self._builders_version())
+        changed = False
+        if declared_key != self._declared_key:
+            self._declared = bindings_from_projects(projects, self.root)
+            self._declared_key = declared_key
+            self._projects_seen = projects  # keep it alive so its id stays its own
+            changed = True
+        rows = [tuple(r) for r in self.store.connection.execute(_BINDING_COLUMNS).fetchall()]
+        if rows != self._stored_rows:
+            self._stored_rows = rows
+            changed = True
+        if changed:
+            self._rebuild()
+
+    def _rebuild(self) -> None:
         by_chat: dict[str, Binding] = {}
         moves = self._moves()
-        for binding in bindings_from_projects(self._declared_projects(), self.root):
+        for binding in self._declared:
             moved = moves.get((binding.platform, binding.chat_id))
             if moved is not None:  # the project list still names the chat's old id
                 binding = replace(binding, chat_id=moved)
             by_chat[binding.chat_key] = binding
-        for binding in stored_bindings(self.store):
+        for binding in _bindings_from_rows(self._stored_rows or ()):
             by_chat[binding.chat_key] = binding
         found = []
         for binding in by_chat.values():
@@ -202,8 +263,18 @@ class BoundChats:
                 log.warning(
                     "ignoring %s: unsafe builder name %r", binding.chat_key, binding.builder
                 )
-        self._cache = (now, found)
-        return found
+        self._index = _Index.of(found, self.root)
+        self.rebuilds += 1
+
+    def _current(self) -> _Index:
+        now = time.monotonic()
+        if self._checked_at is None or now - self._checked_at >= 1.0:
+            self._refresh()
+            self._checked_at = now
+        return self._index
+
+    def all(self) -> list[Binding]:
+        return self._current().bindings
 
     def move(self, platform: str, old_chat_id: str, new_chat_id: str) -> None:
         """A chat got a new id (a group became a supergroup): its bindings follow it."""
@@ -217,7 +288,9 @@ class BoundChats:
                 "VALUES (?, ?, ?, ?)",
                 (platform, old_chat_id, new_chat_id, datetime.now(UTC).isoformat()),
             )
-        self._cache = None
+        # rebuild at the next lookup, whatever the once-a-second check last saw
+        self._stored_rows = None
+        self._checked_at = None
 
     def _moves(self) -> dict[tuple[str, str], str]:
         rows = self.store.connection.execute(
@@ -228,17 +301,10 @@ class BoundChats:
     def bind(self, binding: Binding, created_by: str) -> None:
         """Store a `/bind`; it is in force from the next lookup on."""
         save_binding(self.store, binding, created_by=created_by)
-        self._cache = None
+        self._checked_at = None
 
     def for_chat(self, chat: ChatRef) -> Binding | None:
-        for binding in self.all():
-            if (
-                binding.platform == chat.platform
-                and binding.chat_id == chat.chat_id
-                and (binding.thread_id or None) == (chat.thread_id or None)
-            ):
-                return binding
-        return None
+        return self._current().by_chat.get((chat.platform, chat.chat_id, chat.thread_id or None))
 
     def directory(self, builder: str) -> str:
         return str(builder_directory(self.root, builder))
@@ -246,11 +312,8 @@ class BoundChats:
     def builder_of_directory(self, directory: str | None) -> str | None:
         if directory is None:
             return None
-        for binding in self.all():
-            if self.directory(binding.builder) == directory:
-                return binding.builder
-        return None
+        return self._current().by_directory.get(directory)
 
     def chats_of(self, builder: str) -> dict[str, ChatRef]:
         """Every chat bound to `builder`, by chat key."""
-        return {b.chat_key: b.chat() for b in self.all() if b.builder == builder}
+        return dict(self._current().chats.get(builder, {}))

@@ -141,10 +141,22 @@ class Exchange:
 
 def exchanges(store: Store, builder: str, last: int | None = None) -> list[Exchange]:
     """The builder's relayed exchanges, oldest first (the newest `last` when given)."""
-    rows = store.connection.execute(
+    conn = store.connection
+    first_id = 0
+    if last:
+        # the newest `last` exchanges start at the `last`-th newest forwarded message: read
+        # from there on only, not the builder's whole journal
+        start = conn.execute(
+            "SELECT id FROM builder_events WHERE builder = ? AND type = 'relay.forwarded' "
+            "ORDER BY id DESC LIMIT 1 OFFSET ?",
+            (builder, last - 1),
+        ).fetchone()
+        first_id = start["id"] if start else 0
+    rows = conn.execute(
         "SELECT session_id, at, type, event_json FROM builder_events "
-        "WHERE builder = ? AND type IN ('relay.forwarded', 'relay.notification') ORDER BY id",
-        (builder,),
+        "WHERE builder = ? AND type IN ('relay.forwarded', 'relay.notification') AND id >= ? "
+        "ORDER BY id",
+        (builder, first_id),
     ).fetchall()
     out: list[Exchange] = []
     current: dict[str, Any] | None = None

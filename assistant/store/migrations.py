@@ -213,3 +213,17 @@ def m009_chat_moves(conn: sqlite3.Connection) -> None:
             PRIMARY KEY (platform, old_chat_id)
         )"""
     )
+
+
+@migration
+def m010_query_indexes(conn: sqlite3.Connection) -> None:
+    # One index per query path, so a store after months of use answers as fast as a new one:
+    # pending cards by state and expiry (sweep, yes/no, /approvals), by principal, by tool call;
+    # the newest cards; a builder's relayed exchanges; a chat's failed deliveries; a card's audit.
+    conn.execute("CREATE INDEX approvals_state_expiry ON approvals (state, expires_at)")
+    conn.execute("CREATE INDEX approvals_principal_state ON approvals (principal, state)")
+    conn.execute("CREATE INDEX approvals_tool_call ON approvals (tool_call_id)")
+    conn.execute("CREATE INDEX approvals_created ON approvals (created_at)")
+    conn.execute("CREATE INDEX builder_events_exchanges ON builder_events (builder, type, id)")
+    conn.execute("CREATE INDEX deliveries_chat_state ON deliveries (chat_key, state)")
+    conn.execute("CREATE INDEX audit_log_approval ON audit_log (approval_id)")

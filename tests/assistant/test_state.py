@@ -81,6 +81,25 @@ async def test_an_expired_approval_is_refused(make_service, workspace):
     assert workspace.projectlist_path.read_bytes() == before
 
 
+async def test_an_expired_card_becomes_expired_and_says_so_when_pressed_or_answered(
+    make_service, workspace
+):
+    before = workspace.projectlist_path.read_bytes()
+    svc = make_service(None, approval_ttl=timedelta(seconds=-1))
+    [card] = await svc.handle(dm("/status 0015 implementing"))
+    approval_id = card.extra["approval_id"]
+    [listing] = await svc.handle(dm("/approvals"))
+    assert listing.text == "No approvals waiting."
+    assert svc.approval(approval_id).state == "expired"
+    [pressed] = await svc.handle(dm(callback=f"approve:{approval_id}"))
+    assert pressed.text == f"Approval {approval_id} expired; ask again."
+    [typed] = await svc.handle(dm(f"/reject {approval_id}"))
+    assert typed.text == f"Approval {approval_id} expired; ask again."
+    assert workspace.projectlist_path.read_bytes() == before
+    actions = [e.action for e in svc.approvals.audit_log(approval_id=approval_id)]
+    assert actions[:2] == ["approval.requested", "approval.expired"]
+
+
 async def test_every_decision_is_in_the_audit_log(make_service):
     svc = make_service(None)
     [card] = await svc.handle(dm("/status 0015 implementing starting", message_id="41"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -260,3 +261,59 @@ def test_a_group_that_became_a_supergroup_keeps_its_builder(relay: Relay, worksp
     assert rebound is not None and rebound.builder == BUILDER
     # the user's project list is never rewritten for them
     assert listed.read_bytes() == before
+
+
+def _eventually(check: object, seconds: float = 10.0) -> None:
+    """Wait on a condition with a deadline (the relay re-checks its bindings once a second)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not check():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "condition not met before the deadline"
+        time.sleep(0.05)
+
+
+def test_a_binding_made_elsewhere_is_seen_without_a_restart(relay: Relay) -> None:
+    chat = ChatRef("whatsapp", "555@g.us", is_direct=False)
+    assert relay.binding_for(chat) is None
+    # another process (`foreman relay bind`, a second serve) writes the store directly
+    save_binding(open_store(relay.store.path.parent), Binding("whatsapp", "555@g.us", BUILDER), "x")
+    _eventually(lambda: relay.binding_for(chat) is not None)
+    assert relay.binding_for(chat).builder == BUILDER  # type: ignore[union-attr]
+
+
+def test_a_project_list_edit_rebinds_without_a_restart(relay: Relay, workspace: Path) -> None:
+    moved = ChatRef("telegram", "-2002", is_direct=False)
+    assert relay.binding_for(GROUP) is not None
+    path = workspace / ".ai" / "projectlist.md"
+    path.write_text(PROJECTLIST.replace('"-1001"', '"-2002"'))
+    _eventually(lambda: relay.binding_for(moved) is not None)
+    assert relay.binding_for(GROUP) is None
+
+
+def test_lookups_reuse_the_index_while_nothing_changes(relay: Relay) -> None:
+    for _ in range(1000):
+        assert relay.binding_for(GROUP) is not None
+    assert relay.bound.rebuilds == 1
+
+
+def test_history_returns_the_newest_exchanges_with_their_replies(store: Store) -> None:
+    from assistant.relay import exchanges
+
+    rows = [("relay.notification", {"text": "left over from before"})]
+    for i in range(30):
+        rows.append(("relay.forwarded", {"text": f"prompt {i}"}))
+        rows += [("relay.notification", {"text": f"reply {i}.{j}"}) for j in range(2)]
+    rows.append(("session.idle", {}))  # not an exchange: never shown
+    with store.transaction() as conn:
+        conn.executemany(
+            "INSERT INTO builder_events (builder, session_id, at, type, event_json) "
+            "VALUES (?, 's', 'now', ?, ?)",
+            [(BUILDER, kind, json.dumps(body)) for kind, body in rows],
+        )
+    newest = exchanges(store, BUILDER, last=10)
+    assert [e.prompt for e in newest] == [f"prompt {i}" for i in range(20, 30)]
+    assert newest[-1].replies == ("reply 29.0", "reply 29.1")
+    assert exchanges(store, BUILDER)[-10:] == newest
+    assert exchanges(store, BUILDER)[0].prompt == ""  # replies before any prompt are kept
+    assert len(exchanges(store, BUILDER, last=100)) == 31

@@ -9,7 +9,7 @@ result = await orch.terminate_builder(builder.name)   # refused with a DirtyRepo
 from tools.orchestrator._archive import DEFAULT_RETENTION_DAYS, prune_archives
 from tools.orchestrator._dirt import DEFAULT_REGENERABLE
 from tools.orchestrator._errors import OrchestratorError
-from tools.orchestrator._names import builder_name, builder_path, check_safe, slugify
+from tools.orchestrator._names import BUILDERS_DIR, builder_name, builder_path, check_safe, slugify
 from tools.orchestrator._orchestrator import Orchestrator
 from tools.orchestrator._results import (
     Builder,
@@ -35,6 +35,7 @@ from tools.orchestrator._taskfile import find_taskfile, task_binary
 from tools.orchestrator.demo_workspace import make_demo_workspace
 
 __all__ = [
+    "BUILDERS_DIR",
     "DEFAULT_REGENERABLE",
     "DEFAULT_RETENTION_DAYS",
     "DEFAULT_SESSION_PERMISSION",

@@ -18,7 +18,7 @@ from assistant.cli.options import (
     open_workspace,
     workspace_options,
 )
-from assistant.messages import ButtonData, ChatRef, Inbound, Outbound, Principal
+from assistant.messages import ButtonData, ChatRef, Inbound, Outbound, Principal, neutral_outbound
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -41,7 +41,9 @@ def render(console: Console, message: Outbound) -> None:
     from rich.panel import Panel
     from rich.text import Text
 
-    # Message text is data (project titles, notes, file names): never read as rich markup.
+    # Message text is data (project titles, notes, file names): never read as rich markup,
+    # and no ANSI escape, control character or bidi override reaches the terminal.
+    message = neutral_outbound(message)
     if message.kind == "approval_card":
         console.print(Panel(Text(message.text), title="approval needed", border_style="yellow"))
     else:

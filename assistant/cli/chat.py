@@ -14,6 +14,7 @@ from assistant.cli.options import (
     OFFLINE_NOTE,
     chat_model,
     configured_model,
+    fail,
     open_state,
     open_workspace,
     workspace_options,
@@ -76,9 +77,15 @@ class TerminalChat:
         )
 
     def _send(self, message: Inbound) -> list[Outbound]:
+        from assistant.store import StateFileError
+
         task = self.loop.create_task(self.svc.handle(message))
         try:
             return self.loop.run_until_complete(task)
+        except StateFileError as exc:
+            # the state was deleted, replaced, locked or made unwritable under this chat: going
+            # on would lose approvals and audit entries, so the chat stops and says why
+            fail(str(exc))
         except KeyboardInterrupt:
             task.cancel()
             self.loop.run_until_complete(asyncio.gather(task, return_exceptions=True))

@@ -1,4 +1,5 @@
-"""User-controlled text cannot spoof a card, reorder it, or drive the terminal (issue 11, item 5)."""
+"""User-controlled text cannot spoof a card, reorder it, or drive the terminal (issue 11, item 5);
+`foreman chat` stops, saying why, when its state file goes (item 7)."""
 
 from __future__ import annotations
 
@@ -104,3 +105,37 @@ def test_outbound_labels_and_text_are_neutral_for_every_channel() -> None:
     assert shown.text == "one\ntwo owt"
     assert shown.choices[0].label == "yes ⏎ Approval abcdef: ✅"
     assert shown.choices[0].data == "q:que_1:1"
+
+
+def test_foreman_chat_stops_saying_why_when_its_state_file_is_deleted(workspace, store) -> None:
+    import click
+    import pytest
+
+    from assistant.cli.chat import TerminalChat, terminal_principal
+    from assistant.dm import DirectMessages
+
+    before = workspace.projectlist_path.read_bytes()
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=False, width=200, color_system=None)
+    svc = DirectMessages(store, workspace, None, {terminal_principal().key})
+    chat = TerminalChat(svc, console)
+    lines = iter(["/projects", "/status 0015 implementing", "y"])
+
+    def typed(prompt: str = "", **_: object) -> str:
+        line = next(lines, None)
+        if line is None:
+            raise EOFError
+        if line.startswith("/status"):
+            store.path.unlink()  # someone removes the state under the running chat
+        return line
+
+    console.input = typed  # type: ignore[method-assign]  # the terminal: typed lines
+    with pytest.raises(click.ClickException) as stopped:
+        chat.run()
+    assert stopped.value.message == (
+        f"the state file {store.path} was deleted while Foreman was running; nothing more "
+        "was written to it: restart Foreman to open the state afresh"
+    )
+    assert not store.path.exists()  # not made again, silently, empty
+    assert workspace.projectlist_path.read_bytes() == before
+    assert "0015 · planned · New Feature" in out.getvalue()  # the chat worked until then

@@ -215,6 +215,32 @@ def audited_change(
         store.close()
 
 
+def check_audit_writable(workspace: Workspace) -> None:
+    """Refuse (exit 1, nothing changed) when the audit log cannot take an entry now.
+
+    For a change too long to hold the state's write lock through (creating or removing a
+    builder: `foreman serve` would wait on it): an entry is written and rolled back before
+    the change, the real one after it.
+    """
+    import getpass
+    import sqlite3
+
+    from assistant.approvals import audit_in
+
+    store = open_state(workspace)
+    conn = store.connection
+    try:
+        store.check_same_file()
+        conn.execute("BEGIN IMMEDIATE")
+        audit_in(conn, actor=f"terminal:{getpass.getuser()}", action="probe", details={})
+    except sqlite3.Error as exc:
+        fail(f"not changed: the audit log in {store.path} cannot be written ({exc})")
+    finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        store.close()
+
+
 def record_change(workspace: Workspace, action: str, details: dict[str, Any]) -> None:
     """Write a change made from this terminal to the workspace's audit log (`foreman audit`)."""
     import getpass

@@ -3,13 +3,20 @@
 Channels hold no business rules: they turn a platform update into an `Inbound`, and render
 an `Outbound` (text plus optional choices) as buttons where the platform has them, or as
 numbered replies where it does not.
+
+User-controlled text (project titles, notes, reasons, file names, builder output) is data.
+Shown as it is, it could spoof a card ("Approval abcdef: ✅ approved by @ada" on a line of its
+own), reorder what a reader sees (bidi overrides) or drive a terminal (ANSI escapes).
+Everything shown from such text goes through `neutral_line` (one field on one line) or
+`neutral_text` (a message whose own line breaks are legitimate, e.g. a builder's reply).
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 Platform = Literal["telegram", "whatsapp", "terminal", "mcp", "a2a"]
@@ -121,3 +128,44 @@ class Outbound:
     kind: str = "text"  # text | approval_card | notification | error
     extra: dict[str, str] = field(default_factory=dict)
     priority: Priority = "needs_you"
+
+
+# CSI (ESC [ … final), OSC (ESC ] … BEL or ST), the 8-bit CSI, and two-character escapes
+_ANSI = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
+    r"|\x1b[@-Z\\-_]?"
+)
+# explicit directional formatting: embeddings, overrides, isolates, marks
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+# every character some reader (YAML, Unicode, a terminal) takes as a line break
+_BREAKS = re.compile(r"\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+# shown where a single-line field held a line break: the reader sees it, no new line starts
+LINE_BREAK_MARK = "⏎"
+
+
+def _strip(text: str, keep: str) -> str:
+    text = _ANSI.sub("", text)
+    return "".join(
+        ch
+        for ch in text
+        if ch in keep or (ch not in _BIDI and unicodedata.category(ch) not in ("Cc", "Cs"))
+    )
+
+
+def neutral_line(text: object) -> str:
+    """One field on one line: line breaks shown as ⏎, tabs as spaces, escapes and controls gone."""
+    flat = _BREAKS.sub(f" {LINE_BREAK_MARK} ", str(text)).replace("\t", " ")
+    return _strip(flat, keep="")
+
+
+def neutral_text(text: object) -> str:
+    """A message with its own lines kept (as plain \\n); escapes, controls and bidi gone."""
+    lines = _BREAKS.sub("\n", str(text))
+    return _strip(lines, keep="\n\t")
+
+
+def neutral_outbound(message: Outbound) -> Outbound:
+    """The message as a channel may show it: its text and choice labels neutral."""
+    choices = tuple(replace(c, label=neutral_line(c.label)) for c in message.choices)
+    return replace(message, text=neutral_text(message.text), choices=choices)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from assistant.messages import neutral_line
 from tools.orchestrator import DirtyReport, Orchestrator, OrchestratorError
 from tools.projectlist import (
     ProjectListError,
@@ -85,11 +86,11 @@ def render_report(report: dict[str, Any]) -> str:
         for key in ("modified", "staged", "untracked", "ignored", "hidden", "unpushed", "stashes"):
             items = tree.get(key)
             if items:
-                shown = ", ".join(str(i) for i in items[:4])
+                shown = ", ".join(neutral_line(i) for i in items[:4])
                 more = f" (+{len(items) - 4} more)" if len(items) > 4 else ""
                 label = "edited though marked unchanged" if key == "hidden" else key
                 parts.append(f"{label}: {shown}{more}")
-        lines.append(f"• {tree['repo']}: " + "; ".join(parts))
+        lines.append(f"• {neutral_line(tree['repo'])}: " + "; ".join(parts))
     return "\n".join(lines)
 
 
@@ -119,12 +120,15 @@ async def plan_action(ctx: ActionContext, tool_name: str, args: dict[str, Any]) 
             raise ActionInvalid(f"{change.project_id} is already {change.old_status}")
         project = plist.get(change.project_id)
         title = project.title if project else ""
-        body = [f"{_relative(ctx, plist.path)}: {change.render()}"]
-        body += [f"⚠ {warning}" for warning in change.warnings]
+        # every field from the file or the model is one neutral line: none can start a card line
+        body = [f"{neutral_line(_relative(ctx, plist.path))}: {neutral_line(change.render())}"]
+        body += [f"⚠ {neutral_line(warning)}" for warning in change.warnings]
         if args.get("reason"):
-            body.append(f"Reason: {args['reason']}")
+            body.append(f"Reason: {neutral_line(args['reason'])}")
         return ActionPlan(
-            title=f"Set {change.project_id} {title}: {change.old_status} → {change.new_status}",
+            title=neutral_line(
+                f"Set {change.project_id} {title}: {change.old_status} → {change.new_status}"
+            ),
             body="\n".join(body),
             # the entry, not the whole file: cards on other projects stay valid
             precondition={"entry": plist.fingerprint(change.project_id)},
@@ -140,8 +144,8 @@ async def plan_action(ctx: ActionContext, tool_name: str, args: dict[str, Any]) 
             raise ActionInvalid(str(exc)) from exc
         repos = ", ".join(w.repo for w in plan.worktrees)
         return ActionPlan(
-            title=f"Create builder {plan.name} for {plan.project_id} {plan.title}",
-            body=f"Worktrees on branch {plan.branch}: {repos}",
+            title=neutral_line(f"Create builder {plan.name} for {plan.project_id} {plan.title}"),
+            body=neutral_line(f"Worktrees on branch {plan.branch}: {repos}"),
             precondition={"plan": plan.to_dict()},
         )
     if tool_name in ("terminate_builder", "force_terminate_builder"):
@@ -150,10 +154,10 @@ async def plan_action(ctx: ActionContext, tool_name: str, args: dict[str, Any]) 
         report, fingerprint = await _builder_report(ctx, name, with_content=force)
         rendered = render_report(report)
         if tool_name == "force_terminate_builder":
-            title = f"FORCE terminate builder {name}"
+            title = neutral_line(f"FORCE terminate builder {name}")
             body = f"This discards:\n{rendered}" if report["dirty"] else rendered
         else:
-            title = f"Terminate builder {name}"
+            title = neutral_line(f"Terminate builder {name}")
             body = rendered
             if report["dirty"]:
                 body += "\nTerminate will be refused while this work exists."

@@ -6,7 +6,16 @@ from typing import Any
 
 from assistant.approvals._actions import ActionOutcome, render_report
 from assistant.approvals._records import Approval
-from assistant.messages import ButtonData, ChatRef, Choice, Inbound, Outbound, Principal
+from assistant.messages import (
+    ButtonData,
+    ChatRef,
+    Choice,
+    Inbound,
+    Outbound,
+    Principal,
+    neutral_line,
+    neutral_text,
+)
 
 # The verbs of the buttons on cards and on the choices after a refused terminate.
 VERBS = frozenset({"approve", "reject", "keep", "force", "cancel"})
@@ -26,8 +35,10 @@ def parse_press(data: str | None) -> tuple[str, str] | None:
 
 
 def card_text(approval: Approval) -> str:
+    # the card's fields were made single lines when planned; a card stored by an earlier
+    # version still loses its escapes, controls and bidi overrides here
     return (
-        f"Approval {approval.id} needed:\n{approval.card}\n"
+        f"Approval {approval.id} needed:\n{neutral_text(approval.card)}\n"
         f"Reply yes or no, or /approve {approval.id} · /reject {approval.id}"
     )
 
@@ -50,7 +61,9 @@ def card_replies(approval: Approval, speaker_chat: ChatRef) -> list[Outbound]:
     card = card_message(approval)
     if approval.card_chat.key == speaker_chat.key:
         return [card]
-    waiting = f"Waiting for {approval.principal} to approve {approval.id}: {approval.card}"
+    waiting = (
+        f"Waiting for {approval.principal} to approve {approval.id}: {neutral_text(approval.card)}"
+    )
     return [card, Outbound(chat=speaker_chat, text=waiting)]
 
 
@@ -65,13 +78,13 @@ def outcome_message(
     approval: Approval, outcome: ActionOutcome, details: dict[str, Any]
 ) -> Outbound:
     """What carrying an approval out did, in its card's chat; a refusal offers Keep / Force."""
-    lines = [("✓ " if outcome.status == "done" else "✗ ") + outcome.summary]
+    lines = [("✓ " if outcome.status == "done" else "✗ ") + neutral_line(outcome.summary)]
     if details.get("diff"):
-        lines.append(details["diff"])
+        lines.append(neutral_line(details["diff"]))
     if details.get("commit"):
-        lines.append(f"Committed {details['commit'][:10]}")
+        lines.append(f"Committed {neutral_line(details['commit'][:10])}")
     if details.get("commit_error"):
-        lines.append(f"Not committed: {details['commit_error']}")
+        lines.append(f"Not committed: {neutral_line(details['commit_error'])}")
     if outcome.status == "refused" and "report" in details:
         lines.append(render_report(details["report"]))
         lines.append("Keep the builder, or force-terminate it (discards the work above)?")

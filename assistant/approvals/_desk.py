@@ -25,7 +25,7 @@ from assistant.approvals._actions import (
 from assistant.approvals._cards import card_message, outcome_message, parse_press
 from assistant.approvals._git_commit import commit_projectlist, git_commit_enabled
 from assistant.approvals._records import Approval, ApprovalBook
-from assistant.messages import ChatRef, Inbound, Outbound, Principal
+from assistant.messages import ChatRef, Inbound, Outbound, Principal, neutral_line
 
 
 class DecisionLog(Protocol):
@@ -101,7 +101,9 @@ class ApprovalDesk:
             plan = await plan_action(self.actions, tool_name, args)
         except ActionInvalid as exc:
             if tool_call_id is not None:
-                invalid = self.book.create(card=f"{tool_name}: {exc}", precondition={}, **fields)
+                invalid = self.book.create(
+                    card=neutral_line(f"{tool_name}: {exc}"), precondition={}, **fields
+                )
                 self.book.claim(invalid.id, state="invalid", by="assistant")
                 self.book.finish(invalid.id, state="invalid", result={"error": str(exc)})
             raise

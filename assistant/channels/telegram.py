@@ -18,7 +18,15 @@ import httpx
 
 from assistant.channels._base import ChannelError, ChannelHealth, InboundHandler, Undeliverable
 from assistant.channels._chunks import split_text
-from assistant.messages import Attachment, ChatRef, Choice, Inbound, Outbound, Principal
+from assistant.messages import (
+    Attachment,
+    ChatRef,
+    Choice,
+    Inbound,
+    Outbound,
+    Principal,
+    neutral_outbound,
+)
 
 if TYPE_CHECKING:
     from telegram import Bot, Chat, InlineKeyboardMarkup, Message, Update, User
@@ -453,6 +461,8 @@ class TelegramChannel:
         closed or vanished topic gets the message in the group's main thread instead."""
         from telegram.error import BadRequest, ChatMigrated
 
+        # titles, names and builder output are data: no escapes, controls or bidi reach the chat
+        message = neutral_outbound(message)
         chat = message.chat
         migrated = self.migrations.get(chat.chat_id)
         if migrated is not None:

@@ -18,7 +18,7 @@ from typing import Any
 from assistant.channels._base import ChannelError, ChannelHealth, InboundHandler
 from assistant.channels._chunks import split_text
 from assistant.channels.whatsapp_connection import BACKOFF, Connection
-from assistant.messages import ChatRef, Choice, Inbound, Outbound, Principal
+from assistant.messages import ChatRef, Choice, Inbound, Outbound, Principal, neutral_outbound
 
 log = logging.getLogger("foreman.channels.whatsapp")
 
@@ -220,6 +220,8 @@ class WhatsAppChannel:
 
     async def send(self, message: Outbound) -> str | None:
         """Send in chunks (choices numbered on the last); an edit replaces the earlier text."""
+        # titles, names and builder output are data: no escapes, controls or bidi reach the chat
+        message = neutral_outbound(message)
         chat = message.chat.chat_id
         if message.replaces_message_id is not None:
             from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import Message

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from assistant.cli.options import (
+    check_audit_writable,
     echo_json,
     fail,
     open_workspace,
@@ -155,6 +156,7 @@ def create(
         plan = await orch.plan_builder(project_id, extra, suffix)
         click.echo(plan.render())
         _confirm(f"Create builder {plan.name}", yes)
+        check_audit_writable(orch.workspace)  # a builder made but never recorded: refused
         made = await orch.create_builder(project_id, extra, suffix)
         click.echo(made.render())
         record_change(
@@ -250,6 +252,7 @@ def terminate(
                     "(commit and push, or pass --force to archive the work and remove it)"
                 )
         _confirm(f"{'Force-remove' if force else 'Remove'} builder {name}", yes)
+        check_audit_writable(orch.workspace)  # a builder removed but never recorded: refused
         # what was shown is what may go: anything that changed since refuses the removal
         result = await orch.terminate_builder(
             name, force=force, expected_fingerprint=report.fingerprint

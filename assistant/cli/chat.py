@@ -14,11 +14,12 @@ from assistant.cli.options import (
     OFFLINE_NOTE,
     chat_model,
     configured_model,
+    fail,
     open_state,
     open_workspace,
     workspace_options,
 )
-from assistant.messages import ButtonData, ChatRef, Inbound, Outbound, Principal
+from assistant.messages import ButtonData, ChatRef, Inbound, Outbound, Principal, neutral_outbound
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -41,7 +42,9 @@ def render(console: Console, message: Outbound) -> None:
     from rich.panel import Panel
     from rich.text import Text
 
-    # Message text is data (project titles, notes, file names): never read as rich markup.
+    # Message text is data (project titles, notes, file names): never read as rich markup,
+    # and no ANSI escape, control character or bidi override reaches the terminal.
+    message = neutral_outbound(message)
     if message.kind == "approval_card":
         console.print(Panel(Text(message.text), title="approval needed", border_style="yellow"))
     else:
@@ -74,9 +77,15 @@ class TerminalChat:
         )
 
     def _send(self, message: Inbound) -> list[Outbound]:
+        from assistant.store import StateFileError
+
         task = self.loop.create_task(self.svc.handle(message))
         try:
             return self.loop.run_until_complete(task)
+        except StateFileError as exc:
+            # the state was deleted, replaced, locked or made unwritable under this chat: going
+            # on would lose approvals and audit entries, so the chat stops and says why
+            fail(str(exc))
         except KeyboardInterrupt:
             task.cancel()
             self.loop.run_until_complete(asyncio.gather(task, return_exceptions=True))

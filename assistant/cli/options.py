@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -125,11 +126,13 @@ def open_state(workspace: Workspace | None, state_dir: Path | None = None) -> St
     """
     import sqlite3
 
-    from assistant.store import DB_NAME, open_store
+    from assistant.store import DB_NAME, StateFileError, open_store
 
     directory = state_dir or state_dir_of(workspace)
     try:
         return open_store(directory)
+    except StateFileError as exc:  # locked, read-only: already one line naming the file
+        fail(str(exc))
     except sqlite3.DatabaseError as exc:
         fail(
             f"the state file {directory / DB_NAME} cannot be read ({exc}); it was left as it "
@@ -141,6 +144,101 @@ def open_state(workspace: Workspace | None, state_dir: Path | None = None) -> St
             f"cannot create the state directory {directory} ({reason}); "
             "set FOREMAN_STATE_DIR to a folder you can write"
         )
+
+
+AuditRecord = Callable[[dict[str, Any]], None]
+
+
+@contextmanager
+def audited_change(
+    workspace: Workspace, action: str, details: dict[str, Any]
+) -> Iterator[AuditRecord]:
+    """The audit entry of a change from this terminal, written before the change is made.
+
+    The entry (with what is known beforehand) is written first, in a transaction: a state
+    that cannot take it (unwritable, locked, replaced) refuses the change before anything is
+    written. The change is made inside; `record(details)` completes the entry, which commits
+    when the block ends. Leaving the block without `record` rolls the entry back: the change
+    was refused, so there is nothing to record. Only the commit itself, after the change,
+    can still fail: that is said, never hidden.
+    """
+    import getpass
+    import sqlite3
+
+    from assistant.approvals import audit_in
+
+    store = open_state(workspace)
+    conn = store.connection
+    recorded: list[dict[str, Any]] = []
+
+    def rollback() -> None:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+
+    def commit() -> None:
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            rollback()
+            fail(f"the change was made, but recording it in the audit log failed: {exc}")
+
+    def record(final: dict[str, Any]) -> None:
+        conn.execute(
+            "UPDATE audit_log SET details_json = ? WHERE rowid = ?",
+            (json.dumps(final, sort_keys=True, default=str), rowid),
+        )
+        recorded.append(final)
+
+    try:
+        try:
+            store.check_same_file()
+            conn.execute("BEGIN IMMEDIATE")
+            audit_in(conn, actor=f"terminal:{getpass.getuser()}", action=action, details=details)
+            (rowid,) = conn.execute("SELECT last_insert_rowid()").fetchone()
+        except sqlite3.Error as exc:
+            rollback()
+            fail(f"not changed: the audit log in {store.path} cannot be written ({exc})")
+        try:
+            yield record
+        except BaseException:
+            # recorded: the change was made before the block failed, and its entry stands
+            if recorded:
+                commit()
+            else:
+                rollback()
+            raise
+        if recorded:
+            commit()
+        else:
+            rollback()
+    finally:
+        store.close()
+
+
+def check_audit_writable(workspace: Workspace) -> None:
+    """Refuse (exit 1, nothing changed) when the audit log cannot take an entry now.
+
+    For a change too long to hold the state's write lock through (creating or removing a
+    builder: `foreman serve` would wait on it): an entry is written and rolled back before
+    the change, the real one after it.
+    """
+    import getpass
+    import sqlite3
+
+    from assistant.approvals import audit_in
+
+    store = open_state(workspace)
+    conn = store.connection
+    try:
+        store.check_same_file()
+        conn.execute("BEGIN IMMEDIATE")
+        audit_in(conn, actor=f"terminal:{getpass.getuser()}", action="probe", details={})
+    except sqlite3.Error as exc:
+        fail(f"not changed: the audit log in {store.path} cannot be written ({exc})")
+    finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        store.close()
 
 
 def record_change(workspace: Workspace, action: str, details: dict[str, Any]) -> None:

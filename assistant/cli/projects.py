@@ -16,11 +16,11 @@ from typing import Any
 import click
 
 from assistant.cli.options import (
+    audited_change,
     counted,
     echo_json,
     fail,
     open_workspace,
-    record_change,
     shown,
     workspace_options,
 )
@@ -264,56 +264,54 @@ def set_(
             fail("not changed: confirm on a terminal, or pass --yes to approve from a script")
         if not click.confirm("Apply this change?", default=False):
             fail("cancelled; nothing was written")
-    try:
-        written = apply_status_change(change)
-    except StaleFileError as exc:
-        fail(f"{exc.message}\n(the file changed while the change was being approved)")
-    except ProjectListError as exc:
-        fail(str(exc))
-    click.echo("wrote:")
-    for line, old, new in written.diff:
-        click.echo(f"  {line}: - {old.strip()}")
-        click.echo(f"  {line}: + {new.strip()}")
-    commit = _commit(workspace, written, reason)
-    _audit(workspace, written, reason, commit)
+    # the audit entry is written first: a state that cannot take it refuses the change
+    with audited_change(workspace, "project.status_set", _details(change, reason)) as record:
+        try:
+            written = apply_status_change(change)
+        except StaleFileError as exc:
+            fail(f"{exc.message}\n(the file changed while the change was being approved)")
+        except ProjectListError as exc:
+            fail(str(exc))
+        click.echo("wrote:")
+        for line, old, new in written.diff:
+            click.echo(f"  {line}: - {old.strip()}")
+            click.echo(f"  {line}: + {new.strip()}")
+        commit, commit_error = _commit(workspace, written)
+        record(_details(written, reason, commit))
+    if commit_error:
+        fail(f"the change was written, but not committed: {commit_error}")
 
 
-def _commit(workspace: Workspace, change: StatusChange, reason: str | None) -> str | None:
-    """With FOREMAN_GIT_COMMIT=1, commit the project list as an approved card would be."""
+def _commit(workspace: Workspace, change: StatusChange) -> tuple[str | None, str | None]:
+    """With FOREMAN_GIT_COMMIT=1, commit the project list as an approved card would be:
+    (the commit, or why it failed)."""
     from assistant.approvals import CommitFailed, commit_projectlist, git_commit_enabled
 
     if not git_commit_enabled():
-        return None
+        return None, None
     summary = f"{change.project_id}: {change.old_status} → {change.new_status}"
     try:
         sha = commit_projectlist(workspace, summary, f"terminal:{getpass.getuser()}", "")
     except CommitFailed as exc:
-        _audit(workspace, change, reason, None)
-        fail(f"the change was written, but not committed: {exc}")
+        return None, str(exc)
     click.echo(f"committed {sha[:12]}")
-    return sha
+    return sha, None
 
 
-def _audit(
-    workspace: Workspace, change: StatusChange, reason: str | None, commit: str | None
-) -> None:
-    """Record who changed what, and why, in the workspace's audit log."""
-    record_change(
-        workspace,
-        "project.status_set",
-        {
-            "file": str(change.path),
-            "project_id": change.project_id,
-            "from": change.old_status,
-            "to": change.new_status,
-            "timestamp": change.timestamp,
-            "reason": reason,
-            "diff": change.diff,
-            "digest_before": change.digest_before,
-            "digest_after": change.digest_after,
-            **({"commit": commit} if commit else {}),
-        },
-    )
+def _details(change: StatusChange, reason: str | None, commit: str | None = None) -> dict[str, Any]:
+    """Who changed what, and why: the audit entry of a status change."""
+    return {
+        "file": str(change.path),
+        "project_id": change.project_id,
+        "from": change.old_status,
+        "to": change.new_status,
+        "timestamp": change.timestamp,
+        "reason": reason,
+        "diff": change.diff,
+        "digest_before": change.digest_before,
+        "digest_after": change.digest_after,
+        **({"commit": commit} if commit else {}),
+    }
 
 
 @click.command()

@@ -55,13 +55,20 @@ def replay_command(file: Path, as_json: bool, retry_limit: int | None) -> None:
     Example:
       foreman relay replay ../shared/corpus/opencode-1.18.33/event-stream.sse.txt
     """
+    from assistant.messages import neutral_line
     from assistant.relay import read_stream, replay, retry_limit_from_env
 
+    skipped: list[str] = []
     try:
         limit = retry_limit if retry_limit is not None else retry_limit_from_env()
-        notifications = replay(read_stream(file), retry_limit=limit)
+        notifications = replay(read_stream(file, skipped), retry_limit=limit, skipped=skipped)
     except (ValueError, UnicodeDecodeError) as exc:
         raise click.ClickException(str(exc)) from exc
+    if skipped:
+        # as the live relay does: the event is skipped and said once, the rest goes on
+        more = f" (+{len(skipped) - 1} more)" if len(skipped) > 1 else ""
+        first = neutral_line(skipped[0])
+        click.echo(f"Skipped {len(skipped)} malformed event(s): {first}{more}", err=True)
     for n in notifications:
         if as_json:
             record = {"session_id": n.session_id, "kind": n.kind, "key": n.key, "text": n.text}

@@ -263,8 +263,13 @@ def status(config_path: Path | None) -> None:
     opencode = (
         health.opencode if not health.opencode_url else f"{health.opencode_url} {health.opencode}"
     )
+    skipped = (
+        f" ({health.relay_malformed_events} malformed event(s) skipped)"
+        if health.relay_malformed_events
+        else ""
+    )
     click.echo(
-        f"relay     {'on' if health.relay else 'off'}; "
+        f"relay     {'on' if health.relay else 'off'}{skipped}; "
         f"assistant {'on' if health.assistant else 'off'}; OpenCode {opencode}"
     )
     click.echo(f"cards     {health.pending_cards} pending approval(s)")

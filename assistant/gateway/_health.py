@@ -52,6 +52,7 @@ class Health:
     interval: float = INTERVAL_SECONDS
     # chats the platform refuses for good (a user who never started the bot): "key: why"
     unreachable: list[str] = field(default_factory=list)
+    relay_malformed_events: int = 0  # OpenCode events the relay skipped for their shape
 
     def age(self, now: datetime | None = None) -> float:
         now = now or datetime.now(UTC)
@@ -146,6 +147,8 @@ class HealthWriter:
             relay=self.gateway.relay_runner is not None,
             opencode_url=self.config.opencode.url,
             pending_cards=self._pending_cards(),
+            # a runner that counts nothing (a test's, an older one) has skipped nothing
+            relay_malformed_events=getattr(self.gateway.relay_runner, "malformed_events", 0),
             interval=self.interval,
             unreachable=[f"{key}: {why}" for key, why in self.gateway.unreachable.items()],
         )

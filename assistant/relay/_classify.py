@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from assistant.messages import ButtonData, Choice
 from assistant.relay._notice import Notification
-from tools.opencode import Event, Permission, Question
+from tools.opencode import Event, MalformedEvent, Permission, Question
 
 OUTPUT_TAIL_LINES = 8
 PROMPT_PREVIEW = 120
@@ -132,7 +132,22 @@ def _error_message(error: dict[str, Any]) -> str:
 def classify(
     state: SessionState, event: Event, *, retry_limit: int | None = None
 ) -> tuple[SessionState, Notification | None]:
-    """Apply one event to one session's state; return the new state and what to tell the chat."""
+    """Apply one event to one session's state; return the new state and what to tell the chat.
+
+    Raises MalformedEvent when the event's properties are not of the shape OpenCode sends
+    (`metadata: 7`, options a string, `error` a string, …): the caller skips it, the state
+    stays as it was.
+    """
+    try:
+        return _classify(state, event, retry_limit)
+    except (AttributeError, TypeError, ValueError, KeyError, RecursionError) as exc:
+        # the table is pure: any of these comes from the event's shape, never from I/O
+        raise MalformedEvent(f"{event.type}: {type(exc).__name__}: {exc}"[:200]) from None
+
+
+def _classify(
+    state: SessionState, event: Event, retry_limit: int | None
+) -> tuple[SessionState, Notification | None]:
     kind = event.type
     props = event.properties
     sid = event.session_id or ""

@@ -20,7 +20,7 @@ from assistant.relay._delivery import Delivery, Send
 from assistant.relay._journal import HistoryWriter
 from assistant.relay._notice import Notification
 from assistant.relay._sessions import Sessions
-from tools.opencode import Event, OpenCodeClient, OpenCodeError, Resync
+from tools.opencode import Event, MalformedEvent, OpenCodeClient, OpenCodeError, Resync
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,14 @@ class EventStream:
         self.max_backoff = max_backoff  # the longest wait between reconnects to OpenCode
         self.listening = asyncio.Event()  # set once `run` has the event stream open
         self._running = False
+        self.malformed = 0  # events skipped because of their shape (shown in health, doctor)
+
+    def skip_malformed(self, reason: str) -> None:
+        """One event OpenCode sent in a shape the relay cannot read: skipped, counted, logged."""
+        self.malformed += 1
+        log.warning(
+            "relay: skipped a malformed OpenCode event (%d so far): %s", self.malformed, reason
+        )
 
     async def until_open(self) -> None:
         """While the relay runs, wait (a bounded time) for its event stream to be open."""
@@ -81,7 +89,9 @@ class EventStream:
         """Consume OpenCode events forever and send the notifications they call for."""
         self._running = True
         events = self.opencode.events(
-            resync_directories=_BuilderDirectories(self.bound), max_backoff=self.max_backoff
+            resync_directories=_BuilderDirectories(self.bound),
+            max_backoff=self.max_backoff,
+            on_malformed=self.skip_malformed,
         )
         try:
             async for event in events:
@@ -90,6 +100,8 @@ class EventStream:
                 except OpenCodeError as exc:
                     # a failed call must not stop the relay; the next resync repairs the state
                     log.warning("relay: %s while handling %s", exc, getattr(event, "type", event))
+                except MalformedEvent as exc:
+                    self.skip_malformed(str(exc))
         finally:
             self._running = False
             self.listening.clear()
@@ -111,10 +123,11 @@ class EventStream:
                 self.sessions.switch(builder, session_id)  # a newer root session takes over
         if session_id != await self.sessions.session_for(builder, create=False):
             return []
+        before = self.sessions.states.get(session_id, IDLE)
+        # classified first: a malformed event raises here, before anything is recorded
+        state, notification = classify(before, event, retry_limit=self.retry_limit)
         self.history.record(builder, session_id, event.type, {"id": event.id, **event.properties})
         self.sessions.track(event)
-        before = self.sessions.states.get(session_id, IDLE)
-        state, notification = classify(before, event, retry_limit=self.retry_limit)
         self.sessions.states[session_id] = state
         audience = self.delivery.audience
         if state.busy and not before.busy:

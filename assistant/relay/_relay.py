@@ -70,6 +70,11 @@ class Relay:
         self.sessions.permission = rules
 
     @property
+    def malformed_events(self) -> int:
+        """OpenCode events skipped because of their shape since the relay started."""
+        return self.events.malformed
+
+    @property
     def listening(self) -> asyncio.Event:
         """Set while `run` has OpenCode's event stream open."""
         return self.events.listening

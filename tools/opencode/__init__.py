@@ -9,7 +9,7 @@ from tools.opencode._errors import (
     ServerUnavailable,
     Unauthorized,
 )
-from tools.opencode._events import parse_event_data
+from tools.opencode._events import MalformedEvent, parse_event_data
 from tools.opencode._models import (
     Event,
     Permission,
@@ -25,6 +25,7 @@ __all__ = [
     "BadRequest",
     "Event",
     "FilePart",
+    "MalformedEvent",
     "NotFound",
     "OpenCodeClient",
     "OpenCodeError",

@@ -3,7 +3,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal
@@ -307,15 +307,22 @@ class OpenCodeClient:
         *,
         resync_directories: Iterable[str] | None = None,
         max_backoff: float = 10.0,
+        on_malformed: Callable[[str], None] | None = None,
     ) -> AsyncIterator[Event | Resync]:
         """Server events, forever: `/event?directory=` for one directory, else `/global/event`.
 
         Drops `sync` duplicates and heartbeats; reconnects with exponential backoff and jitter;
         after every (re)connect yields a `Resync` snapshot first. In global mode the snapshot
         covers `resync_directories` (re-read on each reconnect, so it may be a live set).
+        A malformed event is skipped and handed (its reason) to `on_malformed`.
         """
         return EventStream(
-            self, self._http, directory, resync_directories, max_backoff=max_backoff
+            self,
+            self._http,
+            directory,
+            resync_directories,
+            max_backoff=max_backoff,
+            on_malformed=on_malformed,
         ).iterate()
 
 

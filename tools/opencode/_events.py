@@ -4,7 +4,7 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Protocol
 
 import httpx
@@ -32,21 +32,59 @@ DROPPED = frozenset({"sync", "server.heartbeat", "server.connected"})
 READ_TIMEOUT = 35.0
 
 
+class MalformedEvent(ValueError):
+    """A payload that is not an OpenCode event of the shape the relay reads."""
+
+    def __init__(self, reason: str, *, not_json: bool = False) -> None:
+        super().__init__(reason)
+        self.not_json = not_json  # not JSON at all (as opposed to JSON of the wrong shape)
+
+
+# properties whose shape the relay relies on before it classifies anything
+_DICT_PROPERTIES = ("part", "info", "status")
+
+
 def parse_event_data(data: str, directory: str | None = None) -> Event | None:
-    """One `data:` payload of `/event` or `/global/event` → an Event, or None when dropped."""
+    """One `data:` payload of `/event` or `/global/event` → an Event, or None when dropped.
+
+    Raises MalformedEvent for anything else (not JSON, nested too deep, wrong shapes), so a
+    consumer can skip it and count it instead of failing further on.
+    """
     try:
         raw = json.loads(data)
+    except RecursionError:
+        raise MalformedEvent("JSON nested too deep") from None
     except ValueError:
-        return None
+        raise MalformedEvent("not JSON", not_json=True) from None
     if not isinstance(raw, dict):
-        return None
+        raise MalformedEvent(f"a JSON {type(raw).__name__}, not an object")
     if "payload" in raw:
         directory = raw.get("directory")
         raw = raw["payload"]
         if not isinstance(raw, dict):
-            return None
-    if raw.get("type") in DROPPED:
+            raise MalformedEvent("payload is not an object")
+        if directory is not None and not isinstance(directory, str):
+            raise MalformedEvent("directory is not a string")
+    kind = raw.get("type")
+    if not isinstance(kind, str):
+        raise MalformedEvent("type is not a string")
+    if kind in DROPPED:
         return None
+    properties = raw.get("properties")
+    if properties is not None and not isinstance(properties, dict):
+        raise MalformedEvent(f"{kind}: properties is not an object")
+    if raw.get("id") is not None and not isinstance(raw.get("id"), str):
+        raise MalformedEvent(f"{kind}: id is not a string")
+    props = properties or {}
+    if props.get("sessionID") is not None and not isinstance(props["sessionID"], str):
+        raise MalformedEvent(f"{kind}: sessionID is not a string")
+    for key in _DICT_PROPERTIES:
+        if props.get(key) is not None and not isinstance(props[key], dict):
+            raise MalformedEvent(f"{kind}: {key} is not an object")
+    for key in ("part", "info"):
+        nested = props.get(key) or {}
+        if nested.get("sessionID") is not None and not isinstance(nested["sessionID"], str):
+            raise MalformedEvent(f"{kind}: {key}.sessionID is not a string")
     return Event.from_payload(raw, directory)
 
 
@@ -58,12 +96,15 @@ class EventStream:
         directory: str | None,
         resync_directories: Iterable[str] | None,
         max_backoff: float,
+        on_malformed: Callable[[str], None] | None = None,
     ) -> None:
         self.client = client
         self.http = http
         self.directory = directory
         self.resync_directories = resync_directories
         self.max_backoff = max_backoff
+        self.on_malformed = on_malformed
+        self.malformed = 0  # events skipped because of their shape
 
     def _note_directories(self, event: Event) -> None:
         if event.type in ("permission.asked", "question.asked", "session.created"):
@@ -76,6 +117,14 @@ class EventStream:
             return [self.directory]
         dirs: list[str | None] = list(self.resync_directories or ())
         return dirs or [None]
+
+    def _skip(self, reason: str) -> None:
+        """One malformed event: counted, one log line (by the consumer when it listens)."""
+        self.malformed += 1
+        if self.on_malformed is not None:
+            self.on_malformed(reason)
+        else:
+            log.warning("opencode: skipped a malformed event: %s", reason)
 
     async def iterate(self) -> AsyncIterator[Event | Resync]:
         path = "/event" if self.directory else "/global/event"
@@ -98,7 +147,11 @@ class EventStream:
                     failures = 0
                     yield snapshot
                     async for sse in source.aiter_sse():
-                        event = parse_event_data(sse.data, self.directory)
+                        try:
+                            event = parse_event_data(sse.data, self.directory)
+                        except MalformedEvent as exc:
+                            self._skip(str(exc))
+                            continue
                         if event is not None:
                             self._note_directories(event)
                             yield event

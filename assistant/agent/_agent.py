@@ -133,6 +133,15 @@ async def builder_status(ctx: RunContext[AssistantDeps], name: str) -> str:
 
 
 @agent.tool
+async def builder_diff(ctx: RunContext[AssistantDeps], name: str, repo: str | None = None) -> str:
+    """Files a builder changed, +/- lines: uncommitted and unpushed apart, per worktree."""
+    try:
+        return (await ctx.deps.orchestrator.builder_diff(name, repo)).render()
+    except OrchestratorError as exc:
+        return f"error: {exc}"
+
+
+@agent.tool
 async def reconcile(ctx: RunContext[AssistantDeps]) -> str:
     """Compare builders on disk, git worktrees and sessions; report what does not match."""
     report = await ctx.deps.orchestrator.reconcile()

@@ -226,6 +226,37 @@ def status(
 
 @builder.command()
 @click.argument("name")
+@click.option("--repo", default=None, help="Only this repository's worktree (e.g. ai-dev).")
+@click.option("--patch", is_flag=True, help="Print the full patch after the summary.")
+@_builder_options
+def diff(
+    name: str,
+    repo: str | None,
+    patch: bool,
+    workspace_dir: Path | None,
+    file: Path | None,
+    backend: str,
+) -> None:
+    """What builder NAME changed: per worktree, uncommitted and committed-but-unpushed apart.
+
+    \b
+    Examples:
+      foreman builder diff 0015-new-feature
+      foreman builder diff 0015-new-feature --repo ai-dev --patch > 0015.diff
+    """
+
+    async def action(orch: Orchestrator) -> None:
+        found = await orch.builder_diff(name, repo, patch=patch)
+        click.echo(found.render())
+        if patch and found.changed:
+            click.echo()
+            click.echo(found.patch(), nl=False)
+
+    _run(workspace_dir, file, backend, action)
+
+
+@builder.command()
+@click.argument("name")
 @click.option("--yes", is_flag=True, help="Approve without asking.")
 @click.option("--force", is_flag=True, help="Remove it even when work would be lost.")
 @_builder_options

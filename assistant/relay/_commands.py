@@ -1,8 +1,9 @@
-"""The group commands of a bound chat (/bind, /stop, /status, /allow, /deny, /new, /compact,
-/fork, /history) and its buttons (a permission's or a question's choices)."""
+"""The group commands of a bound chat (/bind, /stop, /status, /diff, /allow, /deny, /new,
+/compact, /fork, /history) and its buttons (a permission's or a question's choices)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Container
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from assistant.relay._classify import IDLE, permission_notification, question_no
 from assistant.relay._journal import HistoryWriter, exchanges, format_exchanges
 from assistant.relay._sessions import Sessions, match_answer
 from tools.opencode import OpenCodeClient
+from tools.orchestrator import OrchestratorError, builder_diff
 
 Command = Callable[[Binding, Inbound, str], Awaitable[list[Outbound]]]
 TODO_MARKS = {"completed": "☑", "in_progress": "▶", "pending": "☐", "cancelled": "✗"}
@@ -41,6 +43,7 @@ class GroupCommands:
         self._commands: dict[str, Command] = {
             "stop": self._stop,
             "status": self._status,
+            "diff": self._diff,
             "allow": self._allow,
             "deny": self._deny,
             "new": self._new,
@@ -138,6 +141,17 @@ class GroupCommands:
             )
         lines += [f"{TODO_MARKS.get(status, '☐')} {content}" for status, content in todos]
         return [reply(message.chat, "\n".join(lines))]
+
+    async def _diff(self, binding: Binding, message: Inbound, argument: str) -> list[Outbound]:
+        """`/diff [REPO]`: what the builder changed, read from its worktrees (git only)."""
+        directory = Path(self.bound.directory(binding.builder))
+        try:
+            found = await asyncio.to_thread(
+                builder_diff, self.bound.root, directory, argument or None
+            )
+        except OrchestratorError as exc:
+            return [reply(message.chat, f"Cannot show the diff: {exc.reason}")]
+        return [reply(message.chat, found.render())]
 
     async def _answer_permission(
         self, binding: Binding, message: Inbound, answer: str, reason: str | None

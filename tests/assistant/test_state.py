@@ -196,6 +196,19 @@ project contains `query`; at most `limit` (max 100), then how many more.\
                 },
             },
             {
+                "name": "builder_diff",
+                "description": "Files a builder changed, +/- lines: uncommitted and unpushed apart, per worktree.",
+                "parameters": {
+                    "additionalProperties": False,
+                    "properties": {
+                        "name": {"type": "string"},
+                        "repo": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None},
+                    },
+                    "required": ["name"],
+                    "type": "object",
+                },
+            },
+            {
                 "name": "reconcile",
                 "description": "Compare builders on disk, git worktrees and sessions; report what does not match.",
                 "parameters": {"additionalProperties": False, "properties": {}, "type": "object"},

@@ -7,6 +7,7 @@ result = await orch.terminate_builder(builder.name)   # refused with a DirtyRepo
 """
 
 from tools.orchestrator._archive import DEFAULT_RETENTION_DAYS, prune_archives
+from tools.orchestrator._diff import BuilderDiff, ChangeSet, FileChange, WorktreeDiff, builder_diff
 from tools.orchestrator._dirt import DEFAULT_REGENERABLE
 from tools.orchestrator._errors import OrchestratorError
 from tools.orchestrator._names import BUILDERS_DIR, builder_name, builder_path, check_safe, slugify
@@ -40,11 +41,14 @@ __all__ = [
     "DEFAULT_RETENTION_DAYS",
     "DEFAULT_SESSION_PERMISSION",
     "Builder",
+    "BuilderDiff",
     "BuilderOnProject",
     "BuilderPlan",
     "BuilderStatus",
+    "ChangeSet",
     "Commit",
     "DirtyReport",
+    "FileChange",
     "Orchestrator",
     "OrchestratorError",
     "Orphan",
@@ -55,8 +59,10 @@ __all__ = [
     "SyncResult",
     "TerminateResult",
     "Worktree",
+    "WorktreeDiff",
     "WorktreeDirt",
     "WorktreeStatus",
+    "builder_diff",
     "builder_directories",
     "builder_name",
     "builder_path",

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Literal
 
 from git import GitCommandError, Repo
 
-from tools.orchestrator import _dirt, _git, _inspect, _teardown
+from tools.orchestrator import _diff, _dirt, _git, _inspect, _teardown
 from tools.orchestrator._archive import DEFAULT_RETENTION_DAYS, prune_archives, write_archive
+from tools.orchestrator._diff import BuilderDiff
 from tools.orchestrator._errors import OrchestratorError
 from tools.orchestrator._names import (
     WORKSPACE_ROOT,
@@ -512,6 +513,13 @@ class Orchestrator:
             stray=stray,
             partial=_teardown.partial_reason(worktrees, marker),
         )
+
+    async def builder_diff(
+        self, name: str, repo: str | None = None, *, patch: bool = False
+    ) -> BuilderDiff:
+        """What builder `name` changed, uncommitted and committed-but-unpushed apart."""
+        path = self._existing(name)
+        return await asyncio.to_thread(_diff.builder_diff, self.root, path, repo, patch=patch)
 
     async def list_builders(self) -> list[BuilderStatus]:
         """Every builder on disk, whole or partial (left by an interrupted create), by name."""

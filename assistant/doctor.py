@@ -174,16 +174,4 @@ def check_state(context: DoctorContext) -> Check:
             "with an empty state"
         )
         return Check("state", False, detail, data)
-    return Check("state", True, str(directory) + _skipped_events(directory, data), data)
-
-
-def _skipped_events(directory: Path, data: dict[str, object]) -> str:
-    """What the last `foreman serve` says its relay skipped, when it skipped anything."""
-    from assistant.gateway import read_health
-
-    health = read_health(directory)
-    skipped = health.relay_malformed_events if health is not None else 0
-    data["relay_malformed_events"] = skipped
-    if not skipped:
-        return ""
-    return f"; the relay skipped {skipped} malformed OpenCode event(s) (see the serve log)"
+    return Check("state", True, str(directory), data)

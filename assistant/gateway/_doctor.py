@@ -135,6 +135,25 @@ def doctor_checks(context: DoctorContext) -> list[Check]:
     return checks
 
 
+@doctor_check("relay events", Tier.CHANNELS)
+def relay_skips(context: DoctorContext) -> list[Check]:
+    """What the last `foreman serve` says its relay skipped, when it skipped anything."""
+    from assistant.gateway._health import read_health
+    from assistant.store import default_state_dir
+    from tools.workspace import WorkspaceNotFound, find_workspace
+
+    try:
+        root: Path | None = find_workspace(context.workspace_dir, context.file).root
+    except WorkspaceNotFound:
+        root = None
+    health = read_health(context.state_dir or default_state_dir(root))
+    skipped = health.relay_malformed_events if health is not None else 0
+    if not skipped:
+        return []
+    detail = f"the relay skipped {skipped} malformed OpenCode event(s) (see the serve log)"
+    return [Check("relay events", True, f"warning: {detail}", {"relay_malformed_events": skipped})]
+
+
 def served_health(config: GatewayConfig, state_dir: Path | None = None) -> list[ChannelCheck]:
     """What the running `foreman serve` last saw: channels down, chats it cannot reach."""
     from assistant.gateway._health import read_health

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import logging
 import shlex
 import sys
 from collections.abc import AsyncIterator
@@ -27,6 +28,7 @@ from assistant.relay import Binding, Relay, save_binding
 from assistant.store import Store, open_store
 from assistant.transcribe import CommandTranscriber
 from tests.channels.fake_telegram import FakeTelegram
+from tests.channels.waiting import eventually
 from tests.opencode_server import FakeLLM, OpenCodeProcess
 from tools.opencode import OpenCodeClient
 from tools.orchestrator import make_demo_workspace
@@ -130,7 +132,9 @@ async def test_a_file_past_the_limit_is_refused_and_nothing_is_sent(
     fake_llm: FakeLLM,
     workspace: Workspace,
     store: Store,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="foreman.gateway.router")
     async with relay_gateway(fake_telegram, opencode_server, workspace, store):
         fake_telegram.document_message(
             GROUP, OWNER, b"...", "trace.log", "text/plain", "look", size=30 * 1024 * 1024
@@ -138,7 +142,10 @@ async def test_a_file_past_the_limit_is_refused_and_nothing_is_sent(
         refusal = await wait_for(fake_telegram, "sendMessage")
         update = fake_telegram.document_message(GROUP, STRANGER, b"x", "evil.sh", "text/x-sh")
         await asyncio.to_thread(fake_telegram.wait_until_consumed, update)
-        await asyncio.sleep(0.3)
+        # the router has decided it (a file it would fetch is fetched before that)
+        await eventually(
+            lambda: any(r.getMessage().startswith("ignored a ") for r in caplog.records)
+        )
     assert refusal["text"] == (
         "📎 trace.log is 30.0 MB, more than the 20 MB limit (FOREMAN_MAX_ATTACHMENT_MB); "
         "send a smaller file."

@@ -4,6 +4,7 @@ transcribed by a command or an OpenAI-compatible endpoint on 127.0.0.1, then han
 from __future__ import annotations
 
 import asyncio
+import logging
 import shlex
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -35,6 +36,7 @@ from assistant.transcribe import (
 from tests.channels.fake_telegram import FakeTelegram
 from tests.channels.fake_transcription import FakeTranscriptionServer
 from tests.channels.scripted_ports import ScriptedAssistant, ScriptedRelay
+from tests.channels.waiting import eventually
 
 OWNER, STRANGER, GROUP = 42, 666, -1001234
 SCRIPT = Path(__file__).with_name("fake_transcribe.py")
@@ -183,13 +185,16 @@ async def test_a_strangers_voice_note_is_neither_downloaded_nor_transcribed(
     serve: Any,
     fake_telegram: FakeTelegram,
     transcription_server: FakeTranscriptionServer,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="foreman.gateway.router")
     await serve(EndpointTranscriber(transcription_server.url))
     update = fake_telegram.voice_message(STRANGER, STRANGER, b"move everything to done")
     group_update = fake_telegram.voice_message(GROUP, STRANGER, b"push to main", group=True)
     for update_id in (update, group_update):
         await asyncio.to_thread(fake_telegram.wait_until_consumed, update_id)
-    await asyncio.sleep(0.3)
+    # the router has decided both (and would have fetched a file before deciding to ignore it)
+    await eventually(lambda: _ignored(caplog) == 2)
     assert fake_telegram.downloads() == []
     assert transcription_server.requests == []
     assert fake_telegram.sent() == []
@@ -247,3 +252,7 @@ def test_the_vocabulary_is_distinct_and_bounded(tmp_path: Path) -> None:
     assert vocabulary_prompt(["Ironman", "ironman", "x" * 10, "y" * 10], limit=25) == (
         "Ironman, xxxxxxxxxx"
     )
+
+
+def _ignored(caplog: pytest.LogCaptureFixture) -> int:
+    return sum(r.getMessage().startswith("ignored a ") for r in caplog.records)

@@ -1,4 +1,6 @@
-"""Telegram through python-telegram-bot: updates -> `Inbound`, `Outbound` -> messages and keyboards.
+"""Telegram through python-telegram-bot: `Outbound` -> messages and keyboards, by the API rules.
+
+Updates become `Inbound` in `telegram_updates`.
 
 Text is sent without a parse mode, so nothing a builder or a user writes can break the markup
 or inject formatting; no escaping is needed and none is done.
@@ -18,18 +20,11 @@ import httpx
 
 from assistant.channels._base import ChannelError, ChannelHealth, InboundHandler, Undeliverable
 from assistant.channels._chunks import split_text
-from assistant.messages import (
-    Attachment,
-    ChatRef,
-    Choice,
-    Inbound,
-    Outbound,
-    Principal,
-    neutral_outbound,
-)
+from assistant.channels.telegram_updates import inbound_from_update
+from assistant.messages import ChatRef, Choice, Inbound, Outbound, neutral_outbound
 
 if TYPE_CHECKING:
-    from telegram import Bot, Chat, InlineKeyboardMarkup, Message, Update, User
+    from telegram import InlineKeyboardMarkup, Update
     from telegram.ext import Application
 
 log = logging.getLogger("foreman.channels.telegram")
@@ -50,111 +45,6 @@ TYPING_EVERY = 4.0  # Telegram shows "typing…" for 5 s; refreshed a little soo
 CommandMenu = Mapping[str, Sequence[tuple[str, str]]]
 # a group became a supergroup: (old chat id, new chat id); the owner of bindings updates them
 MigrationHandler = Callable[[str, str], object]
-
-
-def chat_ref(chat: Chat, message: Message | None = None) -> ChatRef:
-    """Where a message was said; a forum topic is its own place (`message_thread_id`)."""
-    thread = None
-    if message is not None and message.is_topic_message and message.message_thread_id:
-        thread = str(message.message_thread_id)
-    return ChatRef(
-        platform="telegram",
-        chat_id=str(chat.id),
-        thread_id=thread,
-        is_direct=chat.type == "private",
-    )
-
-
-def principal(user: User) -> Principal:
-    name = f"@{user.username}" if user.username else user.full_name
-    return Principal(platform="telegram", user_id=str(user.id), display_name=name)
-
-
-def inbound_from_update(
-    update: Update, bot_id: int, bot_username: str | None, bot: Bot | None = None
-) -> Inbound | None:
-    """The update as an `Inbound`, or None for what no one needs to see.
-
-    Dropped here: edits, channel posts, service messages (joins, pins, topic changes), stickers
-    and other media without meaning for a builder, and anything sent by a bot (ourselves
-    included, so two bots cannot loop). Voice notes, audio, photos and documents come with an
-    `Attachment` that `bot` downloads when asked.
-    """
-    query = update.callback_query
-    if query is not None:
-        message = query.message
-        if message is None or query.data is None or query.from_user.is_bot:
-            return None
-        return Inbound(
-            chat=chat_ref(message.chat, message if _is_message(message) else None),
-            sender=principal(query.from_user),
-            message_id=str(message.message_id),
-            callback_data=query.data,
-        )
-    message = update.message
-    if message is None or message.from_user is None:
-        return None
-    attachment = attachment_of(message, bot) if bot is not None else None
-    if not message.text and attachment is None:
-        return None
-    if message.from_user.is_bot or message.from_user.id == bot_id:
-        return None
-    return Inbound(
-        chat=chat_ref(message.chat, message),
-        sender=principal(message.from_user),
-        text=_without_bot_suffix(message.text or message.caption or "", bot_username),
-        message_id=str(message.message_id),
-        attachment=attachment,
-    )
-
-
-def attachment_of(message: Message, bot: Bot) -> Attachment | None:
-    """The message's voice note, audio, photo (largest size) or document, if it has one."""
-
-    def fetcher(file_id: str) -> Any:
-        async def fetch() -> bytes:
-            # getFile, then GET /file/bot<token>/<file_path>: the Bot API's two steps
-            file = await bot.get_file(file_id)
-            return bytes(await file.download_as_bytearray())
-
-        return fetch
-
-    if message.voice is not None:
-        voice = message.voice
-        mime = voice.mime_type or "audio/ogg"
-        return Attachment("voice", mime, "voice.ogg", voice.file_size, fetcher(voice.file_id))
-    if message.audio is not None:
-        audio = message.audio
-        mime = audio.mime_type or "audio/mpeg"
-        name = audio.file_name or "audio.mp3"
-        return Attachment("voice", mime, name, audio.file_size, fetcher(audio.file_id))
-    if message.photo:
-        photo = message.photo[-1]  # Telegram lists sizes smallest first
-        name = f"photo-{photo.file_unique_id}.jpg"
-        return Attachment("photo", "image/jpeg", name, photo.file_size, fetcher(photo.file_id))
-    if message.document is not None:
-        doc = message.document
-        mime = doc.mime_type or "application/octet-stream"
-        name = doc.file_name or "file"
-        return Attachment("document", mime, name, doc.file_size, fetcher(doc.file_id))
-    return None
-
-
-def _is_message(message: object) -> bool:
-    from telegram import Message
-
-    return isinstance(message, Message)
-
-
-def _without_bot_suffix(text: str, bot_username: str | None) -> str:
-    # in groups Telegram writes commands as /status@my_bot
-    if bot_username and text.startswith("/"):
-        command, _, rest = text.partition(" ")
-        suffix = f"@{bot_username}"
-        if command.lower().endswith(suffix.lower()):
-            command = command[: -len(suffix)]
-            return f"{command} {rest}" if rest else command
-    return text
 
 
 def keyboard(choices: tuple[Choice, ...]) -> InlineKeyboardMarkup | None:

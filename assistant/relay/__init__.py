@@ -17,7 +17,7 @@ from assistant.relay._bindings import (
     stored_bindings,
 )
 from assistant.relay._classify import IDLE, SessionState, classify
-from assistant.relay._events import retry_limit_from_env
+from assistant.relay._events import DoneNote, retry_limit_from_env
 from assistant.relay._journal import Exchange, exchanges, failed_deliveries, format_exchanges
 from assistant.relay._notice import Notification
 from assistant.relay._relay import Relay
@@ -28,6 +28,7 @@ __all__ = [
     "DEFAULT_PATTERNS",
     "IDLE",
     "Binding",
+    "DoneNote",
     "Exchange",
     "Notification",
     "Relay",

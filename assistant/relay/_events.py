@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
 
 from assistant.relay._bindings import BoundChats
@@ -23,6 +23,10 @@ from assistant.relay._sessions import Sessions
 from tools.opencode import Event, MalformedEvent, OpenCodeClient, OpenCodeError, Resync
 
 log = logging.getLogger(__name__)
+
+# one more line for a builder's "Done" (its diffstat, its cost), from (builder, notification);
+# None adds nothing. A failing note is logged and left out: the Done itself always goes out.
+DoneNote = Callable[[str, Notification], Awaitable[str | None]]
 
 DEFAULT_RETRY_LIMIT = 5
 LISTEN_WAIT = 15.0  # seconds a prompt waits for the relay's event stream to open
@@ -70,6 +74,24 @@ class EventStream:
         self.listening = asyncio.Event()  # set once `run` has the event stream open
         self._running = False
         self.malformed = 0  # events skipped because of their shape (shown in health, doctor)
+        self.done_notes: list[DoneNote] = []
+
+    async def with_done_notes(self, builder: str, notification: Notification) -> Notification:
+        """A "Done" with each registered note's line added under the builder's reply."""
+        if notification.kind != "complete" or not self.done_notes:
+            return notification
+        lines = []
+        for note in self.done_notes:
+            try:
+                line = await note(builder, notification)
+            except Exception:  # a note is extra: its failure never holds back the Done
+                log.exception("relay: a Done note failed for %s", builder)
+                continue
+            if line:
+                lines.append(line)
+        if not lines:
+            return notification
+        return replace(notification, text="\n".join([notification.text, *lines]))
 
     def skip_malformed(self, reason: str) -> None:
         """One event OpenCode sent in a shape the relay cannot read: skipped, counted, logged."""
@@ -141,6 +163,7 @@ class EventStream:
                 await self.opencode.abort(notification.session_id)
             except OpenCodeError as exc:
                 log.warning("abort after retry limit failed: %s", exc)
+        notification = await self.with_done_notes(builder, notification)
         await self.delivery.deliver(builder, notification, send)
         return [notification]
 
@@ -159,6 +182,7 @@ class EventStream:
                 sessions.states[session_id] = replace(state, status=status.type)
             elif status is None and state.busy:
                 notification = await self._ended_while_away(session_id)
+                notification = await self.with_done_notes(builder, notification)
                 sessions.states[session_id] = replace(state, status="idle")
                 self.delivery.audience.turn_ended(session_id)
                 if await self.delivery.deliver(builder, notification, send):

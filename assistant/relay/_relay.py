@@ -14,7 +14,7 @@ from assistant.messages import ChatRef, Inbound, Outbound
 from assistant.relay._bindings import Binding, BoundChats
 from assistant.relay._commands import GroupCommands
 from assistant.relay._delivery import Delivery, Send
-from assistant.relay._events import EventStream, retry_limit_from_env
+from assistant.relay._events import DoneNote, EventStream, retry_limit_from_env
 from assistant.relay._forwarding import Forwarder
 from assistant.relay._journal import HistoryWriter
 from assistant.relay._notice import Notification
@@ -59,6 +59,10 @@ class Relay:
             opencode, self.sessions, self.delivery.audience, self.history, self.events.until_open
         )
         self.commands = GroupCommands(opencode, self.bound, self.sessions, self.history, principals)
+
+    def add_done_note(self, note: DoneNote) -> None:
+        """Add a line to every builder "Done" (a diffstat, a cost), computed when it is sent."""
+        self.events.done_notes.append(note)
 
     @property
     def session_permission(self) -> list[dict[str, str]] | None:

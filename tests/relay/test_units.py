@@ -317,3 +317,25 @@ def test_history_returns_the_newest_exchanges_with_their_replies(store: Store) -
     assert exchanges(store, BUILDER)[-10:] == newest
     assert exchanges(store, BUILDER)[0].prompt == ""  # replies before any prompt are kept
     assert len(exchanges(store, BUILDER, last=100)) == 31
+
+
+async def test_done_notes_add_their_lines_and_a_failing_note_holds_nothing_back(
+    relay: Relay,
+) -> None:
+    async def diffstat(builder: str, notification: Notification) -> str | None:
+        return f"{builder}: 2 files changed"
+
+    async def broken(builder: str, notification: Notification) -> str | None:
+        raise RuntimeError("git is gone")
+
+    async def silent(builder: str, notification: Notification) -> str | None:
+        return None
+
+    for note in (diffstat, broken, silent):
+        relay.add_done_note(note)
+    done = Notification("ses_1:complete:e9", "ses_1", "complete", "Done\nall green")
+    error = Notification("ses_1:error:e10", "ses_1", "error", "Model failed")
+    annotated = await relay.events.with_done_notes(BUILDER, done)
+    assert annotated.line == "✅ Done\nall green\n0014-ironman-training: 2 files changed"
+    # only a Done carries notes
+    assert await relay.events.with_done_notes(BUILDER, error) == error

@@ -58,18 +58,45 @@ def _find(plist: ProjectList, given: str) -> Project:
         raise NotFound(str(error)) from None
 
 
-def list_projects(workspace: Workspace, status: str | None = None) -> list[dict[str, Any]]:
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+
+
+def list_projects(
+    workspace: Workspace,
+    status: str | None = None,
+    query: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+) -> dict[str, Any]:
+    """A page of projects: `projects`, how many matched, and how to narrow past the page.
+
+    Bounded because the caller is a model too: a 1,000-project list would cost it ~60k tokens.
+    """
     plist = _projects(workspace)
-    builders = _builder_names(workspace, [p.id for p in plist.projects])
+    needle = (query or "").lower()
+    chosen = [
+        p
+        for p in plist.with_status([status] if status else [])
+        if not needle or needle in p.id.lower() or needle in p.title.lower()
+    ]
+    limit = max(1, min(limit, MAX_LIMIT))
+    page = chosen[:limit]
+    builders = _builder_names(workspace, [p.id for p in page])
     rows = []
-    for project in plist.with_status([status] if status else []):
+    for project in page:
         row: dict[str, Any] = {"id": project.id, "title": project.title, "status": project.status}
         if project.repos:
             row["repos"] = list(project.repos)
         if builders.get(project.id):
             row["builders"] = builders[project.id]
         rows.append(row)
-    return rows
+    result: dict[str, Any] = {"projects": rows, "matched": len(chosen)}
+    if len(chosen) > limit:
+        result["more"] = (
+            f"{len(chosen) - limit} more of {len(chosen)} not shown; narrow with status or "
+            f"query, or raise limit (at most {MAX_LIMIT})"
+        )
+    return result
 
 
 def get_project(workspace: Workspace, project_id: str) -> dict[str, Any]:

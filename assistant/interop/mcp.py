@@ -38,9 +38,12 @@ def build_mcp_server(bridge: Bridge, *, caller: Principal) -> FastMCP:
     workspace = bridge.workspace
 
     @mcp.tool
-    def list_projects(status: str | None = None) -> list[dict[str, Any]]:
-        """List projects (id, title, status, repos, builders), optionally only one status."""
-        return _reads.list_projects(workspace, status)
+    def list_projects(
+        status: str | None = None, query: str | None = None, limit: int = _reads.DEFAULT_LIMIT
+    ) -> dict[str, Any]:
+        """List projects (id, title, status, repos, builders): filter by status and/or a text
+        in id or title; at most `limit` (max 500), then how many more."""
+        return _reads.list_projects(workspace, status, query, limit)
 
     @mcp.tool
     def get_project(id: str) -> dict[str, Any]:

@@ -62,8 +62,11 @@ async def test_tools_offered_and_none_approves(server: Any) -> None:
     assert listed == snapshot(
         {
             "list_projects": (
-                "List projects (id, title, status, repos, builders), optionally only one status.",
-                ["status"],
+                """\
+List projects (id, title, status, repos, builders): filter by status and/or a text
+in id or title; at most `limit` (max 500), then how many more.\
+""",
+                ["limit", "query", "status"],
             ),
             "get_project": (
                 'Show one project by id (e.g. "0014"): all its fields and its builders.',
@@ -101,6 +104,30 @@ async def test_tools_offered_and_none_approves(server: Any) -> None:
         }
     )
     assert not [name for name in listed if name.startswith(("approve", "resolve", "set_"))]
+
+
+async def test_a_long_project_list_comes_a_page_at_a_time(server: Any, workspace: Any) -> None:
+    entries = "".join(
+        f'  - id: "{n:04d}"\n    title: Service {n}\n    status: {"planned" if n % 2 else "conceived"}\n'
+        for n in range(1, 1001)
+    )
+    workspace.projectlist_path.write_text(f"# Projects\n\n```yaml\nprojects:\n{entries}```\n")
+    async with Client(server) as client:
+        first = (await client.call_tool("list_projects", {})).data
+        planned = (
+            await client.call_tool("list_projects", {"status": "planned", "limit": 9999})
+        ).data
+        one = (await client.call_tool("list_projects", {"query": "service 777"})).data
+    assert (len(first["projects"]), first["matched"]) == (50, 1000)
+    assert first["more"] == snapshot(
+        "950 more of 1000 not shown; narrow with status or query, or raise limit (at most 500)"
+    )
+    assert (len(planned["projects"]), planned["matched"]) == (500, 500)
+    assert "more" not in planned
+    assert one == {
+        "projects": [{"id": "0777", "title": "Service 777", "status": "planned"}],
+        "matched": 1,
+    }
 
 
 async def test_request_tools_refuse_bad_requests(server: Any, service: DirectMessages) -> None:
@@ -372,8 +399,8 @@ async def test_http_needs_the_bearer_token(http_server: str) -> None:
         StreamableHttpTransport(http_server, headers={"Authorization": "Bearer test-token-123"})
     )
     async with right:
-        projects = (await right.call_tool("list_projects", {"status": "planned"})).data
-    assert projects == [
+        listed = (await right.call_tool("list_projects", {"status": "planned"})).data
+    assert listed["projects"] == [
         {
             "id": "0015",
             "title": "New Feature",
@@ -416,4 +443,4 @@ async def test_ask_without_a_model_key_says_which_to_set(workspace: Any) -> None
         with pytest.raises(ToolError, match=r"No model key configured: set ANTHROPIC_API_KEY"):
             await client.call_tool("ask", {"message": "how is 0014 doing?"})
         listed = (await client.call_tool("list_projects", {"status": "implementing"})).data
-    assert [p["id"] for p in listed] == ["0014"]
+    assert [p["id"] for p in listed["projects"]] == ["0014"]

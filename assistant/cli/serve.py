@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -20,10 +21,24 @@ config_option = click.option(
 
 
 def _load(config_path: Path | None) -> GatewayConfig:
+    path = config_path or default_config_path()
+    if path is not None:
+        _read_env_file(path)
     try:
-        return load_config(config_path or default_config_path())
+        return load_config(path)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def _read_env_file(config: Path) -> None:
+    """foreman.env beside the config, as the service reads it, so `foreman serve` by hand sees
+    the same model key; a variable already set in the environment wins over the file."""
+    from assistant.setup import EnvFile
+
+    env = EnvFile.beside(config)
+    for name, value in env.values().items():
+        if name not in os.environ:
+            os.environ[name] = value
 
 
 def _state_dir(config: GatewayConfig) -> Path:

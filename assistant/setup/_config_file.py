@@ -90,6 +90,15 @@ class EnvFile:
     def beside(cls, config: Path) -> EnvFile:
         return cls(config.expanduser().absolute().parent / ENV_FILE_NAME)
 
+    def values(self) -> dict[str, str]:
+        """Every `NAME=value` the file sets (comments and other lines skipped)."""
+        found = {}
+        for line in self.lines:
+            match = re.fullmatch(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)", line)
+            if match:
+                found[match.group(1)] = match.group(2).strip().strip("'\"")
+        return found
+
     def get(self, name: str) -> str | None:
         for line in self.lines:
             match = re.fullmatch(rf"\s*(?:export\s+)?{re.escape(name)}=(.*)", line)

@@ -66,8 +66,8 @@ def model_step(config: ConfigFile, answers: Answers, ui: Prompter) -> None:
         env_file.set(env_var, key)
         env_file.save()
         ui.say(
-            f"Model: {model}. {env_var} is in {env_file.path} (mode 0600); the service reads "
-            f"it. For a shell: set -a; . {env_file.path}; set +a"
+            f"Model: {model}. {env_var} is in {env_file.path} (mode 0600); `foreman serve` and "
+            f"the service read it. For `foreman chat`: set -a; . {env_file.path}; set +a"
         )
     else:
         ui.say(f"Model: {model}.")

@@ -65,16 +65,15 @@ def offline_input_tokens(
     return tokens
 
 
-class Metered(WrapperModel):
-    """Counts each request into `meter` before it is sent; tokens when its response arrives."""
+class Observed(WrapperModel):
+    """A model passed through unchanged, with a hook before each request is sent and one when
+    its response (whole or streamed) has arrived; a request that fails still saw `sent`."""
 
-    def __init__(self, wrapped: Model, meter: Meter) -> None:
-        super().__init__(wrapped)
-        self.meter = meter
+    def sent(self, messages: list[ModelMessage]) -> None:
+        """Called before each request goes out."""
 
-    def _add(self, response: ModelResponse, params: ModelRequestParameters) -> None:
-        self.meter.input_tokens += offline_input_tokens(self.wrapped, response, params)
-        self.meter.output_tokens += response.usage.output_tokens
+    def answered(self, response: ModelResponse, params: ModelRequestParameters) -> None:
+        """Called with each complete response."""
 
     async def request(
         self,
@@ -82,9 +81,9 @@ class Metered(WrapperModel):
         model_settings: ModelSettings | None,
         model_request_parameters: ModelRequestParameters,
     ) -> ModelResponse:
-        self.meter.requests += 1
+        self.sent(messages)
         response = await super().request(messages, model_settings, model_request_parameters)
-        self._add(response, model_request_parameters)
+        self.answered(response, model_request_parameters)
         return response
 
     @asynccontextmanager
@@ -95,12 +94,27 @@ class Metered(WrapperModel):
         model_request_parameters: ModelRequestParameters,
         run_context: RunContext[Any] | None = None,
     ) -> AsyncIterator[StreamedResponse]:
-        self.meter.requests += 1
+        self.sent(messages)
         async with super().request_stream(
             messages, model_settings, model_request_parameters, run_context
         ) as stream:
             yield stream
-        self._add(stream.get(), model_request_parameters)
+        self.answered(stream.get(), model_request_parameters)
+
+
+class Metered(Observed):
+    """Counts each request into `meter` before it is sent; tokens when its response arrives."""
+
+    def __init__(self, wrapped: Model, meter: Meter) -> None:
+        super().__init__(wrapped)
+        self.meter = meter
+
+    def sent(self, messages: list[ModelMessage]) -> None:
+        self.meter.requests += 1
+
+    def answered(self, response: ModelResponse, params: ModelRequestParameters) -> None:
+        self.meter.input_tokens += offline_input_tokens(self.wrapped, response, params)
+        self.meter.output_tokens += response.usage.output_tokens
 
 
 def metered(model: Model, meter: Meter) -> Model:

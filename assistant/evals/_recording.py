@@ -6,18 +6,13 @@ count, tokens and history size are measured outside the code under test.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart
-from pydantic_ai.models import Model, ModelRequestParameters, StreamedResponse
-from pydantic_ai.models.wrapper import WrapperModel
-from pydantic_ai.settings import ModelSettings
-from pydantic_ai.tools import RunContext
+from pydantic_ai.models import Model, ModelRequestParameters
 
-from assistant.agent.metered import offline_input_tokens
+from assistant.agent.metered import Observed, offline_input_tokens
 
 
 @dataclass
@@ -41,35 +36,15 @@ class Recording:
                 self.tool_calls.append((part.tool_name, part.args_as_dict()))
 
 
-class RecordingModel(WrapperModel):
+class RecordingModel(Observed):
     """Passes every request through unchanged and notes it in `recording`."""
 
     def __init__(self, wrapped: Model | str) -> None:
         super().__init__(wrapped)
         self.recording = Recording()
 
-    async def request(
-        self,
-        messages: list[ModelMessage],
-        model_settings: ModelSettings | None,
-        model_request_parameters: ModelRequestParameters,
-    ) -> ModelResponse:
+    def sent(self, messages: list[ModelMessage]) -> None:
         self.recording.sent(messages)
-        response = await super().request(messages, model_settings, model_request_parameters)
-        self.recording.add(self.wrapped, response, model_request_parameters)
-        return response
 
-    @asynccontextmanager
-    async def request_stream(
-        self,
-        messages: list[ModelMessage],
-        model_settings: ModelSettings | None,
-        model_request_parameters: ModelRequestParameters,
-        run_context: RunContext[Any] | None = None,
-    ) -> AsyncIterator[StreamedResponse]:
-        self.recording.sent(messages)
-        async with super().request_stream(
-            messages, model_settings, model_request_parameters, run_context
-        ) as stream:
-            yield stream
-        self.recording.add(self.wrapped, stream.get(), model_request_parameters)
+    def answered(self, response: ModelResponse, params: ModelRequestParameters) -> None:
+        self.recording.add(self.wrapped, response, params)

@@ -43,7 +43,12 @@ async def _serve(service: DirectMessages, workspace: Any) -> AsyncIterator[str]:
     url = f"http://127.0.0.1:{port}/"
     bridge = Bridge(service=service, workspace=workspace, approver=HUMAN)
     app = build_a2a_app(bridge, caller=CALLER, url=url, token=TOKEN)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    # the client shares this event loop: a turn that holds the loop for seconds under load
+    # must not let uvicorn's 5 s keep-alive close the client's pooled connection mid-test
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", timeout_keep_alive=120
+    )
+    server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())
     while not server.started:
         assert not serving.done(), "the A2A server did not start"

@@ -118,6 +118,40 @@ class ButtonData:
         return cls(*match.groups()) if match else None
 
 
+# what one attachment may weigh: its bytes are held in memory until every chat has them (a
+# channel with a lower limit, Telegram's 50 MB, says so in one line instead of the file)
+OUTBOUND_FILE_LIMIT = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class OutboundFile:
+    """A file sent with a message (a patch, a builder's report): its name, type and bytes."""
+
+    filename: str
+    mime: str
+    data: bytes = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if len(self.data) > OUTBOUND_FILE_LIMIT:
+            raise ValueError(
+                f"{self.filename}: {len(self.data)} bytes is more than the "
+                f"{OUTBOUND_FILE_LIMIT} an attachment may hold"
+            )
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+def file_size(size: int) -> str:
+    """A size as a person reads it: 812 B, 4.2 KB, 3.1 MB."""
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
 @dataclass(frozen=True)
 class Outbound:
     chat: ChatRef
@@ -128,6 +162,8 @@ class Outbound:
     kind: str = "text"  # text | approval_card | notification | error
     extra: dict[str, str] = field(default_factory=dict)
     priority: Priority = "needs_you"
+    # attachments, sent after the text (as documents where the platform has them)
+    files: tuple[OutboundFile, ...] = ()
 
 
 # CSI (ESC [ … final), OSC (ESC ] … BEL or ST), the 8-bit CSI, and two-character escapes
@@ -168,4 +204,12 @@ def neutral_text(text: object) -> str:
 def neutral_outbound(message: Outbound) -> Outbound:
     """The message as a channel may show it: its text and choice labels neutral."""
     choices = tuple(replace(c, label=neutral_line(c.label)) for c in message.choices)
-    return replace(message, text=neutral_text(message.text), choices=choices)
+    files = tuple(replace(f, filename=neutral_filename(f.filename)) for f in message.files)
+    return replace(message, text=neutral_text(message.text), choices=choices, files=files)
+
+
+def neutral_filename(name: str) -> str:
+    """A file name a chat shows and a folder can hold: no directories, controls or bidi."""
+    base = neutral_line(name).replace("\\", "/").rsplit("/", 1)[-1].strip()
+    base = base.replace(LINE_BREAK_MARK, "_").lstrip(".")
+    return base[:120] or "file"

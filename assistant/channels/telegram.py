@@ -21,7 +21,15 @@ import httpx
 from assistant.channels._base import ChannelError, ChannelHealth, InboundHandler, Undeliverable
 from assistant.channels._chunks import split_text
 from assistant.channels.telegram_updates import inbound_from_update
-from assistant.messages import ChatRef, Choice, Inbound, Outbound, neutral_outbound
+from assistant.messages import (
+    ChatRef,
+    Choice,
+    Inbound,
+    Outbound,
+    OutboundFile,
+    file_size,
+    neutral_outbound,
+)
 
 if TYPE_CHECKING:
     from telegram import InlineKeyboardMarkup, Update
@@ -30,6 +38,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("foreman.channels.telegram")
 
 MESSAGE_LIMIT = 4096
+CAPTION_LIMIT = 1024
+UPLOAD_LIMIT = 50 * 1024 * 1024  # what a bot may send with sendDocument
 CALLBACK_DATA_LIMIT = 64  # bytes
 # a row of buttons stays readable on a phone up to about this many characters
 _ROW_CHARS = 30
@@ -399,6 +409,8 @@ class TelegramChannel:
             )
             return message.replaces_message_id
         thread = chat.thread_id if chat.thread_id != GENERAL_TOPIC else None
+        if message.files:
+            return await self._send_with_files(chat, message)
         pieces = [p for p in split_text(message.text, MESSAGE_LIMIT) if p.strip()]
         if not pieces:
             return None  # Telegram refuses empty text; there is nothing to say
@@ -416,6 +428,45 @@ class TelegramChannel:
             )
             sent_id = str(sent.message_id) if sent is not None else sent_id
         return sent_id
+
+    async def _send_with_files(self, chat: ChatRef, message: Outbound) -> str | None:
+        """The text, then each file as a document; a lone file under a short text without
+        choices goes as one document with the text as its caption."""
+        files = message.files
+        if (
+            len(files) == 1
+            and _unsendable(files[0]) is None
+            and not message.choices
+            and len(message.text) <= CAPTION_LIMIT
+        ):
+            return await self._send_document(chat, message, files[0], message.text)
+        sent_id = await self._send_to(chat, replace(message, files=()))
+        for file in files:
+            sent_id = await self._send_document(chat, message, file, "") or sent_id
+        return sent_id
+
+    async def _send_document(
+        self, chat: ChatRef, message: Outbound, file: OutboundFile, caption: str
+    ) -> str | None:
+        from telegram import InputFile
+
+        refusal = _unsendable(file)
+        if refusal is not None:
+            # Telegram would refuse it (413, or "file must be non-empty"): one line instead
+            return await self._send_to(chat, replace(message, text=refusal, files=(), choices=()))
+        assert self.app is not None
+        thread = chat.thread_id if chat.thread_id != GENERAL_TOPIC else None
+        document = InputFile(file.data, filename=file.filename)
+        document.mimetype = file.mime
+        sent = await self._retrying(
+            self.app.bot.send_document,
+            chat_id=int(chat.chat_id),
+            document=document,
+            caption=caption if caption.strip() else None,
+            message_thread_id=int(thread) if thread else None,
+            disable_notification=message.priority == "progress",
+        )
+        return str(sent.message_id) if sent is not None else None
 
     async def _retrying(self, call: Any, **kwargs: Any) -> Any:
         """Retry server errors and timeouts; a bad request is our bug and is raised at once."""
@@ -441,6 +492,18 @@ class TelegramChannel:
                 log.warning("telegram: %s failed (%s), retry %d", call.__name__, exc, attempt + 1)
                 await asyncio.sleep(delay)
         return None
+
+
+def _unsendable(file: OutboundFile) -> str | None:
+    """Why Telegram would refuse this file from a bot, as the one line sent instead."""
+    if file.size == 0:
+        return f"📎 {file.filename} is empty; nothing to send."
+    if file.size > UPLOAD_LIMIT:
+        return (
+            f"📎 {file.filename} ({file_size(file.size)}) is over the 50 MB Telegram lets a bot "
+            "send; not sent."
+        )
+    return None
 
 
 def file_url(base_url: str) -> str:

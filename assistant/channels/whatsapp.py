@@ -18,12 +18,21 @@ from typing import Any
 from assistant.channels._base import ChannelError, ChannelHealth, InboundHandler
 from assistant.channels._chunks import split_text
 from assistant.channels.whatsapp_connection import BACKOFF, Connection
-from assistant.messages import ChatRef, Choice, Inbound, Outbound, Principal, neutral_outbound
+from assistant.messages import (
+    ChatRef,
+    Choice,
+    Inbound,
+    Outbound,
+    OutboundFile,
+    Principal,
+    neutral_outbound,
+)
 
 log = logging.getLogger("foreman.channels.whatsapp")
 
 # WhatsApp accepts far longer texts, but long ones are cut in notifications and hard to read
 MESSAGE_LIMIT = 4000
+CAPTION_LIMIT = 1024  # a document's caption; a longer text goes as its own message first
 COMPOSING_EVERY = 10.0  # WhatsApp drops a "typing…" left alone after some seconds
 USER_SERVER = "s.whatsapp.net"
 GROUP_SERVER = "g.us"
@@ -77,6 +86,16 @@ def numbered(text: str, choices: tuple[Choice, ...]) -> str:
 
 def is_choice_number(text: str) -> bool:
     return len(text) <= _CHOICE_DIGITS and text.isascii() and text.isdigit()
+
+
+def _as_caption(message: Outbound) -> bool:
+    """A lone file under a short text without choices goes as one document, captioned."""
+    return (
+        len(message.files) == 1
+        and bool(message.files[0].data)
+        and not message.choices
+        and len(message.text) <= CAPTION_LIMIT
+    )
 
 
 class GroupNameError(ValueError):
@@ -219,7 +238,8 @@ class WhatsAppChannel:
     # --- sending --------------------------------------------------------------------------
 
     async def send(self, message: Outbound) -> str | None:
-        """Send in chunks (choices numbered on the last); an edit replaces the earlier text."""
+        """Send in chunks (choices numbered on the last), then each file as a document; an edit
+        replaces the earlier text."""
         # titles, names and builder output are data: no escapes, controls or bidi reach the chat
         message = neutral_outbound(message)
         chat = message.chat.chat_id
@@ -237,13 +257,33 @@ class WhatsAppChannel:
                 else:
                     del self._cards[message.chat.key]
             return message.replaces_message_id
+        if message.files and _as_caption(message):
+            return await self._send_document(chat, message.files[0], message.text)
         sent_id: str | None = None
         for piece in split_text(numbered(message.text, message.choices), MESSAGE_LIMIT):
+            if not piece.strip():
+                continue
             response = await self.client.send_message(to_jid(chat), piece)
             sent_id = response.ID
         if message.choices and sent_id is not None:
             self._cards[message.chat.key] = _Card(sent_id, message.choices)
+        for file in message.files:
+            sent_id = await self._send_document(chat, file, "") or sent_id
         return sent_id
+
+    async def _send_document(self, chat: str, file: OutboundFile, caption: str) -> str | None:
+        """A document message: neonize uploads the bytes (encrypted), then sends the message."""
+        if not file.data:
+            note = f"📎 {file.filename} is empty; nothing to send."
+            return (await self.client.send_message(to_jid(chat), note)).ID
+        response = await self.client.send_document(
+            to_jid(chat),
+            file.data,
+            caption=caption or None,
+            filename=file.filename,
+            mimetype=file.mime,
+        )
+        return response.ID
 
     async def create_group(
         self, name: str, participants: list[str], *, wait_seconds: float = 30.0

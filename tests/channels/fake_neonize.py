@@ -11,6 +11,8 @@ neonize makes the way goneonize 0.5.2 and whatsmeow do:
   (ending the connect task, never raising from `connect()`);
 - a session without a device gets QR codes; the QR loop runs on a context `Stop` cannot
   cancel, and when nobody scans, the call never returns;
+- `Upload` encrypts and stores media, answering its path and hashes; a document message is
+  read back against its upload (the bytes a recipient would download);
 - `PairPhone`, sends and group creation fail without a connected client; a pair code is
   given only after the first QR code;
 - pairing ends in a `PairStatus` event carrying the account or an error; the device is
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import hashlib
 import itertools
 import sqlite3
 import threading
@@ -76,6 +79,17 @@ class Sent:
 
 
 @dataclass
+class SentDocument:
+    to: str
+    filename: str
+    mime: str
+    caption: str
+    data: bytes = field(repr=False)
+    id: str = ""
+    media_type: int = 0
+
+
+@dataclass
 class GoClient:
     """One whatsmeow client, as goneonize keeps it in its `clients` map."""
 
@@ -116,6 +130,8 @@ class FakeWhatsmeow:
         self.connects = 0
         self.stops = 0
         self.sent: list[Sent] = []
+        self.documents: list[SentDocument] = []
+        self.uploads: dict[str, tuple[bytes, int]] = {}  # direct path -> (bytes, media type)
         self.edits: list[tuple[str, str, str]] = []
         self.groups: list[tuple[str, list[str]]] = []
         self.presences: list[tuple[str, int]] = []  # (chat, ChatPresence value) as sent
@@ -246,11 +262,54 @@ class FakeWhatsmeow:
             if body.HasField("editedMessage"):
                 edit = body.editedMessage.message.protocolMessage
                 self.edits.append((chat, edit.key.ID, edit.editedMessage.conversation))
+            elif body.HasField("documentMessage"):
+                self.documents.append(self._document(chat, body.documentMessage, response.ID))
             else:
                 text = body.conversation or body.extendedTextMessage.text
                 self.sent.append(Sent(chat, text, response.ID))
             answer.SendResponse.CopyFrom(response)
         return answer.SerializeToString()
+
+    def Upload(self, uuid: bytes, data: bytes, size: int, media_type: int) -> bytes:  # noqa: N802
+        """whatsmeow encrypts the media, uploads it and answers where it is and its hashes."""
+        client = self.clients.get(uuid)
+        answer = wa.UploadReturnFunction()
+        if client is None:
+            answer.Error = NIL_CLIENT
+        elif not client.online:
+            answer.Error = NOT_CONNECTED
+        else:
+            number = next(self._ids)
+            path = f"/v/t62.7119-24/{number}.enc"
+            blob = bytes(data[:size])
+            self.uploads[path] = (blob, media_type)
+            answer.UploadResponse.CopyFrom(
+                wa.UploadResponse(
+                    url=f"https://mmg.whatsapp.net{path}",
+                    DirectPath=path,
+                    Handle="",
+                    MediaKey=b"k" * 32,
+                    FileEncSHA256=hashlib.sha256(b"enc" + blob).digest(),
+                    FileSHA256=hashlib.sha256(blob).digest(),
+                    FileLength=len(blob),
+                )
+            )
+        return answer.SerializeToString()
+
+    def _document(self, chat: str, document: Any, message_id: str) -> SentDocument:
+        """A sent document message, with the bytes its upload held (a bad reference fails)."""
+        blob, media_type = self.uploads[document.directPath]
+        if hashlib.sha256(blob).digest() != document.fileSHA256 or len(blob) != document.fileLength:
+            raise AssertionError("the document message does not match its upload")
+        return SentDocument(
+            chat,
+            document.fileName,
+            document.mimetype,
+            document.caption,
+            blob,
+            message_id,
+            media_type,
+        )
 
     def SendChatPresence(  # noqa: N802
         self, uuid: bytes, to: bytes, to_size: int, state: int, media: int

@@ -8,7 +8,9 @@ users wrote or pressed something. It runs in a thread, so a bot in another proce
 It refuses what the real API refuses (/work/shared/TELEGRAM.md): a callback answered late, twice
 or never issued; empty or over-long text; edits of unknown messages or to the same content;
 users who never started the bot; a group that became a supergroup (`migrate_to_chat_id`);
-closed, deleted or General forum topics; a second poller (409).
+closed, deleted or General forum topics; a second poller (409); documents that are empty,
+past 50 MB (413) or with a caption past 1024 characters. A document the bot sent is served
+back by getFile and the file download, as the real API does.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import default as default_policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote
@@ -289,11 +293,14 @@ class FakeTelegram:
             return
         method = path[len(prefix) :]
         length = int(request.headers.get("Content-Length") or 0)
-        body = request.rfile.read(length).decode() if length else ""
-        if request.headers.get("Content-Type", "").startswith("application/json"):
-            params = json.loads(body or "{}")
+        raw = request.rfile.read(length) if length else b""
+        content_type = request.headers.get("Content-Type", "")
+        if content_type.startswith("multipart/form-data"):
+            params = _multipart(content_type, raw)
+        elif content_type.startswith("application/json"):
+            params = json.loads(raw.decode() or "{}")
         else:
-            params = {key: _decode(key, value) for key, value in parse_qsl(body)}
+            params = {key: _decode(key, value) for key, value in parse_qsl(raw.decode())}
         if method != "getUpdates":
             with self._cond:
                 self.calls.append(Call(method, params))
@@ -579,6 +586,49 @@ class FakeTelegram:
         self._push({"update_id": update_id, "message": message})
         return update_id
 
+    def _api_sendDocument(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A bot's upload, as the real API takes it: multipart, the file in `document`."""
+        chat_id = int(params["chat_id"])
+        self._check_chat(chat_id)
+        self._check_thread(chat_id, params.get("message_thread_id"))
+        upload = params.get("document")
+        if not isinstance(upload, Upload):
+            raise Refused(400, "Bad Request: there is no document in the request")
+        if not upload.data:
+            raise Refused(400, "Bad Request: file must be non-empty")
+        if len(upload.data) > UPLOAD_LIMIT:
+            raise Refused(413, "Request Entity Too Large")
+        caption = str(params.get("caption") or "")
+        if len(caption) > CAPTION_LIMIT:
+            raise Refused(400, "Bad Request: message caption is too long")
+        suffix = "." + upload.filename.rsplit(".", 1)[-1] if "." in upload.filename else ""
+        meta = self.upload(upload.data, "documents", suffix)
+        document = {**meta, "file_name": upload.filename, "mime_type": upload.mime}
+        chat = self._chats.get(chat_id, {"id": chat_id, "type": "private", "first_name": "x"})
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": chat,
+            "from": {k: BOT[k] for k in ("id", "is_bot", "first_name", "username")},
+            "document": document,
+        }
+        if caption:
+            message["caption"] = caption
+        if params.get("message_thread_id"):
+            message["message_thread_id"] = int(params["message_thread_id"])
+            message["is_topic_message"] = True
+        if params.get("reply_markup"):
+            message["reply_markup"] = params["reply_markup"]
+        with self._cond:
+            self._messages[(chat_id, message["message_id"])] = message
+        params["_result"] = message
+        return message
+
+    def document_bytes(self, document: dict[str, Any]) -> bytes:
+        """What a sent document holds, as getFile and a download would serve it."""
+        with self._cond:
+            return self._files[document["file_id"]][1]
+
     def downloads(self) -> list[str]:
         """The file paths the bot downloaded, in order."""
         with self._cond:
@@ -621,6 +671,31 @@ class FakeTelegram:
             pass
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A file part of a multipart request: its name, type and bytes."""
+
+    filename: str
+    mime: str
+    data: bytes = field(repr=False)
+
+
+def _multipart(content_type: str, body: bytes) -> dict[str, Any]:
+    """The fields of a multipart/form-data body: text as text, file parts as `Upload`."""
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+    parsed = BytesParser(policy=default_policy).parsebytes(head + body)
+    params: dict[str, Any] = {}
+    for part in parsed.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        data = part.get_payload(decode=True) or b""
+        filename = part.get_filename()
+        if filename is not None:
+            params[name] = Upload(filename, part.get_content_type(), data)
+        else:
+            params[name] = _decode(name, data.decode())
+    return params
+
+
 class Refused(Exception):
     def __init__(self, status: int, description: str, parameters: dict[str, Any] | None = None):
         super().__init__(description)
@@ -632,6 +707,8 @@ class Refused(Exception):
 GENERAL_TOPIC = 1
 CALLBACK_ANSWER_LIMIT = 200
 TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
+UPLOAD_LIMIT = 50 * 1024 * 1024  # sendDocument from a bot
 STALE_QUERY = "Bad Request: query is too old and response timeout expired or query id is invalid"
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup "

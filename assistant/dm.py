@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import logging
+from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -30,7 +31,7 @@ from assistant.approvals import (
 )
 from assistant.commands import CommandContext, run_command
 from assistant.conversations import DEFAULT_MAX_MESSAGES, DEFAULT_MAX_TOKENS, ConversationStore
-from assistant.messages import ChatRef, Inbound, Outbound, Principal
+from assistant.messages import ChatRef, Inbound, Outbound, OutboundFile, Principal
 from assistant.model_config import ModelNotConfigured
 from assistant.store import Store
 from tools.opencode import OpenCodeClient
@@ -210,8 +211,10 @@ class DirectMessages:
             messages = result.all_messages()
             self.conversations.save(message.chat.key, messages, meter)
         if isinstance(result.output, DeferredToolRequests):
-            return await self._cards(message, result.output, messages, approver)
-        return [_say(message.chat, result.output)]
+            out = await self._cards(message, result.output, messages, approver)
+        else:
+            out = [_say(message.chat, result.output)]
+        return with_tool_files(out, message.chat, deps.files)
 
     async def _cards(
         self,
@@ -273,3 +276,17 @@ class DirectMessages:
 
 def _say(chat: ChatRef, text: str, *, kind: str = "text") -> Outbound:
     return Outbound(chat=chat, text=text, kind=kind)
+
+
+def with_tool_files(
+    replies: list[Outbound], chat: ChatRef, files: list[OutboundFile]
+) -> list[Outbound]:
+    """The turn's replies with the files its tools left (a patch) on the first text reply
+    in the chat; a message of their own when the turn said nothing there but cards."""
+    if not files:
+        return replies
+    for index, reply in enumerate(replies):
+        if reply.chat.key == chat.key and reply.kind == "text" and not reply.choices:
+            return [*replies[:index], replace(reply, files=tuple(files)), *replies[index + 1 :]]
+    names = ", ".join(f.filename for f in files)
+    return [*replies, Outbound(chat=chat, text=f"📎 {names}", files=tuple(files))]

@@ -11,6 +11,7 @@ from pydantic_ai import Agent, DeferredToolRequests, RunContext
 import prompts
 from assistant.agent._deps import AssistantDeps
 from assistant.builder_summary import builder_summary
+from assistant.diff_files import patch_file
 from tools.orchestrator import OrchestratorError, builders_by_project
 from tools.projectlist import ProjectListError
 
@@ -136,9 +137,17 @@ async def builder_status(ctx: RunContext[AssistantDeps], name: str) -> str:
 async def builder_diff(ctx: RunContext[AssistantDeps], name: str, repo: str | None = None) -> str:
     """Files a builder changed, +/- lines: uncommitted and unpushed apart, per worktree."""
     try:
-        return (await ctx.deps.orchestrator.builder_diff(name, repo)).render()
+        found = await ctx.deps.orchestrator.builder_diff(name, repo, patch=True)
     except OrchestratorError as exc:
         return f"error: {exc}"
+    file, note = patch_file(found, repo)
+    lines = [found.render()]
+    if file is not None:
+        ctx.deps.files.append(file)
+        lines.append(f"(the full patch is attached to your reply as {file.filename})")
+    elif note:
+        lines.append(note)
+    return _bounded("\n".join(lines))
 
 
 @agent.tool

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from assistant.approvals import ApprovalBook
-from assistant.messages import ChatRef, Principal
+from assistant.messages import ChatRef, OutboundFile, Principal
 from tools.orchestrator import Orchestrator
 from tools.projectlist import ProjectList, load
 from tools.workspace import Workspace
@@ -18,6 +18,9 @@ class AssistantDeps:
     approvals: ApprovalBook
     principal: Principal
     chat: ChatRef
+    # files a tool leaves for the user (a builder's patch), sent with the turn's reply; the
+    # model sees only that they were attached, never their bytes
+    files: list[OutboundFile] = field(default_factory=list)
 
     def projectlist(self) -> ProjectList:
         # Read fresh every time: a human may edit the file between two tool calls.

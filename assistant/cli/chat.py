@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from assistant.channels.terminal import FILES_FOLDER
 from assistant.cli.options import (
     OFFLINE_MODEL,
     OFFLINE_NOTE,
@@ -17,6 +18,7 @@ from assistant.cli.options import (
     fail,
     open_state,
     open_workspace,
+    state_dir_of,
     workspace_options,
 )
 from assistant.messages import ButtonData, ChatRef, Inbound, Outbound, Principal, neutral_outbound
@@ -38,9 +40,11 @@ def terminal_chat() -> ChatRef:
     return ChatRef("terminal", terminal_principal().user_id)
 
 
-def render(console: Console, message: Outbound) -> None:
+def render(console: Console, message: Outbound, files_folder: Path | None = None) -> None:
     from rich.panel import Panel
     from rich.text import Text
+
+    from assistant.channels.terminal import save_files
 
     # Message text is data (project titles, notes, file names): never read as rich markup,
     # and no ANSI escape, control character or bidi override reaches the terminal.
@@ -53,6 +57,11 @@ def render(console: Console, message: Outbound) -> None:
     if message.choices and message.kind != "approval_card":
         labels = "  ".join(f"[{i}] {c.label}" for i, c in enumerate(message.choices, 1))
         console.print(Text("         " + labels))
+    if message.files:
+        folder = files_folder or state_dir_of(None) / FILES_FOLDER
+        for line in save_files(message.files, folder):
+            # a path is copied from here: never wrapped
+            console.print(Text("         " + line), soft_wrap=True)
 
 
 class TerminalChat:
@@ -65,6 +74,7 @@ class TerminalChat:
         self.chat = terminal_chat()
         self.loop = asyncio.new_event_loop()
         self._counter = 0
+        self.files_folder = svc.store.path.parent / FILES_FOLDER
 
     def _inbound(self, text: str = "", callback: str | None = None) -> Inbound:
         self._counter += 1
@@ -121,7 +131,7 @@ class TerminalChat:
                 queue += answered
                 continue
             message = queue.pop(0)
-            render(self.console, message)
+            render(self.console, message, self.files_folder)
             if message.kind == "approval_card":
                 cards.append(message)
             elif message.choices:

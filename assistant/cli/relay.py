@@ -110,7 +110,7 @@ async def _run(workspace: Workspace, platform: str) -> None:
     import getpass
     import os
 
-    from assistant.channels.terminal import chosen, terminal_text
+    from assistant.channels.terminal import FILES_FOLDER, chosen, save_files, terminal_text
     from assistant.messages import ChatRef, Choice, Inbound, Outbound, Principal
     from assistant.relay import Relay
     from tools.opencode import OpenCodeClient
@@ -125,11 +125,15 @@ async def _run(workspace: Workspace, platform: str) -> None:
     # the latest choices shown in each chat: what a bare number typed there answers
     choices: dict[str, tuple[Choice, ...]] = {}
 
+    files_folder = store.path.parent / FILES_FOLDER
+
     async def send(message: Outbound) -> str | None:
         if message.choices:
             choices[message.chat.key] = message.choices
         text = terminal_text(message.text, message.choices)
         print(f"{message.chat.chat_id}: {text}", flush=True)
+        for line in save_files(message.files, files_folder):
+            print(f"{message.chat.chat_id}: {line}", flush=True)
         return None
 
     async def read_stdin() -> None:

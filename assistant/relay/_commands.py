@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Container
 from pathlib import Path
 
+from assistant.diff_files import patch_file
 from assistant.messages import ButtonData, ChatRef, Inbound, Outbound, Principal
 from assistant.relay._bindings import Binding, BoundChats
 from assistant.relay._classify import IDLE, permission_notification, question_notification
@@ -145,13 +146,17 @@ class GroupCommands:
     async def _diff(self, binding: Binding, message: Inbound, argument: str) -> list[Outbound]:
         """`/diff [REPO]`: what the builder changed, read from its worktrees (git only)."""
         directory = Path(self.bound.directory(binding.builder))
+        repo = argument or None
         try:
             found = await asyncio.to_thread(
-                builder_diff, self.bound.root, directory, argument or None
+                builder_diff, self.bound.root, directory, repo, patch=True
             )
         except OrchestratorError as exc:
             return [reply(message.chat, f"Cannot show the diff: {exc.reason}")]
-        return [reply(message.chat, found.render())]
+        # the summary to read, the full patch as a `.diff` to open
+        file, note = patch_file(found, repo)
+        text = "\n".join(line for line in (found.render(), note) if line)
+        return [Outbound(chat=message.chat, text=text, files=(file,) if file else ())]
 
     async def _answer_permission(
         self, binding: Binding, message: Inbound, answer: str, reason: str | None

@@ -46,3 +46,32 @@ async def test_diff_in_a_bound_chat_shows_the_summary(tmp_path: Path) -> None:
     assert unknown.text == snapshot(
         "Cannot show the diff: builder 0015-new-feature has no worktree for repository nope"
     )
+    # the full patch goes with the summary, as a `.diff` a phone opens in a viewer
+    (patch,) = summary.files
+    assert (patch.filename, patch.mime) == ("0015-new-feature.diff", "text/x-diff")
+    assert patch.data.decode() == snapshot("""\
+# ai-dev (builder/0015-new-feature): uncommitted
+diff --git a/limiter.py b/limiter.py
+new file mode 100644
+index 0000000..537d6eb
+--- /dev/null
++++ b/limiter.py
+@@ -0,0 +1,2 @@
++def allow():
++    return True
+""")
+    assert [f.filename for f in one.files] == ["0015-new-feature-ai-dev.diff"]
+    assert unknown.files == ()
+
+
+async def test_diff_of_a_builder_without_changes_sends_no_file(tmp_path: Path) -> None:
+    workspace = make_demo_workspace(tmp_path / "ws")
+    builder = await Orchestrator(workspace, backend="native").create_builder("0015")
+    client = OpenCodeClient("http://127.0.0.1:9")  # /diff reads git only
+    relay = Relay(open_store(tmp_path / "state"), client, workspace.root, principals={ALICE.key})
+    await relay.handle(Inbound(GROUP, ALICE, f"/bind {builder.name}"))
+
+    (summary,) = await relay.handle(Inbound(GROUP, ALICE, "/diff"))
+
+    assert summary.text.splitlines()[0] == "0015-new-feature: no changes"
+    assert summary.files == ()

@@ -91,7 +91,9 @@ class DirectMessages:
         self.approvals = ApprovalBook(store, approval_ttl)
         self.conversations = ConversationStore(store, max_history, history_tokens)
         # Decisions are written into the chats' histories by this service (the DecisionLog).
-        self.desk = ApprovalDesk(self.approvals, ActionContext(workspace, self.orchestrator), self)
+        self.desk = ApprovalDesk(
+            self.approvals, ActionContext(workspace, self.orchestrator, store), self
+        )
         self._commands = CommandContext(workspace, self.orchestrator, self.desk, self.conversations)
         self._locks: dict[str, asyncio.Lock] = {}
 

@@ -203,3 +203,9 @@ async def terminate_builder(ctx: RunContext[AssistantDeps], name: str) -> str:
 async def force_terminate_builder(ctx: RunContext[AssistantDeps], name: str) -> str:
     """Remove a builder even with unsaved work, discarding it (the user approves first)."""
     return await _approved(ctx, "force_terminate_builder")
+
+
+@agent.tool(requires_approval=True)
+async def message_builder(ctx: RunContext[AssistantDeps], name: str, text: str) -> str:
+    """Send text to a builder's session (name: builder or project id; the user approves first)."""
+    return await _approved(ctx, "message_builder")

@@ -51,6 +51,10 @@ STATUS_WORDS: dict[str, str] = {
 STATUS_WORD = re.compile(r"\b(" + "|".join(re.escape(w) for w in STATUS_WORDS) + r")\b")
 SET_VERB = re.compile(r"\b(mark|set|move|change|put|flag|update|make)\b")
 STOP_VERB = re.compile(r"\b(terminate|remove|delete|kill|stop|tear down|clean up)\b")
+# "tell it to …", "ask 0015-x to …": what to tell a builder, as the user wrote it
+TELL = re.compile(
+    r"\b(?:tell|ask) (?:it|them|the builder|\d{4}(?:-[a-z0-9]+)*) to (.+)", re.I | re.S
+)
 PRONOUN = re.compile(r"\b(it|that|this|them|the project)\b")
 REPLY_LIMIT = 1500
 
@@ -63,6 +67,16 @@ class Intent:
     project_ids: list[str] = field(default_factory=list)
     status: str | None = None
     builder: str | None = None
+    message: str | None = None  # what to tell the builder
+
+
+def _message(text: str) -> str | None:
+    found = TELL.search(text)
+    if found is None:
+        return None
+    said = found.group(1).strip()
+    said = said[:1].upper() + said[1:]
+    return said if said.endswith((".", "!", "?")) else said + "."
 
 
 def read_intent(text: str) -> Intent:
@@ -76,8 +90,11 @@ def read_intent(text: str) -> Intent:
         ids = [i for i in ids if not builder.startswith(i)] or ids
     if re.search(r"\bwrap(ping)?[ -]?up\b|\bfinish(ed)? (with|work on)\b", lowered):
         return Intent("wrap_up", ids) if ids else Intent("ask_which")
-    if re.search(r"\bstart(ing)? (work(ing)? )?on\b|\bbegin work", lowered):
-        return Intent("start", ids) if ids else Intent("ask_which")
+    message = _message(text)
+    if re.search(r"\bstart(ing)? (work(ing)? )?on\b|\bbegin work|\bstart project\b", lowered):
+        return Intent("start", ids, message=message) if ids else Intent("ask_which")
+    if message and (builder or ids):
+        return Intent("message", ids, builder=builder, message=message)
     if builder and STOP_VERB.search(lowered):
         kind = "force_terminate" if "force" in lowered else "terminate"
         return Intent(kind, ids, builder=builder)
@@ -125,6 +142,8 @@ def _preface(intent: Intent, calls: list[ToolCallPart]) -> str | None:
     """What a good model says before proposing changes that wait for approval."""
     tools = {c.tool_name for c in calls}
     project = intent.project_ids[0] if intent.project_ids else ""
+    if intent.kind == "start" and "message_builder" in tools:
+        return f"Moving {project} to implementing, creating its builder and passing it your message."
     if intent.kind == "start" and "create_builder" in tools:
         return f"Moving {project} to implementing and creating its builder."
     if intent.kind == "wrap_up" and "terminate_builder" in tools:
@@ -186,6 +205,7 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "name": ("name", "builder", "builder_name"),
     "status": ("status", "new_status"),
     "reason": ("reason",),
+    "text": ("text", "message"),
 }
 
 
@@ -218,6 +238,11 @@ def _plan(intent: Intent, step: int, returns: list[Any], tools: _Tools) -> list[
                 ),
                 tools.call("create_builder", project_id=ids[0]),
             ]
+            if intent.message:
+                calls.append(tools.call("message_builder", name=ids[0], text=intent.message))
+        elif intent.kind == "message":
+            name = intent.builder or ids[0]
+            calls = [tools.call("message_builder", name=name, text=intent.message)]
         elif intent.kind in ("wrap_up", "terminate_project"):
             calls = [tools.call("list_builders")]
         elif intent.kind == "terminate":

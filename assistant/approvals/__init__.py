@@ -4,7 +4,12 @@
 and writer of the approvals and audit tables.
 """
 
-from assistant.approvals._actions import ActionContext, ActionInvalid, ActionOutcome
+from assistant.approvals._actions import (
+    ActionContext,
+    ActionInvalid,
+    ActionNotYet,
+    ActionOutcome,
+)
 from assistant.approvals._cards import approver_chat, card_message, card_replies
 from assistant.approvals._desk import ApprovalDesk, Decision, DecisionLog, parse_press
 from assistant.approvals._git_commit import CommitFailed, commit_projectlist, git_commit_enabled
@@ -14,6 +19,7 @@ __all__ = [
     "DEFAULT_TTL",
     "ActionContext",
     "ActionInvalid",
+    "ActionNotYet",
     "ActionOutcome",
     "Approval",
     "ApprovalBook",

@@ -1,4 +1,4 @@
-"""The four mutations: how each is shown on a card, re-validated, and carried out.
+"""The mutations: how each is shown on a card, re-validated, and carried out.
 
 `plan_action` reads the current state and says what the action would do (the card text) and
 what it assumes (the precondition). Re-validation is planning again and comparing
@@ -13,7 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from assistant.messages import neutral_line
+from assistant.approvals._message import (
+    BuilderNotYet,
+    MessageInvalid,
+    message_text,
+    plan_message,
+    send_message,
+)
+from assistant.messages import ChatRef, neutral_line
+from assistant.store import Store
 from tools.orchestrator import DirtyReport, Orchestrator, OrchestratorError
 from tools.projectlist import (
     ProjectListError,
@@ -29,10 +37,15 @@ class ActionInvalid(Exception):
     """The proposed action cannot be carried out at all (unknown project, bad status, ...)."""
 
 
+class ActionNotYet(ActionInvalid):
+    """The action waits for another card (a message to a builder still to be created)."""
+
+
 @dataclass(frozen=True)
 class ActionContext:
     workspace: Workspace
     orchestrator: Orchestrator
+    store: Store | None = None  # where a messaged builder's reporting chat is kept
 
 
 @dataclass(frozen=True)
@@ -105,8 +118,26 @@ async def _builder_report(
     return builder_report(report), report.fingerprint
 
 
-async def plan_action(ctx: ActionContext, tool_name: str, args: dict[str, Any]) -> ActionPlan:
-    """What `tool_name(**args)` would do now; raises ActionInvalid when it cannot be done."""
+async def _plan_message(ctx: ActionContext, args: dict[str, Any], deciding: bool) -> ActionPlan:
+    try:
+        plan = await plan_message(ctx.workspace, ctx.orchestrator, args, deciding=deciding)
+    except BuilderNotYet as exc:
+        raise ActionNotYet(str(exc)) from exc
+    except MessageInvalid as exc:
+        raise ActionInvalid(str(exc)) from exc
+    # the text is not compared: it is the card's own, never changed by anyone else
+    return ActionPlan(plan.title, plan.body, {"builder": plan.builder})
+
+
+async def plan_action(
+    ctx: ActionContext, tool_name: str, args: dict[str, Any], *, deciding: bool = False
+) -> ActionPlan:
+    """What `tool_name(**args)` would do now; raises ActionInvalid when it cannot be done.
+
+    `deciding`: planned again as the card is approved (ActionNotYet: not yet, the card waits).
+    """
+    if tool_name == "message_builder":
+        return await _plan_message(ctx, args, deciding)
     if tool_name == "set_project_status":
         try:
             plist = await load_async(ctx.workspace.projectlist_path)
@@ -169,10 +200,39 @@ async def plan_action(ctx: ActionContext, tool_name: str, args: dict[str, Any]) 
     raise ActionInvalid(f"{tool_name} is not an action that needs approval")
 
 
-async def carry_out(
-    ctx: ActionContext, tool_name: str, args: dict[str, Any], precondition: dict[str, Any]
+async def _carry_out_message(
+    ctx: ActionContext, args: dict[str, Any], precondition: dict[str, Any], reports_to: ChatRef
 ) -> ActionOutcome:
-    """Do the approved action, refusing (stale) when the state it was approved for has moved."""
+    builder = str(precondition.get("builder") or "")
+    try:
+        text = message_text(args)
+    except MessageInvalid as exc:
+        return ActionOutcome("failed", f"Not sent: {exc}")
+    sent, summary = await send_message(
+        ctx.store,
+        ctx.orchestrator,
+        builder,
+        text,
+        reports_to=reports_to,
+        approver=reports_to.key,
+    )
+    return ActionOutcome("done" if sent else "failed", summary, {"builder": builder})
+
+
+async def carry_out(
+    ctx: ActionContext,
+    tool_name: str,
+    args: dict[str, Any],
+    precondition: dict[str, Any],
+    *,
+    reports_to: ChatRef | None = None,
+) -> ActionOutcome:
+    """Do the approved action, refusing (stale) when the state it was approved for has moved.
+
+    `reports_to`: the approver's own chat, where a messaged builder with no chat reports.
+    """
+    if tool_name == "message_builder" and reports_to is not None:
+        return await _carry_out_message(ctx, args, precondition, reports_to)
     if tool_name == "set_project_status":
         try:
             change = await asyncio.to_thread(

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from assistant.approvals._actions import (
     ActionContext,
     ActionInvalid,
+    ActionNotYet,
     ActionOutcome,
     carry_out,
     plan_action,
@@ -233,7 +234,10 @@ class ApprovalDesk:
         self, approval: Approval, approver: Principal, message_id: str | None
     ) -> Decision:
         try:
-            plan = await plan_action(self.actions, approval.tool_name, approval.args)
+            plan = await plan_action(self.actions, approval.tool_name, approval.args, deciding=True)
+        except ActionNotYet as exc:  # nothing claimed: the card stays open for a later yes
+            text = f"Approval {approval.id} waits: {exc}."
+            return Decision([_say(approval.card_chat, text, kind="error")])
         except ActionInvalid as exc:
             plan = None
             reason = str(exc)
@@ -249,7 +253,11 @@ class ApprovalDesk:
             return Decision([self._already_resolved(approval)])
         # The arguments the user saw on the card are the ones carried out.
         outcome = await carry_out(
-            self.actions, approval.tool_name, approval.args, approval.precondition
+            self.actions,
+            approval.tool_name,
+            approval.args,
+            approval.precondition,
+            reports_to=approval.card_chat,
         )
         details = dict(outcome.details)
         if (

@@ -2,6 +2,7 @@
 
 Rooms, one concept each: `_bindings` (which chat talks to which builder), `_sessions` (each
 builder's current session and what it waits on), `_forwarding` (chat → builder),
+`_reports` (unbound builders the assistant spoke to, heard in the principal's DM),
 `_commands` (group commands and buttons), `_classify` (the fixed event table), `_notice`
 (a platform-neutral notification), `_events` (the event stream, classified),
 `_delivery` (who hears a notification, sent once per chat), `_journal` (what is stored),
@@ -22,6 +23,7 @@ from assistant.relay._journal import Exchange, exchanges, failed_deliveries, for
 from assistant.relay._notice import Notification
 from assistant.relay._relay import Relay
 from assistant.relay._replay import read_stream, replay
+from assistant.relay._reports import Report, save_report, stored_reports, tell_builder
 from assistant.relay._sessions import match_answer
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "Exchange",
     "Notification",
     "Relay",
+    "Report",
     "SessionState",
     "builder_directory",
     "builder_for_project",
@@ -44,5 +47,8 @@ __all__ = [
     "replay",
     "retry_limit_from_env",
     "save_binding",
+    "save_report",
     "stored_bindings",
+    "stored_reports",
+    "tell_builder",
 ]

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from assistant.messages import ChatRef
+from assistant.relay._reports import Report, report_rows, reports_from_rows
 from assistant.store import Store
 from tools.orchestrator import (
     BUILDERS_DIR,
@@ -113,6 +114,9 @@ def bindings_from_projects(projects: Iterable[Any], workspace_root: Path) -> lis
     return out
 
 
+# how soon an event from an unknown builder directory re-reads the bindings and reports
+MISS_RECHECK = 0.1
+
 _BINDING_COLUMNS = "SELECT platform, chat_id, thread_id, builder, trigger_json FROM bindings"
 
 
@@ -167,13 +171,18 @@ class _Index:
     chats: dict[str, dict[str, ChatRef]]  # builder -> its chats by chat key
 
     @classmethod
-    def of(cls, bindings: list[Binding], root: Path) -> _Index:
+    def of(cls, bindings: list[Binding], root: Path, reports: Iterable[Report] = ()) -> _Index:
         by_chat = {(b.platform, b.chat_id, b.thread_id or None): b for b in bindings}
         by_directory: dict[str, str] = {}
         chats: dict[str, dict[str, ChatRef]] = {}
         for b in bindings:
             by_directory.setdefault(str(builder_directory(root, b.builder)), b.builder)
             chats.setdefault(b.builder, {})[b.chat_key] = b.chat()
+        for report in reports:
+            # a DM hears a builder only while no chat is bound to it
+            if report.builder not in chats and is_safe_builder(report.builder):
+                by_directory[str(builder_directory(root, report.builder))] = report.builder
+                chats[report.builder] = {report.chat.key: report.chat}
         return cls(bindings, by_chat, by_directory, chats)
 
 
@@ -197,11 +206,13 @@ class BoundChats:
         # a tools.workspace.Workspace (its `.root`) or a plain path
         self.root = Path(workspace) if isinstance(workspace, str | Path) else Path(workspace.root)
         self.workspace = workspace
+        self._builders_root = (self.root / BUILDERS_DIR).resolve()
         self._projects = projects
         self._checked_at: float | None = None
         self._declared_key: tuple[Any, ...] | None = None
         self._declared: list[Binding] = []
         self._stored_rows: list[tuple[Any, ...]] | None = None
+        self._report_rows: list[tuple[str, str, str]] | None = None
         self._projects_seen: Iterable[Any] = ()
         self._index = _Index.of([], self.root)
         self.rebuilds = 0  # how many times the index was rebuilt (tests and benchmarks read it)
@@ -242,6 +253,10 @@ class BoundChats:
         if rows != self._stored_rows:
             self._stored_rows = rows
             changed = True
+        reports = report_rows(self.store)
+        if reports != self._report_rows:
+            self._report_rows = reports
+            changed = True
         if changed:
             self._rebuild()
 
@@ -263,18 +278,23 @@ class BoundChats:
                 log.warning(
                     "ignoring %s: unsafe builder name %r", binding.chat_key, binding.builder
                 )
-        self._index = _Index.of(found, self.root)
+        reports = reports_from_rows(self._report_rows or ())
+        self._index = _Index.of(found, self.root, reports)
         self.rebuilds += 1
 
-    def _current(self) -> _Index:
+    def _current(self, max_age: float = 1.0) -> _Index:
         now = time.monotonic()
-        if self._checked_at is None or now - self._checked_at >= 1.0:
+        if self._checked_at is None or now - self._checked_at >= max_age:
             self._refresh()
             self._checked_at = now
         return self._index
 
     def all(self) -> list[Binding]:
         return self._current().bindings
+
+    def builders(self) -> list[str]:
+        """Every builder someone hears: bound to a chat, or reporting to a DM."""
+        return sorted(self._current().chats)
 
     def move(self, platform: str, old_chat_id: str, new_chat_id: str) -> None:
         """A chat got a new id (a group became a supergroup): its bindings follow it."""
@@ -312,7 +332,12 @@ class BoundChats:
     def builder_of_directory(self, directory: str | None) -> str | None:
         if directory is None:
             return None
-        return self._current().by_directory.get(directory)
+        builder = self._current().by_directory.get(directory)
+        if builder is None and Path(directory).parent == self._builders_root:
+            # a builder the assistant has just spoken to in another process: its first events
+            # must not wait for the once-a-second check
+            builder = self._current(max_age=MISS_RECHECK).by_directory.get(directory)
+        return builder
 
     def chats_of(self, builder: str) -> dict[str, ChatRef]:
         """Every chat bound to `builder`, by chat key."""

@@ -22,6 +22,7 @@ from assistant.relay._journal import (
     unreported_failures,
 )
 from assistant.relay._notice import Notification
+from assistant.relay._reports import reported
 from assistant.store import Store
 
 log = logging.getLogger(__name__)
@@ -81,8 +82,11 @@ class Delivery:
         for chat in chats:
             if states.get(chat.key) == "sent":
                 continue
+            message = notification.message(chat)
+            if chat.is_direct:  # a builder reporting to its principal's DM, unbound
+                message = reported(builder, message)
             try:
-                await send(notification.message(chat))
+                await send(message)
             except Exception as exc:  # any channel failure is reported, never lost
                 errors.append(f"{chat.key}: {exc!r}")
                 record_delivery(

@@ -41,13 +41,13 @@ def retry_limit_from_env() -> int:
 
 
 class _BuilderDirectories:
-    """The bound builders' directories, re-read at every reconnect (bindings may change)."""
+    """The heard builders' directories, re-read at every reconnect (bindings may change)."""
 
     def __init__(self, bound: BoundChats) -> None:
         self.bound = bound
 
     def __iter__(self) -> Iterator[str]:
-        return iter(sorted({self.bound.directory(b.builder) for b in self.bound.all()}))
+        return iter(sorted({self.bound.directory(b) for b in self.bound.builders()}))
 
 
 class EventStream:
@@ -171,8 +171,7 @@ class EventStream:
         """After a (re)connect: repair each session's state and re-announce what is pending."""
         sent: list[Notification] = []
         sessions = self.sessions
-        for binding in self.bound.all():
-            builder = binding.builder
+        for builder in self.bound.builders():
             session_id = await sessions.session_for(builder, create=False)
             if session_id is None:
                 continue

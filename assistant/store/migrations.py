@@ -227,3 +227,18 @@ def m010_query_indexes(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX builder_events_exchanges ON builder_events (builder, type, id)")
     conn.execute("CREATE INDEX deliveries_chat_state ON deliveries (chat_key, state)")
     conn.execute("CREATE INDEX audit_log_approval ON audit_log (approval_id)")
+
+
+@migration
+def m011_builder_reports(conn: sqlite3.Connection) -> None:
+    # A builder the assistant spoke to (an approved message) reports to that principal's DM
+    # while no chat is bound to it; one row per builder, replaced by the latest message.
+    conn.execute(
+        """CREATE TABLE builder_reports (
+            builder TEXT PRIMARY KEY,
+            platform TEXT NOT NULL,
+            chat_id TEXT NOT NULL,
+            created_by TEXT,
+            created_at TEXT NOT NULL
+        )"""
+    )

@@ -207,5 +207,5 @@ async def force_terminate_builder(ctx: RunContext[AssistantDeps], name: str) -> 
 
 @agent.tool(requires_approval=True)
 async def message_builder(ctx: RunContext[AssistantDeps], name: str, text: str) -> str:
-    """Send text to a builder's session (name: builder or project id; the user approves first)."""
+    """Send text to a builder (name, or project id) as a prompt (the user approves first)."""
     return await _approved(ctx, "message_builder")

@@ -267,6 +267,16 @@ project contains `query`; at most `limit` (max 100), then how many more.\
                     "type": "object",
                 },
             },
+            {
+                "name": "message_builder",
+                "description": "Send text to a builder (name, or project id) as a prompt (the user approves first).",
+                "parameters": {
+                    "additionalProperties": False,
+                    "properties": {"name": {"type": "string"}, "text": {"type": "string"}},
+                    "required": ["name", "text"],
+                    "type": "object",
+                },
+            },
         ]
     )
 

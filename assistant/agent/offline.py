@@ -143,7 +143,9 @@ def _preface(intent: Intent, calls: list[ToolCallPart]) -> str | None:
     tools = {c.tool_name for c in calls}
     project = intent.project_ids[0] if intent.project_ids else ""
     if intent.kind == "start" and "message_builder" in tools:
-        return f"Moving {project} to implementing, creating its builder and passing it your message."
+        return (
+            f"Moving {project} to implementing, creating its builder and passing it your message."
+        )
     if intent.kind == "start" and "create_builder" in tools:
         return f"Moving {project} to implementing and creating its builder."
     if intent.kind == "wrap_up" and "terminate_builder" in tools:

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from assistant.approvals._message import (
-    BuilderNotYet,
     MessageInvalid,
     message_text,
     plan_message,
@@ -118,26 +117,43 @@ async def _builder_report(
     return builder_report(report), report.fingerprint
 
 
-async def _plan_message(ctx: ActionContext, args: dict[str, Any], deciding: bool) -> ActionPlan:
+async def _plan_message(
+    ctx: ActionContext, args: dict[str, Any], card: dict[str, Any] | None
+) -> ActionPlan:
     try:
-        plan = await plan_message(ctx.workspace, ctx.orchestrator, args, deciding=deciding)
-    except BuilderNotYet as exc:
-        raise ActionNotYet(str(exc)) from exc
+        plan = await plan_message(ctx.workspace, ctx.orchestrator, args)
     except MessageInvalid as exc:
         raise ActionInvalid(str(exc)) from exc
+    # a card proposed beside its builder's create card waits for that builder to exist
+    awaits = plan.exists is False if card is None else bool(card.get("awaits_create"))
+    if card is not None and not plan.exists:
+        if awaits:
+            raise ActionNotYet(
+                f"builder {plan.builder} does not exist yet; approve its create card first,"
+                " then this one"
+            )
+        raise ActionInvalid(f"builder {plan.builder} no longer exists")
     # the text is not compared: it is the card's own, never changed by anyone else
-    return ActionPlan(plan.title, plan.body, {"builder": plan.builder})
+    precondition: dict[str, Any] = {"builder": plan.builder}
+    if awaits:
+        precondition["awaits_create"] = True
+    return ActionPlan(plan.title, plan.body, precondition)
 
 
 async def plan_action(
-    ctx: ActionContext, tool_name: str, args: dict[str, Any], *, deciding: bool = False
+    ctx: ActionContext,
+    tool_name: str,
+    args: dict[str, Any],
+    *,
+    card: dict[str, Any] | None = None,
 ) -> ActionPlan:
     """What `tool_name(**args)` would do now; raises ActionInvalid when it cannot be done.
 
-    `deciding`: planned again as the card is approved (ActionNotYet: not yet, the card waits).
+    `card`: the precondition of the card being approved, when planned again to decide it
+    (ActionNotYet: it cannot be done yet, and the card stays open).
     """
     if tool_name == "message_builder":
-        return await _plan_message(ctx, args, deciding)
+        return await _plan_message(ctx, args, card)
     if tool_name == "set_project_status":
         try:
             plist = await load_async(ctx.workspace.projectlist_path)

@@ -234,7 +234,9 @@ class ApprovalDesk:
         self, approval: Approval, approver: Principal, message_id: str | None
     ) -> Decision:
         try:
-            plan = await plan_action(self.actions, approval.tool_name, approval.args, deciding=True)
+            plan = await plan_action(
+                self.actions, approval.tool_name, approval.args, card=approval.precondition
+            )
         except ActionNotYet as exc:  # nothing claimed: the card stays open for a later yes
             text = f"Approval {approval.id} waits: {exc}."
             return Decision([_say(approval.card_chat, text, kind="error")])

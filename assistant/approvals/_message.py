@@ -27,10 +27,6 @@ class MessageInvalid(Exception):
     """The message cannot be sent at all (empty, too long, no such builder)."""
 
 
-class BuilderNotYet(Exception):
-    """The message's builder is still to be created: the card waits for it."""
-
-
 @dataclass(frozen=True)
 class MessagePlan:
     builder: str
@@ -86,15 +82,11 @@ async def _builder(workspace: Workspace, orchestrator: Orchestrator, name: str) 
 
 
 async def plan_message(
-    workspace: Workspace, orchestrator: Orchestrator, args: dict[str, Any], *, deciding: bool
+    workspace: Workspace, orchestrator: Orchestrator, args: dict[str, Any]
 ) -> MessagePlan:
-    """What the card shows; `deciding`: the card is being approved, so the builder must exist."""
+    """What the card shows: the builder (existing, or the one its create card makes), the text."""
     text = message_text(args)
     builder, exists = await _builder(workspace, orchestrator, str(args.get("name") or "").strip())
-    if deciding and not exists:
-        raise BuilderNotYet(
-            f"builder {builder} does not exist yet; approve its create card first, then this one"
-        )
     return MessagePlan(builder, exists, text)
 
 

@@ -48,8 +48,8 @@ SKILLS = [
     Skill(
         id="projects",
         name="Projects and builders",
-        description="List projects and builders, show a project, propose a status change or a "
-        "builder create/terminate (a human approves every change).",
+        description="List projects and builders, show a project, propose a status change, a "
+        "builder create/terminate or a message to a builder (a human approves every change).",
         tags=["projects", "builders"],
         examples=["show me all projects", "start working on 0015"],
         input_modes=["text/plain"],

@@ -27,8 +27,9 @@ if TYPE_CHECKING:
 
 INSTRUCTIONS = (
     "Foreman manages a workspace's project list and its coding builders. Read freely. Changes "
-    "(status, builder create/terminate) are only requested here: each request returns an approval "
-    "id that a human decides on; poll approval_status(id). Nothing you call can approve."
+    "(status, builder create/terminate, a message to a builder) are only requested here: each "
+    "request returns an approval id that a human decides on; poll approval_status(id). Nothing "
+    "you call can approve."
 )
 
 
@@ -91,6 +92,11 @@ def build_mcp_server(bridge: Bridge, *, caller: Principal) -> FastMCP:
         """Ask the human to approve terminating a builder (force: discard its work)."""
         tool = "force_terminate_builder" if force else "terminate_builder"
         return await _request(bridge, caller, tool, {"name": name})
+
+    @mcp.tool
+    async def request_builder_message(name: str, text: str) -> dict[str, Any]:
+        """Ask the human to approve sending text to a builder (name, or project id)."""
+        return await _request(bridge, caller, "message_builder", {"name": name, "text": text})
 
     @mcp.tool
     def approval_status(id: str) -> dict[str, Any]:

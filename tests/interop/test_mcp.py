@@ -93,6 +93,10 @@ in id or title; at most `limit` (max 500), then how many more.\
                 "Ask the human to approve terminating a builder (force: discard its work).",
                 ["force", "name"],
             ),
+            "request_builder_message": (
+                "Ask the human to approve sending text to a builder (name, or project id).",
+                ["name", "text"],
+            ),
             "approval_status": (
                 "The state of an approval (pending, approved, rejected, ...) and its result.",
                 ["id"],
@@ -168,6 +172,32 @@ async def test_builder_requests_wait_for_the_human(
         ).data
         assert (forced["tool"], forced["state"]) == ("force_terminate_builder", "pending")
     assert (workspace.root / ".builders" / "0015-new-feature").is_dir()
+
+
+async def test_a_message_to_a_builder_is_a_card_for_the_human(
+    server: Any, service: DirectMessages
+) -> None:
+    async with Client(server) as client:
+        asked = {"name": "15", "text": "Begin with the rate limiter."}
+        with pytest.raises(ToolError, match="no builder named 15"):
+            await client.call_tool("request_builder_message", asked)
+        asked["name"] = "0015"
+        filed = (await client.call_tool("request_builder_message", asked)).data
+    assert (filed["tool"], filed["state"], filed["approver"]) == (
+        "message_builder",
+        "pending",
+        HUMAN.key,
+    )
+    approval = service.approval(filed["approval_id"])
+    assert approval.card.splitlines() == [
+        "Message builder 0015-new-feature (once its create card is approved):",
+        "│ Begin with the rate limiter.",
+    ]
+    assert approval.card_chat == ChatRef(HUMAN.platform, HUMAN.user_id)
+    # the caller cannot decide it, whatever it says
+    refused = await service.desk.decide(filed["approval_id"], CALLER, approve=True)
+    assert not refused.ok
+    assert service.approval(filed["approval_id"]).state == "pending"
 
 
 def _history(service: DirectMessages, chat_key: str) -> str:

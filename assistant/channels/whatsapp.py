@@ -18,6 +18,7 @@ from typing import Any
 from assistant.channels._base import ChannelError, ChannelHealth, InboundHandler
 from assistant.channels._chunks import split_text
 from assistant.channels.whatsapp_connection import BACKOFF, Connection
+from assistant.channels.whatsapp_media import attachment_of, caption_of
 from assistant.messages import (
     ChatRef,
     Choice,
@@ -214,19 +215,24 @@ class WhatsAppChannel:
             await show(ChatPresence.CHAT_PRESENCE_PAUSED)
 
     def inbound_from_event(self, event: Any) -> Inbound | None:
-        """The message as an `Inbound`, or None for own messages, edits, status and media."""
+        """The message as an `Inbound`, or None for own messages, edits, status and media
+        nobody reads (videos, stickers). Voice notes, audio, photos and documents come with an
+        `Attachment` the client downloads when asked; `text` is then the caption."""
         info = event.Info
         source = info.MessageSource
         if source.IsFromMe or event.IsEdit or info.Edit:
             return None
         if source.Chat.Server not in (USER_SERVER, GROUP_SERVER, LID_SERVER):
             return None  # status@broadcast, newsletters
-        text = message_text(event.Message).strip()
-        if not text:
+        attachment = attachment_of(event.Message, info.ID, self.client.download_any)
+        text = (message_text(event.Message) or caption_of(event.Message)).strip()
+        if not text and attachment is None:
             return None
         is_group = source.IsGroup or source.Chat.Server == GROUP_SERVER
         chat = ChatRef("whatsapp", jid_text(source.Chat), is_direct=not is_group)
         sender = Principal("whatsapp", sender_id(source), info.Pushname or None)
+        if attachment is not None:
+            return Inbound(chat, sender, text=text, message_id=info.ID, attachment=attachment)
         card = self._cards.get(chat.key)
         if card is not None and is_choice_number(text) and 1 <= int(text) <= len(card.choices):
             choice = card.choices[int(text) - 1]

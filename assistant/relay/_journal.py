@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -94,6 +95,29 @@ def append_history_rows(store: Store, rows: list[HistoryRow]) -> None:
         )
 
 
+# `data:<type>/<subtype>[;param…],<data>`: what OpenCode's file parts carry a file's bytes in
+_DATA_URL = re.compile(r"data:[a-z]+/[-\w.+]+(?:;[-\w.+]+(?:=[-\w.+]+)?)*,")
+
+
+def without_file_data(value: Any) -> Any:
+    """The payload with every data URL (a file part's bytes, base64) cut to its type and size.
+
+    A photo or document sent to a builder lives in its OpenCode session only; the history
+    keeps that it was sent, never a copy of the file.
+    """
+    if isinstance(value, str):
+        if _DATA_URL.match(value):
+            head, _, data = value.partition(",")
+            size = len(data) * 3 // 4 if head.endswith(";base64") else len(data)
+            return f"{head},… ({size} bytes, kept in the session only)"
+        return value
+    if isinstance(value, dict):
+        return {key: without_file_data(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [without_file_data(item) for item in value]
+    return value
+
+
 class HistoryWriter:
     """Queues history rows; a background task stores them in batches, off the event loop, so
     neither a chat message nor an event waits for a disk sync."""
@@ -104,7 +128,7 @@ class HistoryWriter:
         self._writer: asyncio.Task[None] | None = None
 
     def record(self, builder: str, session_id: str, type_: str, payload: dict[str, Any]) -> None:
-        self._rows.append((builder, session_id, type_, payload))
+        self._rows.append((builder, session_id, type_, without_file_data(payload)))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.get_running_loop().create_task(self._write())
 

@@ -17,6 +17,9 @@ neonize makes the way goneonize 0.5.2 and whatsmeow do:
   given only after the first QR code;
 - pairing ends in a `PairStatus` event carrying the account or an error; the device is
   written to the session's `whatsmeow_device` table, and a logout deletes it;
+- `DownloadAny` downloads the first image, video, audio, document or sticker of a message from
+  the media server by its `directPath` and checks the plaintext's SHA-256, failing with
+  whatsmeow's errors (nothing downloadable, HTTP 404 for expired media, a hash mismatch);
 - keepalive timeouts and restores, logouts, stream replacement, an outdated client, bans
   and connect failures are events with whatsmeow's fields.
 """
@@ -138,6 +141,9 @@ class FakeWhatsmeow:
         self.pair_phones: list[str] = []
         self.qr_codes_shown = 0
         self.pair_code = "ABCD-EFGH"
+        # WhatsApp's media servers: directPath -> the file's bytes (kept, as they are, unencrypted)
+        self.media_server: dict[str, bytes] = {}
+        self.downloads: list[str] = []  # directPaths downloaded, in order
         self._ids = itertools.count(1)
         self._never = threading.Event()  # what a QR loop nobody answered waits for
         self._lock = threading.Lock()
@@ -344,6 +350,32 @@ class FakeWhatsmeow:
             answer.GroupInfo.CopyFrom(complete(info))
         return answer.SerializeToString()
 
+    def DownloadAny(self, uuid: bytes, message: bytes, size: int) -> bytes:  # noqa: N802
+        answer = wa.DownloadReturnFunction()
+        client = self.clients.get(uuid)
+        body = Message.FromString(message)
+        # whatsmeow looks at these fields only, in this order (a wrapper holds nothing for it)
+        kinds = ("imageMessage", "videoMessage", "audioMessage", "documentMessage")
+        kind = next((k for k in (*kinds, "stickerMessage") if body.HasField(k)), None)
+        if client is None:
+            answer.Error = NIL_CLIENT
+        elif kind is None:
+            answer.Error = "didn't find any attachments in message"
+        elif not client.online:
+            answer.Error = f"failed to refresh media connections: {NOT_CONNECTED}"
+        else:
+            media = getattr(body, kind)
+            data = self.media_server.get(media.directPath)
+            if data is None:  # expired or never uploaded: the CDN answers 404
+                answer.Error = "download failed with status code 404"
+            elif hashlib.sha256(data).digest() != media.fileSHA256:
+                answer.Error = "hash of media plaintext doesn't match"
+            else:
+                with self._lock:
+                    self.downloads.append(media.directPath)
+                answer.Binary = data
+        return answer.SerializeToString()
+
     # --- what WhatsApp does ---------------------------------------------------------------
 
     def emit(self, uuid: bytes, event: Any) -> None:
@@ -454,6 +486,33 @@ class WhatsAppSim:
         await self.deliver(
             wa.Message(Info=info, Message=Message(conversation=text), IsEdit=is_edit)
         )
+
+    def upload(self, data: bytes, *, announced: int | None = None) -> dict[str, Any]:
+        """Put a file on the media server; the fields a media message carries to find it."""
+        path = f"/v/t62.7117-24/{len(self.go.media_server) + 1}.enc"
+        self.go.media_server[path] = data
+        size = len(data) if announced is None else announced
+        return {"directPath": path, "fileSHA256": hashlib.sha256(data).digest(), "fileLength": size}
+
+    async def receive_media(
+        self,
+        chat: str,
+        sender: str,
+        media: Message,
+        *,
+        pushname: str = "Ada",
+        document_with_caption: bool = False,
+    ) -> None:
+        """A media message arrives. A document with a caption is sent by WhatsApp wrapped in
+        `documentWithCaptionMessage`; whatsmeow hands it over unwrapped, the wrapper as `Raw`."""
+        source = wa.MessageSource(
+            Chat=jid(chat), Sender=jid(sender, device=3), IsGroup=chat.endswith("@g.us")
+        )
+        info = wa.MessageInfo(MessageSource=source, ID=f"IN{next(self.go._ids)}", Pushname=pushname)
+        event = wa.Message(Info=info, Message=media, IsDocumentWithCaption=document_with_caption)
+        if document_with_caption:
+            event.Raw.documentWithCaptionMessage.message.CopyFrom(media)
+        await self.deliver(event)
 
     async def drop_silently(self) -> None:
         """The connection dies without an event (a NAT timeout, a suspended laptop)."""

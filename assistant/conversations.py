@@ -73,6 +73,43 @@ def bound_history(
     return _from_turn_start(messages[starts[-1] :]) if starts else messages
 
 
+def size_text(size: int) -> str:
+    """A file's size as a person reads it: `120 KB`, `2.4 MB`."""
+    if size >= 1024 * 1024:
+        return f"{size / 1024 / 1024:.1f} MB"
+    return f"{max(1, round(size / 1024))} KB"
+
+
+def without_file_bytes(messages: list[ModelMessage]) -> list[ModelMessage]:
+    """The messages with each image or file in a user prompt replaced by a line naming it.
+
+    An image is sent to the model in the turn it came with; kept in the history it would be
+    sent (and paid for) again with every later turn, and stored for good.
+    """
+    from pydantic_ai.messages import BinaryContent, UserContent, UserPromptPart
+
+    def kept(item: UserContent) -> UserContent:
+        if not isinstance(item, BinaryContent):
+            return item
+        kind = "image" if item.is_image else "file"
+        return f"[{kind} {item.identifier}, {size_text(len(item.data))}]"
+
+    out: list[ModelMessage] = []
+    for message in messages:
+        if message.kind == "request" and any(
+            isinstance(p, UserPromptPart) and not isinstance(p.content, str) for p in message.parts
+        ):
+            parts = [
+                replace(p, content=[kept(c) for c in p.content])
+                if isinstance(p, UserPromptPart) and not isinstance(p.content, str)
+                else p
+                for p in message.parts
+            ]
+            message = replace(message, parts=parts)
+        out.append(message)
+    return out
+
+
 class ConversationStore:
     """Message history per chat key, kept in the `conversations` table."""
 
@@ -99,7 +136,7 @@ class ConversationStore:
     def save(self, chat_key: str, messages: list[ModelMessage], usage: Meter | None = None) -> None:
         from pydantic_ai.messages import ModelMessagesTypeAdapter
 
-        kept = bound_history(messages, self.max_messages, self.max_tokens)
+        kept = bound_history(without_file_bytes(messages), self.max_messages, self.max_tokens)
         payload = ModelMessagesTypeAdapter.dump_json(kept).decode()
         requests = usage.requests if usage else 0
         input_tokens = usage.input_tokens if usage else 0

@@ -31,6 +31,7 @@ from assistant.approvals import (
 )
 from assistant.commands import CommandContext, run_command
 from assistant.conversations import DEFAULT_MAX_MESSAGES, DEFAULT_MAX_TOKENS, ConversationStore
+from assistant.dm_images import ImageRefused, check_model, image_prompt
 from assistant.messages import ChatRef, Inbound, Outbound, OutboundFile, Principal
 from assistant.model_config import ModelNotConfigured
 from assistant.store import Store
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
     # pydantic-ai is imported where a model or a tool call is involved, so slash commands
     # and a starting `foreman chat` do not pay for it.
     from pydantic_ai import DeferredToolRequests, ToolApproved, ToolDenied
-    from pydantic_ai.messages import ModelMessage, ToolCallPart
+    from pydantic_ai.messages import ModelMessage, ToolCallPart, UserContent
     from pydantic_ai.models import Model
 
     from assistant.agent import AssistantDeps
@@ -115,6 +116,9 @@ class DirectMessages:
             return []
         if message.callback_data:
             return (await self.desk.press(message)).replies
+        if message.attachment is not None:
+            # an image, with its caption as the words (the router sends no other files here)
+            return await self._converse(message, approver)
         text = message.text.strip()
         if not text:
             return []
@@ -183,6 +187,13 @@ class DirectMessages:
             model = resolve_model(self.model)
         except ModelNotConfigured as exc:
             return [failure_reply(message.chat, exc)]
+        prompt: str | list[UserContent] = message.text
+        if message.attachment is not None:
+            try:
+                check_model(model)
+                prompt = await image_prompt(message)
+            except ImageRefused as refusal:
+                return [_say(message.chat, str(refusal), kind="error")]
         # Counted per attempt, so a failed or cut-short turn is billed as the provider billed it.
         meter = Meter()
         counted = metered(model, meter)
@@ -199,7 +210,7 @@ class DirectMessages:
                 history, _ = await settle(deps, history, self._standing_answers(pending))
             try:
                 result = await agent.run(
-                    message.text,
+                    prompt,
                     message_history=history,
                     deps=deps,
                     model=counted,

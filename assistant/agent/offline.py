@@ -28,6 +28,7 @@ from pydantic_ai.messages import (
     UserPromptPart,
 )
 from pydantic_ai.models.function import AgentInfo, FunctionModel
+from pydantic_ai.profiles import ModelProfile
 from pydantic_ai.tools import ToolDefinition
 
 # The FunctionModel's own name, as reports show it (`function:foreman-offline-policy`).
@@ -123,7 +124,13 @@ def read_intent(text: str) -> Intent:
 
 def offline_model() -> FunctionModel:
     """The scripted policy as a model any pydantic-ai agent can run (`--model offline`)."""
-    return FunctionModel(respond, model_name=OFFLINE_MODEL_NAME)
+    # it reads only words: an image sent to it would be ignored without a word said
+    profile = ModelProfile(
+        supports_json_schema_output=True,
+        supports_json_object_output=True,
+        supports_image_input=False,
+    )
+    return FunctionModel(respond, model_name=OFFLINE_MODEL_NAME, profile=profile)
 
 
 def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:

@@ -17,8 +17,8 @@ log = logging.getLogger("foreman.gateway.router")
 
 NOT_YOURS = "Not yours: only the owner of this assistant can press that."
 NO_FILES = (
-    "📎 I can't look at photos or files in this chat yet; send text or a voice note "
-    "(in a builder's group they go to the builder)."
+    "📎 In this chat I look at images, not files: paste the part that matters as text, or "
+    "send the file in a builder's group (the builder reads it there)."
 )
 
 
@@ -132,9 +132,11 @@ class Router:
         first: list[Outbound] = []
         if route in (Route.ASSISTANT, Route.RELAY) and message.attachment is not None:
             if message.attachment.kind != "voice":
-                if route is Route.ASSISTANT:
+                is_image = message.attachment.mime.startswith("image/")
+                if route is Route.ASSISTANT and not is_image:
                     return [Outbound(chat=message.chat, text=NO_FILES, kind="error")]
-                # a photo or file for the builder: the relay sends it, within the limit
+                # an image for the assistant's model, or a photo or file for the builder,
+                # within the limit (the assistant checks its model's own limits)
                 refusal = self.media.too_big(message)
                 return [refusal] if refusal else await self._routed(route, message)
             heard = await self.media.heard(message, self.say)

@@ -214,14 +214,22 @@ async def test_a_voice_note_past_the_limit_is_refused_before_download(
     assert fake_telegram.downloads() == []
 
 
-async def test_a_photo_in_a_dm_gets_a_clear_line_until_files_are_supported(
+async def test_a_dm_photo_goes_to_the_assistant_and_a_dm_file_gets_a_clear_line(
     serve: Any, fake_telegram: FakeTelegram, scripted_assistant: ScriptedAssistant
 ) -> None:
     await serve(None)
+    fake_telegram.document_message(
+        OWNER, OWNER, b"Traceback", "trace.log", "text/plain", "why?", group=False
+    )
+    refusal = await wait_for(fake_telegram, "sendMessage")
     fake_telegram.photo_message(OWNER, OWNER, b"\xff\xd8jpeg", "what is wrong here?", group=False)
-    sent = await wait_for(fake_telegram, "sendMessage")
-    assert sent["text"] == NO_FILES
-    assert scripted_assistant.seen == []
+    await wait_for(fake_telegram, "sendMessage", lambda p: p["text"].startswith("you said"))
+    assert refusal["text"] == NO_FILES
+    [photo] = scripted_assistant.seen
+    assert photo.text == "what is wrong here?"
+    assert photo.attachment is not None and photo.attachment.mime == "image/jpeg"
+    # the assistant downloads the image only if its model can look at it; the file never
+    assert fake_telegram.downloads() == []
 
 
 def test_the_attachment_limit_comes_from_the_environment() -> None:

@@ -25,7 +25,8 @@ from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
 )
 
 from assistant.channels.whatsapp import WhatsAppChannel
-from assistant.gateway import AllowList, Gateway, Media, Router, declared_projects
+from assistant.dm import DirectMessages
+from assistant.gateway import NO_FILES, AllowList, Gateway, Media, Router, declared_projects
 from assistant.messages import ChatRef
 from assistant.relay import Binding, Relay, save_binding
 from assistant.store import Store, open_store
@@ -33,6 +34,7 @@ from assistant.transcribe import CommandTranscriber
 from tests.channels.fake_neonize import WhatsAppSim
 from tests.channels.scripted_ports import ScriptedAssistant, ScriptedRelay
 from tests.channels.waiting import eventually
+from tests.fake_provider import FakeAnthropic, Say
 from tests.opencode_server import FakeLLM, OpenCodeProcess
 from tools.opencode import OpenCodeClient
 from tools.orchestrator import make_demo_workspace
@@ -290,3 +292,32 @@ async def test_a_photo_reaches_the_builders_model_and_only_its_name_and_size_are
     dump = "\n".join(store.connection.iterdump())
     assert base64.b64encode(PNG).decode() not in dump
     assert scripted_assistant.seen == []
+
+
+# --- a DM photo through the real assistant, its model the fake Anthropic API ----------------
+
+
+async def test_a_dm_photo_reaches_the_assistants_model_and_a_dm_file_gets_one_line(
+    sim: WhatsAppSim,
+    fake_anthropic: FakeAnthropic,
+    workspace: Workspace,
+    store: Store,
+) -> None:
+    fake_anthropic.script(Say("That is a 1×1 transparent PNG."))
+    assistant = DirectMessages(store, workspace, None, {f"whatsapp:{OWNER}"})
+    router = Router(allow=AllowList.of(whatsapp=[OWNER]), assistant=assistant)
+    channel = WhatsAppChannel(sim.client, session=sim.db, watchdog_seconds=0.05, backoff=(0.1,))
+    gateway = Gateway(router, [channel])
+    await gateway.start()
+    try:
+        await eventually(lambda: channel.health().state == "connected")
+        await sim.receive_media(OWNER, OWNER, document(sim, b"id,name", "users.csv", "text/csv"))
+        await sim.receive_media(OWNER, OWNER, image(sim, PNG, "what is this?"))
+    finally:
+        await gateway.stop()
+    assert texts(sim) == [NO_FILES, "That is a 1×1 transparent PNG."]
+    [request] = fake_anthropic.requests
+    [image_block] = [b for b in request["messages"][-1]["content"] if b["type"] == "image"]
+    assert image_block["source"]["data"] == base64.b64encode(PNG).decode()
+    # the file was never downloaded, the photo once
+    assert sim.go.downloads == ["/v/t62.7117-24/2.enc"]

@@ -20,8 +20,9 @@ if TYPE_CHECKING:
 
 # what Anthropic's and OpenAI's models both take
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
-# Anthropic's limit per image (OpenAI's is higher): past it the provider refuses the whole turn
-IMAGE_MAX_BYTES = 5 * 1024 * 1024
+# Anthropic refuses an image whose base64 form passes 5 MB (OpenAI takes more), and with it the
+# whole turn: 5 MB of base64 is 3.75 MB of image
+IMAGE_MAX_BYTES = 5 * 1024 * 1024 * 3 // 4
 SUGGESTED_MODEL = "anthropic:claude-sonnet-4-5"
 
 

@@ -95,15 +95,15 @@ async def test_images_past_the_limit_or_of_other_types_are_refused_before_downlo
     replies = [(await service.handle(m))[0].text for m in (big, heic)]
     assert replies == snapshot(
         [
-            "🖼 screen.png is 6.0 MB; the model takes images up to 5.0 MB. Send a smaller one (a photo rather than a file).",
+            "🖼 screen.png is 6.0 MB; the model takes images up to 3.8 MB. Send a smaller one (a photo rather than a file).",
             "🖼 I can't show IMG_0001.HEIC (image/heic) to the model; send a JPEG, PNG, GIF or WebP image (a screenshot works).",
         ]
     )
     # a platform that did not announce the size: checked once downloaded
-    unannounced = Download(b"x" * (5 * 1024 * 1024 + 1))
+    unannounced = Download(b"x" * (4 * 1024 * 1024))
     attachment = Attachment("photo", "image/jpeg", "huge.jpg", None, unannounced)
     [answer] = await service.handle(replace(dm(""), attachment=attachment))
-    assert answer.text.startswith("🖼 huge.jpg is 5.0 MB; the model takes images up to")
+    assert answer.text.startswith("🖼 huge.jpg is 4.0 MB; the model takes images up to 3.8 MB")
     [answer] = await service.handle(photo("", Download(fails=True)))
     assert answer.text == "🖼 I couldn't download screen.png; send it again."
     assert download.calls == 0

@@ -141,9 +141,7 @@ class FakeWhatsmeow:
         self.pair_phones: list[str] = []
         self.qr_codes_shown = 0
         self.pair_code = "ABCD-EFGH"
-        # WhatsApp's media servers: directPath -> the file's bytes (kept, as they are, unencrypted)
-        self.media_server: dict[str, bytes] = {}
-        self.downloads: list[str] = []  # directPaths downloaded, in order
+        self.downloads: list[str] = []  # direct paths downloaded (`DownloadAny`), in order
         self._ids = itertools.count(1)
         self._never = threading.Event()  # what a QR loop nobody answered waits for
         self._lock = threading.Lock()
@@ -365,8 +363,8 @@ class FakeWhatsmeow:
             answer.Error = f"failed to refresh media connections: {NOT_CONNECTED}"
         else:
             media = getattr(body, kind)
-            data = self.media_server.get(media.directPath)
-            if data is None:  # expired or never uploaded: the CDN answers 404
+            data, _ = self.uploads.get(media.directPath, (None, None))
+            if data is None:  # expired or never uploaded: the media server answers 404
                 answer.Error = "download failed with status code 404"
             elif hashlib.sha256(data).digest() != media.fileSHA256:
                 answer.Error = "hash of media plaintext doesn't match"
@@ -487,10 +485,13 @@ class WhatsAppSim:
             wa.Message(Info=info, Message=Message(conversation=text), IsEdit=is_edit)
         )
 
-    def upload(self, data: bytes, *, announced: int | None = None) -> dict[str, Any]:
-        """Put a file on the media server; the fields a media message carries to find it."""
-        path = f"/v/t62.7117-24/{len(self.go.media_server) + 1}.enc"
-        self.go.media_server[path] = data
+    def upload(
+        self, data: bytes, media_type: int, *, announced: int | None = None
+    ) -> dict[str, Any]:
+        """Someone's phone puts a file on the media server (neonize's `MediaType` value); the
+        fields a media message carries to find it."""
+        path = f"/v/t62.7117-24/{next(self.go._ids)}.enc"
+        self.go.uploads[path] = (data, media_type)
         size = len(data) if announced is None else announced
         return {"directPath": path, "fileSHA256": hashlib.sha256(data).digest(), "fileLength": size}
 

@@ -23,6 +23,7 @@ from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
     Message,
     StickerMessage,
 )
+from neonize.utils.enum import MediaType
 
 from assistant.channels.whatsapp import WhatsAppChannel
 from assistant.dm import DirectMessages
@@ -54,12 +55,12 @@ PNG = base64.b64decode(
 def voice(sim: WhatsAppSim, audio: bytes, *, ptt: bool = True, **upload: Any) -> Message:
     """A voice note as WhatsApp sends it: opus in ogg, push-to-talk."""
     mime = "audio/ogg; codecs=opus" if ptt else "audio/mpeg"
-    fields = sim.upload(audio, **upload)
+    fields = sim.upload(audio, MediaType.MediaAudio.value, **upload)
     return Message(audioMessage=AudioMessage(mimetype=mime, PTT=ptt, seconds=3, **fields))
 
 
 def image(sim: WhatsAppSim, data: bytes, caption: str = "", **upload: Any) -> Message:
-    fields = sim.upload(data, **upload)
+    fields = sim.upload(data, MediaType.MediaImage.value, **upload)
     return Message(
         imageMessage=ImageMessage(
             mimetype="image/png", caption=caption, width=1, height=1, **fields
@@ -70,7 +71,7 @@ def image(sim: WhatsAppSim, data: bytes, caption: str = "", **upload: Any) -> Me
 def document(
     sim: WhatsAppSim, data: bytes, name: str, mime: str, caption: str = "", **upload: Any
 ) -> Message:
-    fields = sim.upload(data, **upload)
+    fields = sim.upload(data, MediaType.MediaDocument.value, **upload)
     return Message(
         documentMessage=DocumentMessage(
             mimetype=mime, fileName=name, title=name, caption=caption, **fields
@@ -125,11 +126,12 @@ async def test_a_dm_voice_note_is_downloaded_transcribed_and_answered_as_text(
     scripted_assistant: ScriptedAssistant,
     tmp_path: Path,
 ) -> None:
-    await sim.receive_media(OWNER, OWNER, voice(sim, b"how is Ironman Training going"))
+    note = voice(sim, b"how is Ironman Training going")
+    await sim.receive_media(OWNER, OWNER, note)
     assert texts(sim) == snapshot(
         ["🎙 how is Ironman Training going", "you said: how is Ironman Training going"]
     )
-    assert sim.go.downloads == ["/v/t62.7117-24/1.enc"]
+    assert sim.go.downloads == [note.audioMessage.directPath]
     assert scripted_assistant.seen[0].attachment is None
     assert (tmp_path / "prompt.txt").read_text() == "Ironman Training"
 
@@ -183,7 +185,7 @@ async def test_expired_media_and_files_past_the_limit_are_one_line_each(
     scripted: WhatsAppChannel, sim: WhatsAppSim, scripted_assistant: ScriptedAssistant
 ) -> None:
     expired = voice(sim, b"hello")
-    sim.go.media_server.clear()  # WhatsApp keeps media for a while only
+    sim.go.uploads.clear()  # WhatsApp keeps media for a while only
     await sim.receive_media(OWNER, OWNER, expired)
     # announced as 30 MB (the default limit is 20), without sending 30 MB through the test
     huge = document(sim, b"...", "dump.bin", "application/octet-stream", announced=30 << 20)
@@ -200,7 +202,11 @@ async def test_expired_media_and_files_past_the_limit_are_one_line_each(
 async def test_stickers_carry_nothing_to_route(
     scripted: WhatsAppChannel, sim: WhatsAppSim, scripted_assistant: ScriptedAssistant
 ) -> None:
-    sticker = Message(stickerMessage=StickerMessage(mimetype="image/webp", **sim.upload(b"x")))
+    sticker = Message(
+        stickerMessage=StickerMessage(
+            mimetype="image/webp", **sim.upload(b"x", MediaType.MediaImage.value)
+        )
+    )
     await sim.receive_media(OWNER, OWNER, sticker)
     assert scripted_assistant.seen == [] and sim.sent == []
 
@@ -312,7 +318,8 @@ async def test_a_dm_photo_reaches_the_assistants_model_and_a_dm_file_gets_one_li
     try:
         await eventually(lambda: channel.health().state == "connected")
         await sim.receive_media(OWNER, OWNER, document(sim, b"id,name", "users.csv", "text/csv"))
-        await sim.receive_media(OWNER, OWNER, image(sim, PNG, "what is this?"))
+        photo = image(sim, PNG, "what is this?")
+        await sim.receive_media(OWNER, OWNER, photo)
     finally:
         await gateway.stop()
     assert texts(sim) == [NO_FILES, "That is a 1×1 transparent PNG."]
@@ -320,4 +327,4 @@ async def test_a_dm_photo_reaches_the_assistants_model_and_a_dm_file_gets_one_li
     [image_block] = [b for b in request["messages"][-1]["content"] if b["type"] == "image"]
     assert image_block["source"]["data"] == base64.b64encode(PNG).decode()
     # the file was never downloaded, the photo once
-    assert sim.go.downloads == ["/v/t62.7117-24/2.enc"]
+    assert sim.go.downloads == [photo.imageMessage.directPath]

@@ -12,8 +12,9 @@ from pathlib import Path
 from assistant.store.migrations import migrate
 
 DB_NAME = "foreman.db"
-# how long a write waits for another process's lock before it is refused as "locked"
-BUSY_TIMEOUT_SECONDS = 5.0
+# how long a write waits for another process's lock before it is refused as "locked": writes
+# take milliseconds, but a loaded machine can pause the writer holding the lock for seconds
+BUSY_TIMEOUT_SECONDS = 15.0
 # the state holds chat history and the audit log: its owner's alone
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
@@ -104,7 +105,7 @@ class Store:
             )
 
     def _connect(self) -> sqlite3.Connection:
-        timeout = BUSY_TIMEOUT_SECONDS
+        timeout = busy_timeout()
         conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
         conn.row_factory = sqlite3.Row
         try:
@@ -157,13 +158,23 @@ class Store:
             self._local.conn = None
 
 
+def busy_timeout() -> float:
+    """`FOREMAN_STATE_WAIT` seconds if set to a positive number, else the default."""
+    value = os.environ.get("FOREMAN_STATE_WAIT", "")
+    try:
+        seconds = float(value) if value else BUSY_TIMEOUT_SECONDS
+    except ValueError:
+        seconds = BUSY_TIMEOUT_SECONDS
+    return seconds if seconds > 0 else BUSY_TIMEOUT_SECONDS
+
+
 def _explained(path: Path, exc: sqlite3.OperationalError) -> StateFileError:
     """SQLite's message as one line naming the file and what to do."""
     text = str(exc)
     if "locked" in text or "busy" in text:
         return StateFileError(
             f"the state file {path} is locked by another process (waited "
-            f"{BUSY_TIMEOUT_SECONDS:.0f} s); nothing was changed: try again when it is done"
+            f"{busy_timeout():g} s); nothing was changed: try again when it is done"
         )
     if "readonly" in text or "read-only" in text:
         return StateFileError(

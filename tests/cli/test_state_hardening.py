@@ -65,8 +65,9 @@ def test_an_earlier_versions_world_readable_state_is_made_private(tmp_path: Path
 
 
 def test_a_locked_state_refuses_the_change_after_waiting_and_names_the_file(
-    workspace: Path,
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("FOREMAN_STATE_WAIT", "1.5")  # the default, 15 s, would slow the suite
     path = workspace / ".ai" / "projectlist.md"
     open_store(_state()).close()
     before, audit_before = path.read_bytes(), _audit_rows(_state())
@@ -79,7 +80,7 @@ def test_a_locked_state_refuses_the_change_after_waiting_and_names_the_file(
         holder.close()
     assert code == 1
     assert err.startswith("Error: ") and str(_state() / DB_NAME) in err
-    assert "locked by another process (waited 5 s)" in err and "Traceback" not in err
+    assert "locked by another process (waited 1.5 s)" in err and "Traceback" not in err
     assert "wrote:" not in out
     assert path.read_bytes() == before
     assert _audit_rows(_state()) == audit_before

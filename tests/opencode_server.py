@@ -12,7 +12,10 @@ Fixtures (import them into a conftest with
   ``Tool finished: <output>`` when the last message is a tool result. ``fake_llm.requests`` holds
   every request body (dicts); ``fake_llm.texts()`` the user/tool texts the model was shown.
   Reply types: ``Text``, ``ToolCall`` (one or several per reply: ``ToolCalls``), ``HttpError``,
-  ``Garbage`` (a stream OpenCode cannot parse).
+  ``Garbage`` (a stream OpenCode cannot parse), ``Stall`` (an answer that never comes, until
+  the next reset). Every streamed answer ends with OpenAI ``usage``: 10 prompt and 5 completion
+  tokens unless the reply says ``usage=(prompt, completion)``. The model is priced
+  (``PRICE_INPUT`` / ``PRICE_OUTPUT`` dollars per million tokens), so OpenCode reports a cost.
 - ``opencode_server`` (session scope) — a real ``opencode serve --hostname 127.0.0.1 --port P``
   with isolated HOME/XDG dirs, the env flags of OPENCODE.md, a server password (so every test
   also exercises Basic auth) and ``OPENCODE_CONFIG_CONTENT`` pointing at ``fake_llm_server``.
@@ -49,6 +52,10 @@ import pytest
 from tools.opencode import find_opencode_binary
 
 PASSWORD = "test-secret-pw"
+# the fake model's price in OpenCode's config, US dollars per million tokens
+PRICE_INPUT = 2.0
+PRICE_OUTPUT = 10.0
+DEFAULT_USAGE = (10, 5)  # (prompt, completion) tokens the fake reports for an answer
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,7 @@ class Text:
     """A streamed plain-text answer."""
 
     text: str
+    usage: tuple[int, int] = DEFAULT_USAGE
 
 
 @dataclass(frozen=True)
@@ -64,11 +72,13 @@ class ToolCall:
 
     name: str
     arguments: dict[str, Any]
+    usage: tuple[int, int] = DEFAULT_USAGE
 
 
 @dataclass(frozen=True)
 class ToolCalls:
     calls: tuple[ToolCall, ...]
+    usage: tuple[int, int] = DEFAULT_USAGE
 
 
 @dataclass(frozen=True)
@@ -86,7 +96,12 @@ class Garbage:
     body: bytes = b"data: {not json\n\n"
 
 
-Reply = Text | ToolCall | ToolCalls | HttpError | Garbage
+@dataclass(frozen=True)
+class Stall:
+    """The model never answers (until the fake is reset): a turn that runs until stopped."""
+
+
+Reply = Text | ToolCall | ToolCalls | HttpError | Garbage | Stall
 
 
 @dataclass
@@ -99,6 +114,8 @@ class FakeLLM:
     sticky: Reply | None = None
     requests: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # set at reset: a stalled answer gives up, so no handler thread outlives its test
+    released: threading.Event = field(default_factory=threading.Event)
 
     def script(self, *replies: Reply, when: str | None = None) -> None:
         """Queue replies; with `when`, only for requests whose user messages contain that text
@@ -119,6 +136,8 @@ class FakeLLM:
             self.keyed.clear()
             self.requests.clear()
             self.sticky = None
+            self.released.set()
+            self.released = threading.Event()
 
     def texts(self) -> list[str]:
         """Every user and tool message text the model was shown, in request order."""
@@ -168,7 +187,9 @@ def _is_title_request(body: dict[str, Any]) -> bool:
     return "title" in system.lower()
 
 
-def _chunk(delta: dict[str, Any] | None, finish: str | None = None) -> bytes:
+def _chunk(
+    delta: dict[str, Any] | None, finish: str | None = None, usage: tuple[int, int] = (0, 0)
+) -> bytes:
     body: dict[str, Any] = {
         "id": "chatcmpl-fake",
         "object": "chat.completion.chunk",
@@ -177,7 +198,12 @@ def _chunk(delta: dict[str, Any] | None, finish: str | None = None) -> bytes:
         "choices": [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}],
     }
     if delta is None:
-        body["usage"] = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+        prompt, completion = usage
+        body["usage"] = {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        }
     return b"data: " + json.dumps(body).encode() + b"\n\n"
 
 
@@ -200,7 +226,7 @@ def _stream(reply: Text | ToolCall | ToolCalls) -> list[bytes]:
             piece = {"index": index, "function": {"arguments": arguments}}
             chunks.append(_chunk({"tool_calls": [piece]}))
         chunks.append(_chunk({}, "tool_calls"))
-    chunks.append(_chunk(None))
+    chunks.append(_chunk(None, usage=reply.usage))
     chunks.append(b"data: [DONE]\n\n")
     return chunks
 
@@ -231,6 +257,9 @@ def _handler(llm: FakeLLM) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+                return
+            if isinstance(reply, Stall):
+                llm.released.wait()
                 return
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
@@ -297,6 +326,7 @@ def opencode_config(llm_url: str) -> dict[str, Any]:
                         "attachment": True,
                         "modalities": {"input": ["text", "image"], "output": ["text"]},
                         "limit": {"context": 100000, "output": 4096},
+                        "cost": {"input": PRICE_INPUT, "output": PRICE_OUTPUT},
                     }
                 },
             }

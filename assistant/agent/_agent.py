@@ -209,3 +209,12 @@ async def force_terminate_builder(ctx: RunContext[AssistantDeps], name: str) -> 
 async def message_builder(ctx: RunContext[AssistantDeps], name: str, text: str) -> str:
     """Send text to a builder (name, or project id) as a prompt (the user approves first)."""
     return await _approved(ctx, "message_builder")
+
+
+@agent.tool(requires_approval=True)
+async def set_builder_budget(
+    ctx: RunContext[AssistantDeps], name: str, usd: float | None = None
+) -> str:
+    """Set what a builder may spend on its model, in US dollars; usd null lifts the limit
+    (the user approves first). A builder at its budget is stopped until it is raised."""
+    return await _approved(ctx, "set_builder_budget")

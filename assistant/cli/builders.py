@@ -19,6 +19,7 @@ from assistant.cli.options import (
     check_audit_writable,
     echo_json,
     fail,
+    open_state,
     open_workspace,
     record_change,
     state_dir_of,
@@ -214,14 +215,44 @@ def status(
 
     async def action(orch: Orchestrator) -> None:
         found = await orch.builder_status(name)
+        spend = _spend(orch.workspace, name)
         if as_json:
-            echo_json(found.to_dict())
+            echo_json({**found.to_dict(), "spend": spend})
         else:
             click.echo(found.render())
             if found.session_note:
                 click.echo(f"  {found.session_note}")
+            click.echo(f"  {spend['line']}")
 
     _run(workspace_dir, file, backend, action)
+
+
+def _spend(workspace: Workspace, name: str) -> dict[str, Any]:
+    """What the builder spent on its model while the relay carried it, and its budget."""
+    from assistant.spend import BudgetError, Ledger
+    from tools.projectlist import ProjectListError, load
+
+    ledger = Ledger(open_state(workspace))
+    total = ledger.total(name)
+    noun = "call" if total.messages == 1 else "calls"
+    line = f"spent {total.render()} over {total.messages} model {noun}; "
+    data: dict[str, Any] = total.to_dict()
+    try:
+        projects = load(workspace.projectlist_path, strict=False).projects
+    except ProjectListError:
+        projects = ()
+    try:
+        budget = ledger.budget(name, projects)
+    except BudgetError as exc:
+        data["budget_error"] = str(exc)
+        line += f"budget: {exc}"
+    else:
+        data["budget_usd"], data["budget_source"] = budget.usd, budget.source
+        line += budget.describe()
+        if budget.usd is not None:
+            line += f", {int(total.cost / budget.usd * 100)}% used"
+    ledger.store.close()
+    return {**data, "line": line}
 
 
 @builder.command()

@@ -37,7 +37,12 @@ from assistant.gateway._router import (
     Route,
     Router,
 )
-from assistant.gateway._services import Services, build_services, declared_projects
+from assistant.gateway._services import (
+    Services,
+    budget_cards,
+    build_services,
+    declared_projects,
+)
 
 __all__ = [
     "FAILED",
@@ -69,6 +74,7 @@ __all__ = [
     "WhatsAppConfig",
     "WhatsAppGroups",
     "allow_list",
+    "budget_cards",
     "build_channels",
     "build_gateway",
     "build_serve_gateway",

@@ -81,8 +81,31 @@ def build_services(
     services.relay = Relay(
         store, client, workspace, principals=principals, projects=services.projects
     )
+    services.relay.budget_requests = budget_cards(assistant)
     services.closers.append(client.aclose)
     return services
+
+
+def budget_cards(assistant: Any) -> Callable[..., Awaitable[list[Any]]]:
+    """How `/budget` in a builder's chat asks: a card in the principal's direct chat, decided
+    there like any other (`assistant` is the DirectMessages service holding the desk)."""
+    from assistant.approvals import ActionInvalid, card_message
+    from assistant.messages import ChatRef, Outbound, Principal
+
+    async def request(
+        principal: Principal, chat: ChatRef, builder: str, usd: float | None
+    ) -> list[Outbound]:
+        direct = ChatRef(principal.platform, principal.user_id)
+        try:
+            approval = await assistant.desk.request(
+                principal, direct, "set_builder_budget", {"name": builder, "usd": usd}
+            )
+        except ActionInvalid as exc:
+            return [Outbound(chat=chat, text=f"Cannot propose that: {exc}", kind="error")]
+        said = f"Approval {approval.id} for {builder}'s budget is in your direct chat with me."
+        return [card_message(approval), Outbound(chat=chat, text=said)]
+
+    return request
 
 
 def declared_projects(projectlist: Path) -> list[Any]:

@@ -342,3 +342,7 @@ class BoundChats:
     def chats_of(self, builder: str) -> dict[str, ChatRef]:
         """Every chat bound to `builder`, by chat key."""
         return dict(self._current().chats.get(builder, {}))
+
+    def declared_projects(self) -> Iterable[Any]:
+        """The project list's projects as read now (parsed once per file version)."""
+        return self._declared_projects()

@@ -1,5 +1,6 @@
 """The group commands of a bound chat (/bind, /stop, /status, /diff, /allow, /deny, /new,
-/compact, /fork, /history) and its buttons (a permission's or a question's choices)."""
+/compact, /fork, /history, /usage, /budget) and its buttons (a permission's or a question's
+choices)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from assistant.relay._bindings import Binding, BoundChats
 from assistant.relay._classify import IDLE, permission_notification, question_notification
 from assistant.relay._journal import HistoryWriter, exchanges, format_exchanges
 from assistant.relay._sessions import Sessions, match_answer
+from assistant.relay._spend import BudgetRequest, Spending
+from assistant.spend import BudgetError, parse_budget
 from tools.opencode import OpenCodeClient
 from tools.orchestrator import OrchestratorError, builder_diff
 
@@ -34,6 +37,8 @@ class GroupCommands:
         sessions: Sessions,
         history: HistoryWriter,
         principals: Container[str],
+        *,
+        spending: Spending | None = None,
     ) -> None:
         self.opencode = opencode
         self.bound = bound
@@ -52,6 +57,12 @@ class GroupCommands:
             "fork": self._fork,
             "history": self._history,
         }
+        self.spending = spending
+        # how `/budget` raises its card; None while no approval desk runs beside the relay
+        self.budget_requests: BudgetRequest | None = None
+        if spending is not None:
+            self._commands["usage"] = self._usage
+            self._commands["budget"] = self._budget
 
     def _is_principal(self, sender: Principal) -> bool:
         return sender.key in self.principals
@@ -220,3 +231,27 @@ class GroupCommands:
         if not found:
             return [reply(message.chat, f"No history for {binding.builder} yet.")]
         return [reply(message.chat, format_exchanges(found))]
+
+    async def _usage(self, binding: Binding, message: Inbound, _: str) -> list[Outbound]:
+        """`/usage`: what this builder spent on its model (not the assistant's own tokens)."""
+        assert self.spending is not None
+        return [reply(message.chat, self.spending.report(binding.builder))]
+
+    async def _budget(self, binding: Binding, message: Inbound, argument: str) -> list[Outbound]:
+        """`/budget N|off`: an approval card for the principal to set or lift the budget."""
+        usage = "Usage: /budget N (US dollars) or /budget off"
+        if not argument:
+            return [reply(message.chat, usage)]
+        usd: float | None = None
+        if argument.lower() not in ("off", "none"):
+            try:
+                usd = parse_budget(argument, "/budget")
+            except BudgetError as exc:
+                return [reply(message.chat, f"{exc}. {usage}", "error")]
+        if not self._is_principal(message.sender):
+            text = "Only the principal can change a builder's budget."
+            return [reply(message.chat, text, "error")]
+        if self.budget_requests is None:
+            text = "Budget changes need the approval desk of `foreman serve`; none runs here."
+            return [reply(message.chat, text, "error")]
+        return await self.budget_requests(message.sender, message.chat, binding.builder, usd)

@@ -20,6 +20,7 @@ from assistant.relay._delivery import Delivery, Send
 from assistant.relay._journal import HistoryWriter
 from assistant.relay._notice import Notification
 from assistant.relay._sessions import Sessions
+from assistant.relay._spend import Spending
 from tools.opencode import Event, MalformedEvent, OpenCodeClient, OpenCodeError, Resync
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class EventStream:
         history: HistoryWriter,
         retry_limit: int,
         max_backoff: float,
+        spending: Spending | None = None,
     ) -> None:
         self.opencode = opencode
         self.bound = bound
@@ -75,6 +77,7 @@ class EventStream:
         self._running = False
         self.malformed = 0  # events skipped because of their shape (shown in health, doctor)
         self.done_notes: list[DoneNote] = []
+        self.spending = spending  # what the builder's messages cost, and its budget
 
     async def with_done_notes(self, builder: str, notification: Notification) -> Notification:
         """A "Done" with each registered note's line added under the builder's reply."""
@@ -154,10 +157,13 @@ class EventStream:
         audience = self.delivery.audience
         if state.busy and not before.busy:
             audience.turn_started(session_id)
+            if self.spending is not None:
+                self.spending.turn_started(builder, session_id, event.id)
         if before.busy and not state.busy:
             audience.turn_ended(session_id)
+        sent = await self._spent(builder, session_id, event, before.busy or state.busy, send)
         if notification is None:
-            return []
+            return sent
         if notification.abort:
             try:
                 await self.opencode.abort(notification.session_id)
@@ -165,7 +171,18 @@ class EventStream:
                 log.warning("abort after retry limit failed: %s", exc)
         notification = await self.with_done_notes(builder, notification)
         await self.delivery.deliver(builder, notification, send)
-        return [notification]
+        return [*sent, notification]
+
+    async def _spent(
+        self, builder: str, session_id: str, event: Event, busy: bool, send: Send
+    ) -> list[Notification]:
+        """Record what a message cost; deliver the budget's warning or stop, if it calls for one."""
+        if self.spending is None:
+            return []
+        notices = await self.spending.observe(builder, session_id, event, busy)
+        for notice in notices:
+            await self.delivery.deliver(builder, notice, send)
+        return notices
 
     async def _resync(self, resync: Resync, send: Send) -> list[Notification]:
         """After a (re)connect: repair each session's state and re-announce what is pending."""

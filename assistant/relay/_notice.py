@@ -20,6 +20,7 @@ Kind = Literal[
     "command_failed",
     "tests_failed",
     "undelivered",
+    "budget",
 ]
 
 EMOJI: dict[Kind, str] = {
@@ -31,12 +32,13 @@ EMOJI: dict[Kind, str] = {
     "command_failed": "⚠️",
     "tests_failed": "🧪",
     "undelivered": "⚠️",
+    "budget": "💸",
 }
 
 # what waits on the user or went wrong; the rest (a turn started or ended, a command the
 # builder will likely fix itself) is progress
 NEEDS_YOU: frozenset[Kind] = frozenset(
-    {"question", "permission", "error", "tests_failed", "undelivered"}
+    {"question", "permission", "error", "tests_failed", "undelivered", "budget"}
 )
 
 

@@ -19,6 +19,7 @@ from assistant.relay._forwarding import Forwarder
 from assistant.relay._journal import HistoryWriter
 from assistant.relay._notice import Notification
 from assistant.relay._sessions import Sessions
+from assistant.relay._spend import BudgetRequest, Spending
 from assistant.store import Store
 from tools.opencode import Event, OpenCodeClient, OpenCodeError, Resync
 
@@ -46,6 +47,7 @@ class Relay:
         self.sessions = Sessions(opencode, self.bound.directory, session_permission)
         self.history = HistoryWriter(store)
         self.delivery = Delivery(store, self.bound, self.history)
+        self.spending = Spending(store, self.bound, opencode)
         self.events = EventStream(
             opencode,
             self.bound,
@@ -54,15 +56,28 @@ class Relay:
             self.history,
             retry_limit if retry_limit is not None else retry_limit_from_env(),
             max_backoff,
+            self.spending,
         )
         self.forwarder = Forwarder(
             opencode, self.sessions, self.delivery.audience, self.history, self.events.until_open
         )
-        self.commands = GroupCommands(opencode, self.bound, self.sessions, self.history, principals)
+        self.commands = GroupCommands(
+            opencode, self.bound, self.sessions, self.history, principals, spending=self.spending
+        )
+        self.add_done_note(self.spending.done_note)
 
     def add_done_note(self, note: DoneNote) -> None:
         """Add a line to every builder "Done" (a diffstat, a cost), computed when it is sent."""
         self.events.done_notes.append(note)
+
+    @property
+    def budget_requests(self) -> BudgetRequest | None:
+        """How `/budget` raises its approval card (None: the relay runs without a desk)."""
+        return self.commands.budget_requests
+
+    @budget_requests.setter
+    def budget_requests(self, request: BudgetRequest | None) -> None:
+        self.commands.budget_requests = request
 
     @property
     def session_permission(self) -> list[dict[str, str]] | None:
@@ -118,6 +133,9 @@ class Relay:
             if found is not None:
                 command, argument = found
                 return await command(binding, message, argument)
+            held = self.spending.held(binding.builder)
+            if held is not None:  # over its budget: nothing reaches the builder
+                return [Outbound(chat=message.chat, text=held, kind="error")]
             return await self.forwarder.handle(binding, message, text)
         except OpenCodeError as exc:
             return [Outbound(chat=message.chat, text=f"❌ OpenCode: {exc.message}", kind="error")]

@@ -242,3 +242,45 @@ def m011_builder_reports(conn: sqlite3.Connection) -> None:
             created_at TEXT NOT NULL
         )"""
     )
+
+
+@migration
+def m012_builder_spend(conn: sqlite3.Connection) -> None:
+    # One row per OpenCode assistant message at its latest cost and tokens: OpenCode repeats a
+    # message as it grows, and a replay after a reconnect must replace, never add.
+    conn.execute(
+        """CREATE TABLE builder_spend (
+            message_id TEXT PRIMARY KEY,
+            builder TEXT NOT NULL,
+            session_id TEXT NOT NULL,
+            turn_id TEXT,
+            cost REAL NOT NULL DEFAULT 0,
+            input INTEGER NOT NULL DEFAULT 0,
+            output INTEGER NOT NULL DEFAULT 0,
+            reasoning INTEGER NOT NULL DEFAULT 0,
+            cache_read INTEGER NOT NULL DEFAULT 0,
+            cache_write INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT NOT NULL
+        )"""
+    )
+    conn.execute("CREATE INDEX builder_spend_builder ON builder_spend (builder)")
+    conn.execute("CREATE INDEX builder_spend_turn ON builder_spend (turn_id)")
+    # a turn is the relay's busy → idle span of a session; the newest row is the current one
+    conn.execute(
+        """CREATE TABLE builder_turns (
+            turn_id TEXT PRIMARY KEY,
+            builder TEXT NOT NULL,
+            session_id TEXT NOT NULL,
+            started_at TEXT NOT NULL
+        )"""
+    )
+    conn.execute("CREATE INDEX builder_turns_session ON builder_turns (session_id)")
+    # the principal's approved budget per builder; budget_usd NULL: lifted (no limit). Who
+    # approved it, and when, is in the audit log
+    conn.execute(
+        """CREATE TABLE builder_budgets (
+            builder TEXT PRIMARY KEY,
+            budget_usd REAL,
+            set_at TEXT NOT NULL
+        )"""
+    )

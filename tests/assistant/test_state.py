@@ -277,6 +277,22 @@ project contains `query`; at most `limit` (max 100), then how many more.\
                     "type": "object",
                 },
             },
+            {
+                "name": "set_builder_budget",
+                "description": """\
+Set what a builder may spend on its model, in US dollars; usd null lifts the limit
+(the user approves first). A builder at its budget is stopped until it is raised.\
+""",
+                "parameters": {
+                    "additionalProperties": False,
+                    "properties": {
+                        "name": {"type": "string"},
+                        "usd": {"anyOf": [{"type": "number"}, {"type": "null"}], "default": None},
+                    },
+                    "required": ["name"],
+                    "type": "object",
+                },
+            },
         ]
     )
 

@@ -196,7 +196,10 @@ async def test_a_bound_topic_message_reaches_opencode_and_done_comes_back_there(
                 async with OpenCodeClient(opencode_server.url, opencode_server.password) as c:
                     await c.abort(session_id)
     assert (done["chat_id"], done["message_thread_id"]) == (str(GROUP), str(TOPIC))
-    assert done["text"] == "✅ Done\nHello from fake LLM"
+    assert (
+        done["text"]
+        == "✅ Done\nHello from fake LLM\n💰 This turn: $0.0001 · 15 tokens (10 in, 5 out)"
+    )
     started = fake_telegram.sent()[0]
     assert started["text"].startswith("🔨") and started["message_thread_id"] == str(TOPIC)
     assert "@ada: Say hello" in fake_llm.texts()

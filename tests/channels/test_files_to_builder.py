@@ -118,7 +118,10 @@ async def test_a_photo_with_a_caption_reaches_the_model_as_an_image(
     async with relay_gateway(fake_telegram, opencode_server, workspace, store):
         fake_telegram.photo_message(GROUP, OWNER, PNG, "why is this page blank?")
         done = await wait_for(fake_telegram, "sendMessage", lambda p: "✅" in p["text"])
-    assert done["text"] == "✅ Done\nHello from fake LLM"
+    assert (
+        done["text"]
+        == "✅ Done\nHello from fake LLM\n💰 This turn: $0.0001 · 15 tokens (10 in, 5 out)"
+    )
     assert "@ada: why is this page blank?" in fake_llm.texts()
     [image] = image_parts(fake_llm)
     assert image["image_url"]["url"] == "data:image/jpeg;base64," + base64.b64encode(PNG).decode()
@@ -171,7 +174,10 @@ async def test_in_mention_mode_the_trigger_is_checked_on_the_transcript_and_the_
         fake_telegram.photo_message(GROUP, OWNER, PNG, "my cat")
         fake_telegram.voice_message(GROUP, OWNER, b"@opencode what did we talk about", group=True)
         done = await wait_for(fake_telegram, "sendMessage", lambda p: "✅" in p["text"])
-    assert done["text"] == "✅ Done\nHello from fake LLM"
+    assert (
+        done["text"]
+        == "✅ Done\nHello from fake LLM\n💰 This turn: $0.0001 · 15 tokens (10 in, 5 out)"
+    )
     heard = [p["text"] for p in fake_telegram.sent() if p["text"].startswith("🎙")]
     assert heard == ["🎙 lunch at noon?", "🎙 @opencode what did we talk about"]
     # the unaddressed note and photo reached the builder only as context, the photo undownloaded

@@ -48,13 +48,13 @@ def test_eval_shows_each_case_as_it_ends_and_a_summary_that_fits_80_columns(
  case                                      ok    req.   tokens in/out   unappr. \n\
  ────────────────────────────────────────────────────────────────────────────── \n\
  tiny                                                                           \n\
-   a_case_name_long_enough_to_be_cut_in_   yes      1         1235/11         - \n\
+   a_case_name_long_enough_to_be_cut_in_   yes      1         1334/11         - \n\
  a_wide_table                                                                   \n\
                                                                                 \n\
 model: offline scripted policy (no model key: ANTHROPIC_API_KEY is not set)
 cases passed: 1/1
 unapproved mutations: 0
-per case: 1.0 requests, 1235.0 input tokens, 11.0 output tokens
+per case: 1.0 requests, 1334.0 input tokens, 11.0 output tokens
 """)
 
 
@@ -72,7 +72,7 @@ def test_eval_json_and_failing_case(tmp_path: Path) -> None:
             "cases_passed": 0,
             "unapproved_mutations": 0,
             "requests_per_case": 1.0,
-            "input_tokens_per_case": 1235.0,
+            "input_tokens_per_case": 1334.0,
             "output_tokens_per_case": 11.0,
         }
     )

@@ -32,6 +32,8 @@ from tools.opencode import OpenCodeClient
 from tools.projectlist import ChatBinding, Project
 
 BUILDER = "0014-ironman-training"
+# the fake model's default answer: 10 tokens in, 5 out, at its price in OpenCode's config
+DONE = "✅ Done\nHello from fake LLM\n💰 This turn: $0.0001 · 15 tokens (10 in, 5 out)"
 ASK_BASH = [{"permission": "bash", "pattern": "*", "action": "ask"}]
 ALICE = Principal("telegram", "100", "Alice")  # the principal
 BOB = Principal("telegram", "200", "Bob")  # a group member
@@ -173,13 +175,13 @@ async def chat(
 async def test_a_text_answer_comes_back_as_done(chat: Chat, fake_llm: FakeLLM) -> None:
     assert await chat.say("Say hello") == []
     assert await chat.until("complete") == ["started", "complete"]
-    assert chat.seen[-1].text == "✅ Done\nHello from fake LLM"
+    assert chat.seen[-1].text == DONE
     assert "Alice: Say hello" in fake_llm.texts()
     assert await chat.quiet() == []
     await chat.relay.flush_history()
     (exchange,) = exchanges(chat.relay.store, BUILDER)
     assert exchange.prompt == "Alice: Say hello"
-    assert exchange.replies == ("🔨 Started: Alice: Say hello", "✅ Done\nHello from fake LLM")
+    assert exchange.replies == ("🔨 Started: Alice: Say hello", DONE)
     (reply,) = await chat.say("/history 1")
     assert reply.text.startswith("» Alice: Say hello")
 
@@ -195,10 +197,12 @@ async def test_a_text_answer_comes_back_as_done(chat: Chat, fake_llm: FakeLLM) -
   🔨 Started: Alice: Say hello
   ✅ Done
   Hello from fake LLM
+  💰 This turn: $0.0001 · 15 tokens (10 in, 5 out)
 » Alice: Say hello again
   🔨 Started: Alice: Say hello again
   ✅ Done
   Hello from fake LLM
+  💰 This turn: $0.0001 · 15 tokens (10 in, 5 out)
 """),
     )
     result = runner.invoke(cli, ["history", BUILDER, "--last", "1", "--json"])
@@ -206,7 +210,7 @@ async def test_a_text_answer_comes_back_as_done(chat: Chat, fake_llm: FakeLLM) -
     (record,) = [json.loads(line) for line in result.output.splitlines()]
     assert (record["prompt"], record["replies"]) == (
         "Alice: Say hello again",
-        ["🔨 Started: Alice: Say hello again", "✅ Done\nHello from fake LLM"],
+        ["🔨 Started: Alice: Say hello again", DONE],
     )
 
 

@@ -44,7 +44,7 @@ COMMAND_MENU: dict[str, list[tuple[str, str]]] = {
         ("builders", "builders on disk"),
         ("status", "propose a status change"),
         ("approvals", "approvals waiting for you"),
-        ("usage", "model requests and tokens of this chat"),
+        ("usage", "the assistant's own tokens in this chat"),
         ("help", "what I understand"),
     ],
     "all_group_chats": [
@@ -53,6 +53,8 @@ COMMAND_MENU: dict[str, list[tuple[str, str]]] = {
         ("new", "start a new session"),
         ("compact", "compact the session"),
         ("history", "what the builder said lately"),
+        ("usage", "what the builder spent, and its budget"),
+        ("budget", "ask to raise or lift the builder's budget"),
         ("bind", "bind this chat to a builder"),
     ],
 }

@@ -44,7 +44,8 @@ builder: 0014-ironman-training (clean)\
 /status ID STATUS — propose a status change (asks for approval)
 /approvals — approvals waiting for you
 /approve ID · /reject ID — resolve one
-/usage — model requests and tokens of this chat
+/usage — the assistant's own model requests and tokens in this chat
+  (a builder's cost: /usage in its group)
 /help — this list
 Anything else goes to the assistant.\
 """)

@@ -99,6 +99,7 @@ builder 0015-new-feature created at WS/.builders/0015-new-feature (branch builde
   ai-dev: clean, no upstream, last f37de74 Initial commit
   domain-apis: clean, no upstream, last c5ed8db Initial commit
   no OpenCode server configured (FOREMAN_OPENCODE_URL); no session was started
+  spent $0.00 · 0 tokens (0 in, 0 out) over 0 model calls; no budget
 """)
 
 

@@ -120,7 +120,10 @@ async def test_start_and_tell_it_where_to_begin_reaches_the_session_and_reports_
         assert replies[2].text.startswith(f"✓ Sent to {BUILDER} (OpenCode session ses_")
 
         done = await setup.next_in(ADA_DM, "complete")
-        assert done.text == f"{BUILDER}: ✅ Done\nRate limiter: token bucket first."
+        assert done.text == (
+            f"{BUILDER}: ✅ Done\nRate limiter: token bucket first.\n"
+            "💰 This turn: $0.0001 · 15 tokens (10 in, 5 out)"
+        )
         assert "Begin with the rate limiter." in fake_llm.texts()
         # the message was sent once, to the session the builder was created with
         asked = [t for t in fake_llm.texts() if "Begin with the rate limiter." in t]
@@ -151,7 +154,9 @@ async def test_a_bound_builder_answers_in_its_chat_not_the_dm(
         [sent] = await setup.approve_all([card])
         assert sent.text.startswith(f"✓ Sent to {BUILDER}")
         done = await setup.next_in(GROUP, "complete")
-        assert done.text == "✅ Done\nTests are green."
+        assert done.text == (
+            "✅ Done\nTests are green.\n💰 This turn: $0.0001 · 15 tokens (10 in, 5 out)"
+        )
         # nothing of it reached the DM
         while not setup.sent.empty():
             assert setup.sent.get_nowait().chat.key != ADA_DM.key

@@ -113,6 +113,7 @@ async def _run(workspace: Workspace, platform: str) -> None:
     from assistant.channels.terminal import FILES_FOLDER, chosen, save_files, terminal_text
     from assistant.messages import ChatRef, Choice, Inbound, Outbound, Principal
     from assistant.relay import Relay
+    from assistant.turn_changes import watch_turn_changes
     from tools.opencode import OpenCodeClient
 
     client = OpenCodeClient.from_env()
@@ -121,6 +122,7 @@ async def _run(workspace: Workspace, platform: str) -> None:
     me = Principal(platform, getpass.getuser(), os.environ.get("USER"))  # type: ignore[arg-type]
     store = open_state(workspace)
     relay = Relay(store, client, workspace, principals={me.key})
+    watch_turn_changes(relay, workspace.root)
 
     # the latest choices shown in each chat: what a bare number typed there answers
     choices: dict[str, tuple[Choice, ...]] = {}

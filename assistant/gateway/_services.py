@@ -74,6 +74,7 @@ def build_services(
     if not config.opencode.url:
         return services
     from assistant.relay import Relay
+    from assistant.turn_changes import watch_turn_changes
     from tools.opencode import OpenCodeClient
 
     client = OpenCodeClient(config.opencode.url, config.opencode.password, config.opencode.username)
@@ -82,6 +83,7 @@ def build_services(
         store, client, workspace, principals=principals, projects=services.projects
     )
     services.relay.budget_requests = budget_cards(assistant)
+    watch_turn_changes(services.relay, workspace.root)
     services.closers.append(client.aclose)
     return services
 

@@ -18,7 +18,7 @@ from assistant.relay._bindings import (
     stored_bindings,
 )
 from assistant.relay._classify import IDLE, SessionState, classify
-from assistant.relay._events import DoneNote, retry_limit_from_env
+from assistant.relay._events import DoneExtra, DoneNote, TurnPhase, TurnWatch, retry_limit_from_env
 from assistant.relay._journal import Exchange, exchanges, failed_deliveries, format_exchanges
 from assistant.relay._notice import Notification
 from assistant.relay._relay import Relay
@@ -30,12 +30,15 @@ __all__ = [
     "DEFAULT_PATTERNS",
     "IDLE",
     "Binding",
+    "DoneExtra",
     "DoneNote",
     "Exchange",
     "Notification",
     "Relay",
     "Report",
     "SessionState",
+    "TurnPhase",
+    "TurnWatch",
     "builder_directory",
     "builder_for_project",
     "classify",

@@ -99,7 +99,12 @@ class Delivery:
         if errors:
             log.warning("notification %s not delivered: %s", notification.key, "; ".join(errors))
         if not states and (sent or errors):  # once in the history, however often it is retried
-            payload = {"kind": notification.kind, "text": notification.line}
+            payload: dict[str, object] = {"kind": notification.kind, "text": notification.line}
+            if notification.files:
+                # names and sizes only: the bytes live in the builder's worktree
+                payload["files"] = [
+                    {"name": f.filename, "bytes": f.size} for f in notification.files
+                ]
             self.history.record(builder, notification.session_id, "relay.notification", payload)
         return bool(sent) and not errors
 

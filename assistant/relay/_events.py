@@ -7,8 +7,10 @@ import contextlib
 import logging
 import os
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import Literal
 
+from assistant.messages import OutboundFile
 from assistant.relay._bindings import BoundChats
 from assistant.relay._classify import (
     IDLE,
@@ -25,9 +27,24 @@ from tools.opencode import Event, MalformedEvent, OpenCodeClient, OpenCodeError,
 
 log = logging.getLogger(__name__)
 
-# one more line for a builder's "Done" (its diffstat, its cost), from (builder, notification);
-# None adds nothing. A failing note is logged and left out: the Done itself always goes out.
-DoneNote = Callable[[str, Notification], Awaitable[str | None]]
+
+@dataclass(frozen=True)
+class DoneExtra:
+    """What a note adds to a "Done": lines under the reply, and files sent with it."""
+
+    text: str = ""
+    files: tuple[OutboundFile, ...] = ()
+
+
+# one more line for a builder's "Done" (its diffstat, its cost), from (builder, notification),
+# or a `DoneExtra` with files too; None adds nothing. A failing note is logged and left out:
+# the Done itself always goes out.
+DoneNote = Callable[[str, Notification], Awaitable[str | DoneExtra | None]]
+# told, with the builder's name, that a turn is about to start ("prompting": the relay is about
+# to send a chat's message to an idle session) or has started ("busy": the session went busy,
+# whoever prompted it); a failing watch is logged and changes nothing
+TurnPhase = Literal["prompting", "busy"]
+TurnWatch = Callable[[str, TurnPhase], Awaitable[None]]
 
 DEFAULT_RETRY_LIMIT = 5
 LISTEN_WAIT = 15.0  # seconds a prompt waits for the relay's event stream to open
@@ -78,12 +95,13 @@ class EventStream:
         self.malformed = 0  # events skipped because of their shape (shown in health, doctor)
         self.done_notes: list[DoneNote] = []
         self.spending = spending  # what the builder's messages cost, and its budget
+        self.turn_watches: list[TurnWatch] = []
 
     async def with_done_notes(self, builder: str, notification: Notification) -> Notification:
         """A "Done" with each registered note's line added under the builder's reply."""
         if notification.kind != "complete" or not self.done_notes:
             return notification
-        lines = []
+        lines: list[str | DoneExtra] = []
         for note in self.done_notes:
             try:
                 line = await note(builder, notification)
@@ -94,7 +112,21 @@ class EventStream:
                 lines.append(line)
         if not lines:
             return notification
-        return replace(notification, text="\n".join([notification.text, *lines]))
+        texts = [x.text if isinstance(x, DoneExtra) else x for x in lines]
+        files = [f for x in lines if isinstance(x, DoneExtra) for f in x.files]
+        return replace(
+            notification,
+            text="\n".join([notification.text, *(t for t in texts if t)]),
+            files=(*notification.files, *files),
+        )
+
+    async def tell_turn(self, builder: str, phase: TurnPhase) -> None:
+        """Tell each turn watch that a turn of `builder` is starting or started."""
+        for watch in self.turn_watches:
+            try:
+                await watch(builder, phase)
+            except Exception:  # a watch is extra: its failure never holds back the relay
+                log.exception("relay: a turn watch failed for %s", builder)
 
     def skip_malformed(self, reason: str) -> None:
         """One event OpenCode sent in a shape the relay cannot read: skipped, counted, logged."""
@@ -159,6 +191,7 @@ class EventStream:
             audience.turn_started(session_id)
             if self.spending is not None:
                 self.spending.turn_started(builder, session_id, event.id)
+            await self.tell_turn(builder, "busy")
         if before.busy and not state.busy:
             audience.turn_ended(session_id)
         sent = await self._spent(builder, session_id, event, before.busy or state.busy, send)

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from assistant.messages import Inbound, Outbound, Principal
 from assistant.relay._bindings import Binding
+from assistant.relay._classify import IDLE
 from assistant.relay._delivery import Audience
 from assistant.relay._journal import HistoryWriter
 from assistant.relay._sessions import Sessions, match_answer
@@ -35,6 +36,8 @@ class Forwarder:
         # waits (bounded) until the relay hears the builder's events, when it is running
         self.stream_open = stream_open
         self._context: dict[str, deque[str]] = {}  # chat key -> unaddressed messages
+        # awaited with the builder's name before a prompt starts a turn (see Relay.add_turn_watch)
+        self.before_turn: Callable[[str], Awaitable[None]] | None = None
 
     async def handle(self, binding: Binding, message: Inbound, text: str) -> list[Outbound]:
         """A plain (non-command) message in a bound chat; returns the immediate replies."""
@@ -92,6 +95,9 @@ class Forwarder:
         line = f"{author(sender)}: {text}"
         # a prompt sent before the event stream is open would be answered unheard
         await self.stream_open()
+        if self.before_turn is not None and not self.sessions.states.get(session_id, IDLE).busy:
+            # a new turn: whoever watches turns looks before the builder can change anything
+            await self.before_turn(binding.builder)
         # noted before the prompt is sent: the turn's first event may beat the HTTP answer
         self.audience.asked(session_id, binding)
         await self.opencode.prompt_async(session_id, line, files=files)

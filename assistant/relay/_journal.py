@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from assistant.messages import file_size
 from assistant.relay._notice import Notification
 from assistant.store import Store
 
@@ -194,10 +195,17 @@ def exchanges(store: Store, builder: str, last: int | None = None) -> list[Excha
         else:
             if current is None:
                 current = {"at": row["at"], "sid": row["session_id"], "prompt": "", "replies": []}
-            current["replies"].append(payload["text"])
+            current["replies"].append(_reply_text(payload))
     if current:
         out.append(_exchange(current))
     return out[-last:] if last else out
+
+
+def _reply_text(payload: dict[str, Any]) -> str:
+    """A notification as the history shows it: its text, and the files it carried by name."""
+    files = payload.get("files") or []
+    lines = [f"📎 {f['name']} ({file_size(f['bytes'])})" for f in files]
+    return "\n".join([payload["text"], *lines])
 
 
 def _exchange(data: dict[str, Any]) -> Exchange:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from assistant.messages import ChatRef, Choice, Outbound, Priority
+from assistant.messages import ChatRef, Choice, Outbound, OutboundFile, Priority
 
 Kind = Literal[
     "started",
@@ -54,6 +54,8 @@ class Notification:
     choices: tuple[Choice, ...] = ()
     # the relay must abort the session (the retry limit was reached)
     abort: bool = False
+    # sent with it (a "Done" carries the files the turn made for the user to look at)
+    files: tuple[OutboundFile, ...] = ()
 
     @property
     def emoji(self) -> str:
@@ -76,6 +78,7 @@ class Notification:
             choices=self.choices,
             kind="notification",
             priority=self.priority,
+            files=self.files,
             extra={
                 "notification_key": self.key,
                 "notification_kind": self.kind,

@@ -14,7 +14,7 @@ from assistant.messages import ChatRef, Inbound, Outbound
 from assistant.relay._bindings import Binding, BoundChats
 from assistant.relay._commands import GroupCommands
 from assistant.relay._delivery import Delivery, Send
-from assistant.relay._events import DoneNote, EventStream, retry_limit_from_env
+from assistant.relay._events import DoneNote, EventStream, TurnWatch, retry_limit_from_env
 from assistant.relay._forwarding import Forwarder
 from assistant.relay._journal import HistoryWriter
 from assistant.relay._notice import Notification
@@ -69,6 +69,16 @@ class Relay:
     def add_done_note(self, note: DoneNote) -> None:
         """Add a line to every builder "Done" (a diffstat, a cost), computed when it is sent."""
         self.events.done_notes.append(note)
+
+    def add_turn_watch(self, watch: TurnWatch) -> None:
+        """Be told when a builder's turn is about to start and when it started (e.g. to look
+        at its worktrees first and tell at "Done" what the turn changed)."""
+        self.events.turn_watches.append(watch)
+
+        async def before_turn(builder: str) -> None:
+            await self.events.tell_turn(builder, "prompting")
+
+        self.forwarder.before_turn = before_turn
 
     @property
     def budget_requests(self) -> BudgetRequest | None:

@@ -32,6 +32,12 @@ from tools.orchestrator._results import (
 )
 from tools.orchestrator._scan import builder_directories, builders_by_project
 from tools.orchestrator._sessions import DEFAULT_SESSION_PERMISSION, session_permission_from_env
+from tools.orchestrator._snapshot import (
+    BuilderSnapshot,
+    SnapshotChanges,
+    changes_since,
+    snapshot_builder,
+)
 from tools.orchestrator._taskfile import find_taskfile, task_binary
 from tools.orchestrator.demo_workspace import make_demo_workspace
 
@@ -44,6 +50,7 @@ __all__ = [
     "BuilderDiff",
     "BuilderOnProject",
     "BuilderPlan",
+    "BuilderSnapshot",
     "BuilderStatus",
     "ChangeSet",
     "Commit",
@@ -55,6 +62,7 @@ __all__ = [
     "Push",
     "ReconcileReport",
     "Session",
+    "SnapshotChanges",
     "StaleWorktree",
     "SyncResult",
     "TerminateResult",
@@ -67,11 +75,13 @@ __all__ = [
     "builder_name",
     "builder_path",
     "builders_by_project",
+    "changes_since",
     "check_safe",
     "find_taskfile",
     "make_demo_workspace",
     "prune_archives",
     "session_permission_from_env",
     "slugify",
+    "snapshot_builder",
     "task_binary",
 ]

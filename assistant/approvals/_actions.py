@@ -19,6 +19,7 @@ from assistant.approvals._message import (
     plan_message,
     send_message,
 )
+from assistant.approvals._patch import lost_diffstat
 from assistant.messages import ChatRef, neutral_line
 from assistant.spend import BudgetError, Ledger, dollars, parse_budget
 from assistant.store import Store
@@ -212,6 +213,11 @@ async def plan_action(
             body = rendered
             if report["dirty"]:
                 body += "\nTerminate will be refused while this work exists."
+        if report["dirty"]:
+            stat = await lost_diffstat(ctx.orchestrator, name)
+            if stat:
+                how = f"foreman builder diff {neutral_line(name)} --patch"
+                body += f"\n{stat}\nThe full patch: the Patch button, or {how}"
         # a force card's precondition is the content it discards, not only the file names
         precondition = (
             {"report": report, "fingerprint": fingerprint} if force else {"report": report}

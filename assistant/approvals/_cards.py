@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from assistant.approvals._actions import ActionOutcome, render_report
+from assistant.approvals._patch import offers_patch
 from assistant.approvals._records import Approval
 from assistant.messages import (
     ButtonData,
@@ -18,7 +19,7 @@ from assistant.messages import (
 )
 
 # The verbs of the buttons on cards and on the choices after a refused terminate.
-VERBS = frozenset({"approve", "reject", "keep", "force", "cancel"})
+VERBS = frozenset({"approve", "reject", "keep", "force", "cancel", "patch"})
 
 
 def press_data(verb: str, approval_id: str) -> str:
@@ -32,6 +33,13 @@ def parse_press(data: str | None) -> tuple[str, str] | None:
     if button is None or button.action not in VERBS or button.option is not None:
         return None
     return button.action, button.target.lower()
+
+
+def patch_choice(approval: Approval) -> tuple[Choice, ...]:
+    """ "Patch" on a terminate card whose builder holds work: the patch, sent as a document."""
+    if not offers_patch(approval.tool_name, approval.precondition):
+        return ()
+    return (Choice("Patch", press_data("patch", approval.id)),)
 
 
 def card_text(approval: Approval) -> str:
@@ -50,6 +58,7 @@ def card_message(approval: Approval) -> Outbound:
         choices=(
             Choice("Approve", press_data("approve", approval.id)),
             Choice("Reject", press_data("reject", approval.id)),
+            *patch_choice(approval),
         ),
         kind="approval_card",
         extra={"approval_id": approval.id, "tool": approval.tool_name},
@@ -94,6 +103,7 @@ def outcome_message(
             choices=(
                 Choice("Keep", press_data("keep", approval.id)),
                 Choice("Force terminate", press_data("force", approval.id)),
+                *patch_choice(approval),
             ),
             kind="error",
             extra={"approval_id": approval.id},

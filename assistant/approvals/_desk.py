@@ -25,6 +25,7 @@ from assistant.approvals._actions import (
 )
 from assistant.approvals._cards import card_message, outcome_message, parse_press
 from assistant.approvals._git_commit import commit_projectlist, git_commit_enabled
+from assistant.approvals._patch import offers_patch, patch_reply
 from assistant.approvals._records import Approval, ApprovalBook
 from assistant.messages import ChatRef, Inbound, Outbound, Principal, neutral_line
 
@@ -132,6 +133,8 @@ class ApprovalDesk:
         if parsed is None:
             return Decision([_say(message.chat, "That button is not one I know.", kind="error")])
         verb, approval_id = parsed
+        if verb == "patch":
+            return await self.patch(approval_id, message)
         if verb in ("approve", "reject", "cancel"):
             return await self.decide(
                 approval_id, message.sender, verb == "approve", message.message_id, message.chat
@@ -397,6 +400,22 @@ class ApprovalDesk:
             refused.id, state="refused", result={**(refused.result or {}), "force": fresh.id}
         )
         return Decision([card_message(fresh)], self.book.get(refused.id))
+
+    async def patch(self, approval_id: str, message: Inbound) -> Decision:
+        """The Patch button on a terminate card: what terminating would discard, as a `.diff`.
+
+        Looking decides nothing: the card stays as it is, whatever its state."""
+        approval = self.book.get(approval_id)
+        if approval is None or not offers_patch(approval.tool_name, approval.precondition):
+            text = f"No terminate card {approval_id} with work to show."
+            return Decision([_say(message.chat, text, kind="error")], approval)
+        if message.sender.key != approval.principal:
+            self._audit_refusal(approval, message.sender, message.message_id, "not the principal")
+            text = "Only the person this was asked of can see the patch."
+            return Decision([_say(message.chat, text, kind="error")], approval)
+        name = str(approval.args["name"])
+        reply = await patch_reply(self.actions.orchestrator, name, message.chat)
+        return Decision([reply], approval)
 
     # ----- shared -------------------------------------------------------------------------
 

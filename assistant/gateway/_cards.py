@@ -34,6 +34,8 @@ class CardEdits:
         if any(r.replaces_message_id == press.message_id for r in replies):
             return replies
         parsed = parse_press(press.callback_data)
+        if parsed is not None and parsed[0] == "patch":
+            return replies  # looking at the patch decides nothing: the card keeps its buttons
         approval = self.approvals.get(parsed[1]) if parsed else None
         if approval is None or approval.is_pending:
             return replies

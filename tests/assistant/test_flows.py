@@ -8,7 +8,7 @@ from pathlib import Path
 from inline_snapshot import snapshot
 from pydantic_ai.messages import TextPart
 
-from tests.assistant.scripted_chat import ADA, Scripted, call, dm, tool_returns
+from tests.assistant.scripted_chat import ADA, MALLORY, Scripted, call, dm, tool_returns
 
 
 async def test_show_me_all_sessions_lists_builders_and_projects(make_service, workspace):
@@ -118,6 +118,9 @@ Approval ID needed:
 Terminate builder 0014-ironman-training
 • ai-dev: untracked: intervals.py
 Terminate will be refused while this work exists.
+Diffstat of what would be lost:
+• ai-dev, uncommitted: 1 file, +1 −0 — intervals.py +1 −0
+The full patch: the Patch button, or foreman builder diff 0014-ironman-training --patch
 Reply yes or no, or /approve ID · /reject ID\
 """)
 
@@ -130,7 +133,11 @@ Reply yes or no, or /approve ID · /reject ID\
 • ai-dev: untracked: intervals.py
 Keep the builder, or force-terminate it (discards the work above)?\
 """)
-    assert [c.data for c in refusal.choices] == [f"keep:{terminate_id}", f"force:{terminate_id}"]
+    assert [c.data for c in refusal.choices] == [
+        f"keep:{terminate_id}",
+        f"force:{terminate_id}",
+        f"patch:{terminate_id}",
+    ]
     assert (path / "ai-dev" / "intervals.py").is_file()
 
     # Forcing is a second, explicit approval with its own card.
@@ -145,6 +152,9 @@ Approval ID needed:
 FORCE terminate builder 0014-ironman-training
 This discards:
 • ai-dev: untracked: intervals.py
+Diffstat of what would be lost:
+• ai-dev, uncommitted: 1 file, +1 −0 — intervals.py +1 −0
+The full patch: the Patch button, or foreman builder diff 0014-ironman-training --patch
 Reply yes or no, or /approve ID · /reject ID\
 """)
     assert path.exists()
@@ -229,3 +239,42 @@ async def test_the_model_finds_projects_as_the_cli_does(make_service, workspace)
     returns = tool_returns(script.seen[-1])
     assert returns["list_projects"] == "0016 on_hold Voice Notes"
     assert json.loads(returns["get_project"])["id"] == "0016"
+
+
+async def test_patch_on_a_terminate_card_sends_what_would_be_lost_and_decides_nothing(
+    make_service, workspace
+):
+    svc = make_service(Scripted([call("terminate_builder", name="0014-ironman-training")]).model)
+    path = await _dirty_builder(svc, workspace)
+    [card] = await svc.handle(dm("remove the 0014 builder"))
+    card_id = card.extra["approval_id"]
+    assert [c.label for c in card.choices] == ["Approve", "Reject", "Patch"]
+
+    [patch] = await svc.handle(dm(callback=f"patch:{card_id}"))
+    assert patch.text == snapshot("""\
+Patch of what terminating 0014-ironman-training would discard, as it is now:
+• ai-dev, uncommitted: 1 file, +1 −0 — intervals.py +1 −0\
+""")
+    (file,) = patch.files
+    assert file.filename == "0014-ironman-training.diff"
+    assert file.data.decode().endswith("+print('tempo')\n")
+    [stranger] = await svc.handle(dm(callback=f"patch:{card_id}", sender=MALLORY))
+    assert (stranger.kind, stranger.files) == ("error", ())
+    assert svc.approval(card_id).state == "pending"  # looking decided nothing
+    assert (path / "ai-dev" / "intervals.py").is_file()
+
+    # the work changed since the card: the patch is what it is now (the card, when approved,
+    # is re-validated as always)
+    (path / "ai-dev" / "intervals.py").unlink()
+    [clean] = await svc.handle(dm(callback=f"patch:{card_id}"))
+    assert clean.files == ()
+    assert clean.text.startswith("0014-ironman-training has no changes git can show")
+
+
+async def test_a_clean_builder_s_terminate_card_has_no_patch(make_service, workspace):
+    svc = make_service(Scripted([call("terminate_builder", name="0015-new-feature")]).model)
+    await svc.orchestrator.create_builder("0015")
+    [card] = await svc.handle(dm("remove the 0015 builder"))
+    assert [c.label for c in card.choices] == ["Approve", "Reject"]
+    [refused] = await svc.handle(dm(callback=f"patch:{card.extra['approval_id']}"))
+    assert refused.kind == "error"

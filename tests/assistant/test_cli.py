@@ -155,6 +155,9 @@ foreman> Marking 0014 implemented and terminating its builder.
 │ Terminate builder 0014-ironman-training                                                          │
 │ • ai-dev: untracked: training-plan.md                                                            │
 │ Terminate will be refused while this work exists.                                                │
+│ Diffstat of what would be lost:                                                                  │
+│ • ai-dev, uncommitted: 1 file, +2 −0 — training-plan.md +2 −0                                    │
+│ The full patch: the Patch button, or foreman builder diff 0014-ironman-training --patch          │
 │ Reply yes or no, or /approve ID · /reject ID                                             │
 ╰──────────────────────────────────────────────────────────────────────────────────────────────────╯
 
@@ -166,7 +169,7 @@ you> /approve ID
 foreman> ✗ Refused to terminate 0014-ironman-training: it holds work that exists nowhere else
 • ai-dev: untracked: training-plan.md
 Keep the builder, or force-terminate it (discards the work above)?
-         [1] Keep  [2] Force terminate
+         [1] Keep  [2] Force terminate  [3] Patch
    (training-plan.md is still there: True)
 
 you> [Force terminate]
@@ -175,6 +178,9 @@ you> [Force terminate]
 │ FORCE terminate builder 0014-ironman-training                                                    │
 │ This discards:                                                                                   │
 │ • ai-dev: untracked: training-plan.md                                                            │
+│ Diffstat of what would be lost:                                                                  │
+│ • ai-dev, uncommitted: 1 file, +2 −0 — training-plan.md +2 −0                                    │
+│ The full patch: the Patch button, or foreman builder diff 0014-ironman-training --patch          │
 │ Reply yes or no, or /approve ID · /reject ID                                             │
 ╰──────────────────────────────────────────────────────────────────────────────────────────────────╯
 

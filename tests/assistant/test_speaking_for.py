@@ -220,9 +220,16 @@ async def test_a_refused_terminate_offers_the_human_keep_or_force(make_service, 
 
     [refusal] = await svc.handle(dm("yes"))
     assert refusal.chat == ADA_DM
-    assert [c.data for c in refusal.choices] == [f"keep:{terminate_id}", f"force:{terminate_id}"]
+    assert [c.data for c in refusal.choices] == [
+        f"keep:{terminate_id}",
+        f"force:{terminate_id}",
+        f"patch:{terminate_id}",
+    ]
     [not_yours] = await svc.handle(said(callback=f"force:{terminate_id}"), approver=ADA)
     assert not_yours.kind == "error"
+    # the patch is the human's to see: the agent speaking for them gets no file
+    [no_patch] = await svc.handle(said(callback=f"patch:{terminate_id}"), approver=ADA)
+    assert (no_patch.kind, no_patch.files) == ("error", ())
 
     [force_card] = await svc.handle(dm(callback=f"force:{terminate_id}"))
     force = svc.approval(force_card.extra["approval_id"])

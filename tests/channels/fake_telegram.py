@@ -207,7 +207,9 @@ class FakeTelegram:
         with self._cond:
             while True:
                 for call in self.calls:
-                    if call.method == method and predicate(call.params):
+                    # answered: a sent message's `_result` is there to read
+                    answered = "_ok" in call.params or "_error" in call.params
+                    if call.method == method and answered and predicate(call.params):
                         return call.params
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -315,6 +317,9 @@ class FakeTelegram:
             }
             if retry_after is not None:
                 answer["parameters"] = {"retry_after": retry_after}
+            with self._cond:
+                params["_error"] = description
+                self._cond.notify_all()
             self._answer(request, status, answer)
             return
         handler = getattr(self, f"_api_{method}", None)
@@ -324,6 +329,9 @@ class FakeTelegram:
                 return self._poll(params, request)
 
         if handler is None:
+            with self._cond:
+                params["_ok"] = True
+                self._cond.notify_all()
             self._answer(request, 200, {"ok": True, "result": True})
             return
         try:

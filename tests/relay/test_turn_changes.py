@@ -182,6 +182,7 @@ async def test_a_live_turn_is_done_with_its_diffstat_and_report(
     assert message.text == snapshot("""\
 ✅ Done
 Wrote ai-dev/out/report.csv and limiter.py.
+💰 This turn: $0.0001 · 30 tokens (20 in, 10 out)
 📝 This turn: 2 files, +4 −0
   ai-dev: limiter.py +2 −0, out/report.csv +2 −0\
 """)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from assistant.messages import ChatRef
-from assistant.relay._reports import Report, report_rows, reports_from_rows
+from assistant.relay._reports import Report, forget_removed, report_rows, reports_from_rows
 from assistant.store import Store
 from tools.orchestrator import (
     BUILDERS_DIR,
@@ -245,6 +245,7 @@ class BoundChats:
         declared_key = (id(projects), self._builders_version())
         changed = False
         if declared_key != self._declared_key:
+            forget_removed(self.store, self._on_disk)  # `.builders/` changed: one may be gone
             self._declared = bindings_from_projects(projects, self.root)
             self._declared_key = declared_key
             self._projects_seen = projects  # keep it alive so its id stays its own
@@ -259,6 +260,9 @@ class BoundChats:
             changed = True
         if changed:
             self._rebuild()
+
+    def _on_disk(self, builder: str) -> bool:
+        return is_safe_builder(builder) and builder_directory(self.root, builder).is_dir()
 
     def _rebuild(self) -> None:
         by_chat: dict[str, Binding] = {}

@@ -8,7 +8,7 @@ chat is bound to it (a bound chat always wins: it is where the builder's traffic
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -36,6 +36,15 @@ def save_report(store: Store, builder: str, chat: ChatRef, created_by: str) -> N
             "(builder, platform, chat_id, created_by, created_at) VALUES (?, ?, ?, ?, ?)",
             (builder, chat.platform, chat.chat_id, created_by, datetime.now(UTC).isoformat()),
         )
+
+
+def forget_removed(store: Store, exists: Callable[[str], bool]) -> None:
+    """Builders no longer on disk stop reporting: one made again under the same name later has
+    not been spoken to."""
+    gone = [(builder,) for builder, _, _ in report_rows(store) if not exists(builder)]
+    if gone:
+        with store.transaction() as conn:
+            conn.executemany("DELETE FROM builder_reports WHERE builder = ?", gone)
 
 
 def report_rows(store: Store) -> list[tuple[str, str, str]]:

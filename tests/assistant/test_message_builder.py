@@ -154,6 +154,7 @@ async def test_an_unbound_builder_reports_to_the_dm_by_name_without_buttons(
     async def send(message):
         sent.append(message)
 
+    (workspace.root / ".builders" / BUILDER).mkdir(parents=True)
     save_report(store, BUILDER, ADA_DM, created_by=ADA.key)
     asked = Notification(
         "k1", "ses_1", "permission", "Approval needed: bash `ls`", (Choice("Allow", "allow:x"),)
@@ -173,3 +174,19 @@ async def test_an_unbound_builder_reports_to_the_dm_by_name_without_buttons(
     await relay.deliver(BUILDER, Notification("k2", "ses_1", "complete", "Done\nok"), send)
     assert [(m.chat.key, m.text) for m in sent[1:]] == [("telegram:-1009", "✅ Done\nok")]
     assert relay.bound.builders() == [BUILDER]
+
+
+async def test_a_terminated_builder_stops_reporting_to_the_dm(store: Store, workspace: Workspace):
+    relay = _relay(store, workspace)
+    folder = workspace.root / ".builders" / BUILDER
+    folder.mkdir(parents=True)
+    save_report(store, BUILDER, ADA_DM, created_by=ADA.key)
+    assert relay.bound.chats_of(BUILDER) == {ADA_DM.key: ADA_DM}
+
+    folder.rmdir()  # terminated
+    relay.bound.bind(Binding("telegram", "-1", "unrelated"), created_by="test")  # look again now
+    assert relay.bound.chats_of(BUILDER) == {}
+    assert _reports(store) == []
+    folder.mkdir()  # a builder made again under this name was never spoken to
+    relay.bound.bind(Binding("telegram", "-2", "unrelated"), created_by="test")
+    assert relay.bound.chats_of(BUILDER) == {}

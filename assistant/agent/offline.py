@@ -300,8 +300,8 @@ def _reply(intent: Intent, returns: list[Any]) -> str:
             return f"Project {intent.project_ids[0]} has no builder to terminate."
     if not returns:
         return (
-            "I can list projects and builders, show a project, and propose status changes or "
-            "builder create/terminate for your approval."
+            "I can list projects and builders, show a project, and propose status changes, "
+            "builder create/terminate or a message to a builder for your approval."
         )
     lines = []
     for part in returns:

@@ -84,5 +84,8 @@ async def test_start_a_project_and_tell_its_builder_where_to_begin_from_telegram
         store.close()
     # the builder's Done comes to the principal's DM, named, since no chat is bound to it
     assert done["chat_id"] == str(OWNER)
-    assert done["text"] == f"{BUILDER}: ✅ Done\nOn it: rate limiter first."
+    assert done["text"] == (
+        f"{BUILDER}: ✅ Done\nOn it: rate limiter first.\n"
+        "💰 This turn: $0.0001 · 15 tokens (10 in, 5 out)"
+    )
     assert "Begin with the rate limiter." in fake_llm.texts()

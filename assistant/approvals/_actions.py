@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from assistant.approvals._budget import BudgetInvalid, plan_budget, set_budget
 from assistant.approvals._message import (
     MessageInvalid,
     message_text,
@@ -21,9 +22,8 @@ from assistant.approvals._message import (
 )
 from assistant.approvals._patch import lost_diffstat
 from assistant.messages import ChatRef, neutral_line
-from assistant.spend import BudgetError, Ledger, dollars, parse_budget
 from assistant.store import Store
-from tools.orchestrator import DirtyReport, Orchestrator, OrchestratorError, builder_path
+from tools.orchestrator import DirtyReport, Orchestrator, OrchestratorError
 from tools.projectlist import (
     ProjectListError,
     StaleFileError,
@@ -334,65 +334,16 @@ async def carry_out(
     return ActionOutcome("failed", f"{tool_name} is not an action that needs approval")
 
 
-def _budget_args(ctx: ActionContext, args: dict[str, Any]) -> tuple[Ledger, str, float | None]:
-    """The ledger, the builder and the new budget (None: lift it); ActionInvalid when wrong."""
-    if ctx.store is None:
-        raise ActionInvalid("budgets need Foreman's state, which this caller has not opened")
-    name = str(args.get("name") or "")
-    try:
-        if not builder_path(ctx.workspace.root, name).is_dir():
-            raise ActionInvalid(f"no builder {name!r} under .builders/")
-    except OrchestratorError as exc:
-        raise ActionInvalid(str(exc)) from exc
-    usd = args.get("usd")
-    try:
-        return Ledger(ctx.store), name, None if usd is None else parse_budget(usd, "usd")
-    except BudgetError as exc:
-        raise ActionInvalid(str(exc)) from exc
-
-
-async def _budget_now(ctx: ActionContext, ledger: Ledger, name: str) -> tuple[str, list[Any]]:
-    """The budget in force as the card shows it, and as the precondition compares it."""
-    try:
-        projects = (await load_async(ctx.workspace.projectlist_path, strict=False)).projects
-    except ProjectListError:
-        projects = ()
-    try:
-        budget = ledger.budget(name, projects)
-    except BudgetError as exc:
-        return f"invalid ({exc})", ["invalid", str(exc)]
-    return budget.describe(), [budget.usd, budget.source]
-
-
 async def _plan_budget(ctx: ActionContext, args: dict[str, Any]) -> ActionPlan:
-    ledger, name, usd = _budget_args(ctx, args)
-    now, precondition = await _budget_now(ctx, ledger, name)
-    spent = ledger.total(name)
-    if usd is None:
-        title = f"Lift the budget of builder {name}: no limit on what it spends"
-    else:
-        title = f"Set the budget of builder {name} to {dollars(usd)}"
-    body = [f"Now: {now}; spent {spent.render()}"]
-    if usd is not None and spent.cost >= usd:
-        body.append(f"⚠ {dollars(usd)} is already spent: its prompts stay held")
-    return ActionPlan(
-        title=neutral_line(title),
-        body="\n".join(neutral_line(line) for line in body),
-        # what it spends moves all the time; the card is stale only when the budget moved
-        precondition={"budget": precondition},
-    )
+    try:
+        plan = await plan_budget(ctx.workspace, ctx.store, args)
+    except BudgetInvalid as exc:
+        raise ActionInvalid(str(exc)) from exc
+    return ActionPlan(plan.title, plan.body, plan.precondition)
 
 
 async def _set_budget(
     ctx: ActionContext, args: dict[str, Any], precondition: dict[str, Any]
 ) -> ActionOutcome:
-    try:
-        ledger, name, usd = _budget_args(ctx, args)
-    except ActionInvalid as exc:
-        return ActionOutcome("failed", f"Budget not changed: {exc}")
-    _, now = await _budget_now(ctx, ledger, name)
-    if now != precondition.get("budget"):
-        return ActionOutcome("stale", f"Budget not changed: {name}'s budget changed since the card")
-    ledger.set_budget(name, usd)
-    said = "no limit" if usd is None else dollars(usd)
-    return ActionOutcome("done", f"Budget of {name}: {said}", {"builder": name, "usd": usd})
+    change = await set_budget(ctx.workspace, ctx.store, args, precondition)
+    return ActionOutcome(change.status, change.summary, change.details)

@@ -168,10 +168,19 @@ class Ledger:
                 (turn_id, builder, session_id, _now()),
             )
 
-    def record(self, builder: str, session_id: str, message_id: str, usage: Usage) -> None:
-        """A message at its latest value; it stays in the turn it was first seen in."""
+    def record(
+        self,
+        builder: str,
+        session_id: str,
+        message_id: str,
+        usage: Usage,
+        *,
+        turn_of: str | None = None,
+    ) -> None:
+        """A message at its latest value; it stays in the turn it was first seen in (that of
+        `turn_of` for a subagent's message: the session whose turn started the subagent)."""
         with self.store.transaction() as conn:
-            turn = self._current_turn(conn, session_id)
+            turn = self._current_turn(conn, turn_of or session_id)
             conn.execute(
                 "INSERT INTO builder_spend (message_id, builder, session_id, turn_id, cost, "
                 "input, output, reasoning, cache_read, cache_write, updated_at) "

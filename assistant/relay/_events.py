@@ -178,8 +178,9 @@ class EventStream:
             info = event.properties.get("info") or {}
             if info.get("parentID") is None:
                 self.sessions.switch(builder, session_id)  # a newer root session takes over
-        if session_id != await self.sessions.session_for(builder, create=False):
-            return []
+        current = await self.sessions.session_for(builder, create=False)
+        if session_id != current:
+            return await self._spent_by_subagent(builder, session_id, current, event, send)
         before = self.sessions.states.get(session_id, IDLE)
         # classified first: a malformed event raises here, before anything is recorded
         state, notification = classify(before, event, retry_limit=self.retry_limit)
@@ -207,15 +208,38 @@ class EventStream:
         return [*sent, notification]
 
     async def _spent(
-        self, builder: str, session_id: str, event: Event, busy: bool, send: Send
+        self,
+        builder: str,
+        session_id: str,
+        event: Event,
+        busy: bool,
+        send: Send,
+        turn_of: str | None = None,
     ) -> list[Notification]:
         """Record what a message cost; deliver the budget's warning or stop, if it calls for one."""
         if self.spending is None:
             return []
-        notices = await self.spending.observe(builder, session_id, event, busy)
+        notices = await self.spending.observe(builder, session_id, event, busy, turn_of=turn_of)
         for notice in notices:
             await self.delivery.deliver(builder, notice, send)
         return notices
+
+    async def _spent_by_subagent(
+        self, builder: str, session_id: str, current: str | None, event: Event, send: Send
+    ) -> list[Notification]:
+        """A subagent's session (OpenCode's task tool) tells the chat nothing, but what its
+        model calls cost is the builder's, and the turn's that started it."""
+        if self.spending is None or current is None:
+            return []
+        if event.type == "session.created":
+            info = event.properties.get("info") or {}
+            if info.get("parentID") == current:
+                self.spending.subagents[session_id] = current
+            return []
+        if self.spending.subagents.get(session_id) != current:
+            return []
+        busy = self.sessions.states.get(current, IDLE).busy
+        return await self._spent(builder, session_id, event, busy, send, turn_of=current)
 
     async def _resync(self, resync: Resync, send: Send) -> list[Notification]:
         """After a (re)connect: repair each session's state and re-announce what is pending."""

@@ -30,6 +30,8 @@ class Spending:
         self.ledger = Ledger(store)
         self.bound = bound
         self.opencode = opencode
+        # subagent session -> the builder's session that started it (OpenCode's task tool)
+        self.subagents: dict[str, str] = {}
 
     def budget(self, builder: str) -> Budget:
         """The builder's budget in force; BudgetError when the configured one is invalid."""
@@ -42,11 +44,12 @@ class Spending:
         self.ledger.start_turn(builder, session_id, f"{session_id}:{event_id or 'turn'}")
 
     async def observe(
-        self, builder: str, session_id: str, event: Event, busy: bool
+        self, builder: str, session_id: str, event: Event, busy: bool, turn_of: str | None = None
     ) -> list[Notification]:
         """An event of the builder's session: an assistant message's cost is recorded, and
         the budget checked. A message first seen while no turn runs (a fork's copies, history
-        replayed) cost nothing now and is not counted."""
+        replayed) cost nothing now and is not counted. `turn_of`: the session whose turn a
+        subagent's message belongs to (and which is stopped at the budget)."""
         if event.type != "message.updated":
             return []
         info = event.properties.get("info")
@@ -56,8 +59,8 @@ class Spending:
         message_id = str(info["id"])  # type: ignore[index]
         if not busy and not self.ledger.knows(message_id):
             return []
-        self.ledger.record(builder, session_id, message_id, usage)
-        return await self._check(builder, session_id, busy)
+        self.ledger.record(builder, session_id, message_id, usage, turn_of=turn_of)
+        return await self._check(builder, turn_of or session_id, busy)
 
     async def _check(self, builder: str, session_id: str, busy: bool) -> list[Notification]:
         try:

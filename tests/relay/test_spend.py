@@ -112,6 +112,28 @@ No budget; /budget N asks the principal to set one.\
     )
 
 
+async def test_a_subagents_model_calls_count_for_the_turn_that_started_it(
+    chat: Chat, fake_llm: FakeLLM
+) -> None:
+    task = {
+        "description": "count lines",
+        "prompt": "subagent-job: count the lines of README",
+        "subagent_type": "general",
+    }
+    fake_llm.script(
+        ToolCall("task", task, usage=(1_000, 100)),
+        Text("It counted them.", usage=(2_000, 200)),
+        when="hand off",
+    )
+    fake_llm.script(Text("3 lines.", usage=(4_000, 400)), when="subagent-job")
+    await chat.say("hand off the counting")
+    assert await chat.until("complete") == ["started", "complete"]
+    assert any("subagent-job" in text for text in fake_llm.texts())  # the subagent ran
+    assert chat.seen[-1].text.splitlines()[-1] == snapshot(
+        "💰 This turn: $0.021 · 7,700 tokens (7,000 in, 700 out)"
+    )
+
+
 async def test_a_budget_stops_the_turn_holds_prompts_until_the_principal_raises_it(
     chat: Chat,
     fake_llm: FakeLLM,

@@ -204,6 +204,17 @@ class Ledger:
                 ),
             )
 
+    def turn_started_ms(self, session_id: str) -> float | None:
+        """When the session's current turn began, in epoch milliseconds (OpenCode's clock unit),
+        a second early: the relay hears of a turn just after OpenCode starts it."""
+        row = self.store.connection.execute(
+            "SELECT started_at FROM builder_turns WHERE session_id = ? ORDER BY rowid DESC LIMIT 1",
+            (session_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        return datetime.fromisoformat(row[0]).timestamp() * 1000 - 1000
+
     def knows(self, message_id: str) -> bool:
         row = self.store.connection.execute(
             "SELECT 1 FROM builder_spend WHERE message_id = ?", (message_id,)

@@ -251,6 +251,12 @@ class EventStream:
                 continue
             state = sessions.states.get(session_id, IDLE)
             status = resync.statuses.get(session_id)
+            if state.busy and self.spending is not None:
+                # the model calls made while the stream was down are not replayed: read them
+                notices = await self.spending.catch_up(builder, session_id, status is not None)
+                for notice in notices:
+                    if await self.delivery.deliver(builder, notice, send):
+                        sent.append(notice)
             if status is not None and not state.busy:
                 sessions.states[session_id] = replace(state, status=status.type)
             elif status is None and state.busy:

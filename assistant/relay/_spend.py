@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 # and answers what to say in the chat that asked; wired by whoever owns the approval desk
 BudgetRequest = Callable[[Principal, ChatRef, str, float | None], Awaitable[list[Outbound]]]
 
+CATCH_UP_MESSAGES = 50  # a turn's model calls read back after the stream was down
 ASK_PRINCIPAL = "the principal can raise it with /budget N or lift it with /budget off"
 
 
@@ -61,6 +62,29 @@ class Spending:
             return []
         self.ledger.record(builder, session_id, message_id, usage, turn_of=turn_of)
         return await self._check(builder, turn_of or session_id, busy)
+
+    async def catch_up(self, builder: str, session_id: str, busy: bool) -> list[Notification]:
+        """After the event stream was down during a turn: the session's latest messages as
+        they are now. Those from the first one already counted on, or begun since the turn
+        started, are this turn's; older ones were never the relay's to count."""
+        try:
+            recent = await self.opencode.messages(session_id, limit=CATCH_UP_MESSAGES)
+        except OpenCodeError as exc:
+            log.warning("relay: could not read %s's messages to count them: %s", builder, exc)
+            return []
+        infos = [e.get("info") for e in recent if isinstance(e, dict)]
+        replies = [i for i in infos if isinstance(i, dict) and i.get("role") == "assistant"]
+        started = self.ledger.turn_started_ms(session_id)
+        counting = False
+        for info in replies:  # oldest first
+            created = (info.get("time") or {}).get("created")
+            since_start = isinstance(created, int | float) and started is not None
+            counting = counting or self.ledger.knows(str(info.get("id")))
+            if counting or (since_start and created >= started):  # type: ignore[operator]
+                usage = message_usage(info)
+                if usage is not None:
+                    self.ledger.record(builder, session_id, str(info["id"]), usage)
+        return await self._check(builder, session_id, busy)
 
     async def _check(self, builder: str, session_id: str, busy: bool) -> list[Notification]:
         try:

@@ -15,10 +15,11 @@ from assistant.cli import cli
 from assistant.dm import DirectMessages
 from assistant.gateway import budget_cards
 from assistant.messages import ChatRef, Inbound, Outbound
-from assistant.relay import Relay
+from assistant.relay import Binding, Relay, save_binding
+from assistant.store import open_store
 from tests.opencode_server import FakeLLM, OpenCodeProcess, Stall, Text, ToolCall
 from tests.relay.test_live import ALICE, BOB, GROUP, Chat, running_relay
-from tools.opencode import OpenCodeClient
+from tools.opencode import Event, OpenCodeClient, Resync
 from tools.workspace import find_workspace
 
 BUILDER = "0014-ironman-training"  # the builder `running_relay` binds
@@ -132,6 +133,52 @@ async def test_a_subagents_model_calls_count_for_the_turn_that_started_it(
     assert chat.seen[-1].text.splitlines()[-1] == snapshot(
         "💰 This turn: $0.021 · 7,700 tokens (7,000 in, 700 out)"
     )
+
+
+async def test_model_calls_made_while_the_stream_was_down_are_read_back_once(
+    opencode_server: OpenCodeProcess, fake_llm: FakeLLM, workspace: Path, tmp_path: Path
+) -> None:
+    store = open_store(tmp_path / "state")
+    save_binding(store, Binding("telegram", GROUP.chat_id, BUILDER), "test")
+    client = OpenCodeClient(opencode_server.url, password=opencode_server.password)
+    relay = Relay(store, client, workspace, principals={ALICE.key})
+    sent: list[Outbound] = []
+
+    async def send(message: Outbound) -> None:
+        sent.append(message)
+
+    try:
+        await relay.handle(Inbound(GROUP, ALICE, "/new"))
+        session_id = relay.current_session(BUILDER)
+        assert session_id is not None
+        directory = relay.directory(BUILDER)
+        # the relay hears the turn start, then its stream is down until the turn is over
+        busy = {"sessionID": session_id, "status": {"type": "busy"}}
+        await relay.process(Event("session.status", busy, "evt_busy", directory), send)
+        fake_llm.script(
+            ToolCall("bash", {"command": "echo ok", "description": "run"}, usage=(1_000, 100)),
+            Text("Ran it.", usage=(2_000, 200)),
+            when="while away",
+        )
+        await client.prompt_async(session_id, "while away", directory=directory)
+        async with asyncio.timeout(30):
+            while not any(
+                (m.get("info") or {}).get("finish") == "stop"
+                and (m.get("info") or {}).get("time", {}).get("completed")
+                for m in await client.messages(session_id, limit=10)
+            ) or session_id in await client.session_status(directory):
+                await asyncio.sleep(0.05)
+
+        for _ in range(2):  # a second reconnect reads the same messages: counted once
+            await relay.process(Resync(statuses={}, reconnect=True), send)
+        done = [m for m in sent if m.extra.get("notification_kind") == "complete"]
+        assert [m.text for m in done] == [
+            "✅ Done\nRan it.\n💰 This turn: $0.009 · 3,300 tokens (3,000 in, 300 out)"
+        ]
+        assert relay.spending.total(BUILDER).messages == 2
+    finally:
+        await client.aclose()
+        store.close()
 
 
 async def test_a_budget_stops_the_turn_holds_prompts_until_the_principal_raises_it(

@@ -272,3 +272,21 @@ class Ledger:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
+
+
+def held_because(ledger: Ledger, builder: str, projects: Iterable[Any]) -> str | None:
+    """Why a prompt to the builder is held now and what to do (one line), or None to send it:
+    its budget is reached, or the configured one is not valid."""
+    try:
+        budget = ledger.budget(builder, projects)
+    except BudgetError as exc:
+        return f"{builder}'s budget is not valid ({exc}); fix it, or set one with /budget N"
+    if budget.usd is None:
+        return None
+    spent = ledger.total(builder).cost
+    if spent < budget.usd:
+        return None
+    return (
+        f"{builder} reached its {dollars(budget.usd)} budget ({dollars(spent)} spent); "
+        "the principal can raise it with /budget N or lift it with /budget off"
+    )

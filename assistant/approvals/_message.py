@@ -12,6 +12,7 @@ from typing import Any
 
 from assistant.messages import ChatRef, neutral_line, neutral_text
 from assistant.relay import tell_builder
+from assistant.spend import Ledger, held_because
 from assistant.store import Store
 from tools.opencode import OpenCodeError
 from tools.orchestrator import Orchestrator, OrchestratorError, builders_by_project
@@ -90,6 +91,15 @@ async def plan_message(
     return MessagePlan(builder, exists, text)
 
 
+async def _held(store: Store, orchestrator: Orchestrator, builder: str) -> str | None:
+    try:
+        listing = await load_async(orchestrator.workspace.projectlist_path, strict=False)
+        projects = listing.projects
+    except ProjectListError:
+        projects = ()
+    return held_because(Ledger(store), builder, projects)
+
+
 async def send_message(
     store: Store | None,
     orchestrator: Orchestrator,
@@ -102,6 +112,9 @@ async def send_message(
     """Send the approved text to the builder's session: (sent, what happened in one line)."""
     if orchestrator.opencode is None or store is None:
         return False, f"Not sent to {builder}: no OpenCode server configured (FOREMAN_OPENCODE_URL)"
+    held = await _held(store, orchestrator, builder)
+    if held is not None:  # a builder over its budget takes no prompt, whoever sends it
+        return False, f"Not sent: {held}"
     try:
         directory = str(orchestrator.builder_path(builder))
         session_id = await tell_builder(

@@ -10,7 +10,16 @@ from collections.abc import Awaitable, Callable
 from assistant.messages import ChatRef, Outbound, Principal
 from assistant.relay._bindings import BoundChats
 from assistant.relay._notice import Notification
-from assistant.spend import WARN_AT, Budget, BudgetError, Ledger, Usage, dollars, message_usage
+from assistant.spend import (
+    WARN_AT,
+    Budget,
+    BudgetError,
+    Ledger,
+    Usage,
+    dollars,
+    held_because,
+    message_usage,
+)
 from assistant.store import Store
 from tools.opencode import Event, OpenCodeClient, OpenCodeError
 
@@ -118,19 +127,8 @@ class Spending:
 
     def held(self, builder: str) -> str | None:
         """Why a prompt for the builder is not sent now (one line), or None to send it."""
-        try:
-            budget = self.budget(builder)
-        except BudgetError as exc:
-            return f"⏸ Not sent to {builder}: {exc}. Fix it, then send again."
-        if budget.usd is None:
-            return None
-        spent = self.total(builder).cost
-        if spent < budget.usd:
-            return None
-        return (
-            f"⏸ Not sent: {builder} reached its {dollars(budget.usd)} budget "
-            f"({dollars(spent)} spent); {ASK_PRINCIPAL}."
-        )
+        reason = held_because(self.ledger, builder, self.bound.declared_projects())
+        return None if reason is None else f"⏸ Not sent: {reason}."
 
     async def done_note(self, builder: str, notification: Notification) -> str | None:
         """The turn's cost and tokens, under its "Done"."""

@@ -12,9 +12,10 @@ from assistant.approvals import ActionInvalid
 from assistant.dm import DirectMessages
 from assistant.messages import ChatRef, Inbound, Principal
 from assistant.relay import Relay, read_stream
-from assistant.spend import Ledger, dollars
+from assistant.spend import Ledger, Usage, dollars
 from assistant.store import Store, open_store
 from tools.opencode import Event, OpenCodeClient
+from tools.orchestrator import Orchestrator
 from tools.workspace import find_workspace
 
 ALICE = Principal("telegram", "100", "Alice")
@@ -127,8 +128,9 @@ async def test_a_bad_budget_is_named_and_holds_prompts_until_fixed(
     (workspace / ".ai" / "projectlist.md").write_text(projectlist('"ten"'))
     assert await say(relay, "fix the build") == snapshot(
         [
-            "⏸ Not sent to 0014-ironman-training: project 0014: chat_binding budget_usd must "
-            "be a number of US dollars above 0, got 'ten'. Fix it, then send again."
+            "⏸ Not sent: 0014-ironman-training's budget is not valid (project 0014: "
+            "chat_binding budget_usd must be a number of US dollars above 0, got 'ten'); fix "
+            "it, or set one with /budget N."
         ]
     )
     (workspace / ".ai" / "projectlist.md").write_text(projectlist(None))
@@ -174,3 +176,24 @@ Now: no budget; spent $0.00 · 0 tokens (0 in, 0 out)\
     assert [(e.actor, e.action, e.details["args"]) for e in approved] == [
         (ALICE.key, "approval.approved.done", {"name": BUILDER})
     ]
+
+
+async def test_the_assistant_cannot_prompt_a_builder_past_its_budget_either(
+    store: Store, workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FOREMAN_BUILDER_BUDGET_USD", "0.10")
+    ledger = Ledger(store)
+    ledger.start_turn(BUILDER, "ses_1", "ses_1:evt_1")
+    ledger.record(BUILDER, "ses_1", "msg_1", Usage(cost=0.25, input=9_000, output=1_000))
+    found = find_workspace(workspace)
+    # no request reaches this address: the prompt is held before anything is sent
+    orchestrator = Orchestrator(found, OpenCodeClient("http://127.0.0.1:9"))
+    dm = DirectMessages(store, found, principals={ALICE.key}, orchestrator=orchestrator)
+    card = await dm.desk.request(
+        ALICE, ALICE_DM, "message_builder", {"name": BUILDER, "text": "keep going"}
+    )
+    decision = await dm.desk.decide(card.id, ALICE, True)
+    assert decision.replies[0].text == snapshot(
+        "✗ Not sent: 0014-ironman-training reached its $0.10 budget ($0.25 spent); the "
+        "principal can raise it with /budget N or lift it with /budget off"
+    )

@@ -3,12 +3,15 @@ budgets read from the project list and the environment (bad ones named), the bud
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from inline_snapshot import snapshot
 
 from assistant.approvals import ActionInvalid
+from assistant.cli import cli
 from assistant.dm import DirectMessages
 from assistant.messages import ChatRef, Inbound, Principal
 from assistant.relay import Relay, read_stream
@@ -196,4 +199,33 @@ async def test_the_assistant_cannot_prompt_a_builder_past_its_budget_either(
     assert decision.replies[0].text == snapshot(
         "✗ Not sent: 0014-ironman-training reached its $0.10 budget ($0.25 spent); the "
         "principal can raise it with /budget N or lift it with /budget off"
+    )
+
+
+def test_builder_status_json_carries_the_spend_and_budget(
+    store: Store, workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FOREMAN_STATE_DIR", str(store.path.parent))
+    ledger = Ledger(store)
+    ledger.start_turn(BUILDER, "ses_1", "ses_1:evt_1")
+    ledger.record(BUILDER, "ses_1", "msg_1", Usage(cost=0.25, input=9_000, output=1_000))
+    ledger.set_budget(BUILDER, 1.0)
+    command = ["builder", "status", BUILDER, "--json", "--workspace", str(workspace)]
+    result = CliRunner().invoke(cli, command)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["spend"] == snapshot(
+        {
+            "cost_usd": 0.25,
+            "tokens": {
+                "input": 9000,
+                "output": 1000,
+                "reasoning": 0,
+                "cache_read": 0,
+                "cache_write": 0,
+            },
+            "messages": 1,
+            "budget_usd": 1.0,
+            "budget_source": "approved",
+            "line": "spent $0.25 · 10,000 tokens (9,000 in, 1,000 out) over 1 model call; budget $1.00 (approved), 25% used",
+        }
     )

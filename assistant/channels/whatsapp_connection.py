@@ -55,6 +55,10 @@ class Connection:
         self.attention = ""  # what the principal must do, when the connection cannot go on
         self.state = "stopped"
         self.halted = False  # logged out, replaced, outdated, not linked: no reconnecting
+        # set by stop(): the watchdog ends at its next step whatever it is waiting on. Waits
+        # here use asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel
+        # that lands as its inner wait finishes, and stop() then waited on the watchdog forever
+        self._stopping = False
         self.connected = asyncio.Event()
         self._wake = asyncio.Event()
         self._ended = False  # the Go connection call returned: nothing will reconnect by itself
@@ -94,10 +98,13 @@ class Connection:
         for event_type, handler in {**own, **handlers}.items():
             self.client.event(event_type)(logged(handler))
         self.state = "connecting"
+        self._stopping = False
         await self._connect()
         self._watchdog = asyncio.create_task(self._watch(), name="whatsapp-watchdog")
 
     async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
         if self._watchdog is not None:
             self._watchdog.cancel()
             await asyncio.gather(self._watchdog, return_exceptions=True)
@@ -235,7 +242,8 @@ class Connection:
 
     async def _stop_client(self) -> None:
         try:
-            await asyncio.wait_for(self.client.stop(), STOP_SECONDS)
+            async with asyncio.timeout(STOP_SECONDS):
+                await self.client.stop()
         except Exception:  # the Go side may already be gone; stopping must still succeed
             log.debug("whatsapp: stop failed", exc_info=True)
 
@@ -247,16 +255,17 @@ class Connection:
         return bool(value)
 
     async def _watch(self) -> None:
-        while not self.halted:
+        while not self.halted and not self._stopping:
             try:
-                await asyncio.wait_for(self._wake.wait(), self.watchdog_seconds)
+                async with asyncio.timeout(self.watchdog_seconds):
+                    await self._wake.wait()
                 if not self._ended:
                     # whatsmeow reconnects by itself after a drop: give it one period
                     await asyncio.sleep(self.watchdog_seconds)
             except TimeoutError:
                 pass
             self._wake.clear()
-            if self.halted:
+            if self.halted or self._stopping:
                 break
             if self._banned_until is not None:
                 if self.clock() < self._banned_until:
@@ -274,7 +283,7 @@ class Connection:
         from assistant.channels.whatsapp_client import go_calls
 
         attempt = 0
-        while not self.halted:
+        while not self.halted and not self._stopping:
             delay = self.backoff[min(attempt, len(self.backoff) - 1)]
             attempt += 1
             self.state = "reconnecting"
@@ -288,10 +297,13 @@ class Connection:
                 # never a second connection call while one is still running in Go
                 log.warning("whatsapp: the previous connection is still closing; waiting")
                 continue
+            if self._stopping:
+                return  # never a new connection once stop() has begun
             self._ended = False
             await self._connect()
             try:
-                await asyncio.wait_for(self.connected.wait(), delay)
+                async with asyncio.timeout(delay):
+                    await self.connected.wait()
             except TimeoutError:
                 continue
             self.reconnects += 1

@@ -30,7 +30,10 @@ def check_builders(context: DoctorContext) -> list[Check]:
 
     client = OpenCodeClient.from_env()
     if client is None:
-        detail = "not configured (FOREMAN_OPENCODE_URL): builders are made without a session"
+        detail = (
+            "not configured (FOREMAN_OPENCODE_URL): builders made outside `foreman serve` "
+            "get no session"
+        )
         checks.append(Check("opencode", True, detail, {"url": None}))
         return checks
 

@@ -41,3 +41,6 @@ def _isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FOREMAN_STATE_DIR", str(tmp_path / "state"))
     for name in ("FOREMAN_WORKSPACE", "FOREMAN_CONFIG", "FOREMAN_MODEL", "ANTHROPIC_API_KEY"):
         monkeypatch.delenv(name, raising=False)
+    # `foreman serve` would start its own `opencode serve` with the user's HOME: only the tests
+    # of that (tests/opencode/test_managed_server.py, …) turn it on, with an isolated one
+    monkeypatch.setenv("FOREMAN_OPENCODE_MANAGE", "off")

@@ -339,6 +339,32 @@ def opencode_config(llm_url: str) -> dict[str, Any]:
     }
 
 
+def opencode_env(home: Path, llm_url: str) -> dict[str, str]:
+    """The environment a test's `opencode serve` runs in: this one without OPENCODE_*, HOME and
+    the XDG dirs under `home`, the flags of OPENCODE.md and the fake LLM as its only model."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENCODE")}
+    for name in (
+        "HOME",
+        "XDG_DATA_HOME",
+        "XDG_CONFIG_HOME",
+        "XDG_STATE_HOME",
+        "XDG_CACHE_HOME",
+    ):
+        path = home / name.lower()
+        path.mkdir(parents=True, exist_ok=True)
+        env[name] = str(path)
+    env.update(
+        OPENCODE_DISABLE_MODELS_FETCH="1",
+        OPENCODE_DISABLE_AUTOUPDATE="1",
+        OPENCODE_DISABLE_LSP_DOWNLOAD="1",
+        OPENCODE_DISABLE_SHARE="1",
+        OPENCODE_CONFIG_CONTENT=json.dumps(opencode_config(llm_url)),
+    )
+    # the background plugin install must not reach a registry from a test
+    env["npm_config_offline"] = "true"
+    return env
+
+
 class OpenCodeProcess:
     """One `opencode serve` child process with its own HOME; restartable on the same port."""
 
@@ -354,26 +380,7 @@ class OpenCodeProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def _env(self, llm_url: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("OPENCODE")}
-        for name in (
-            "HOME",
-            "XDG_DATA_HOME",
-            "XDG_CONFIG_HOME",
-            "XDG_STATE_HOME",
-            "XDG_CACHE_HOME",
-        ):
-            path = self.home / name.lower()
-            path.mkdir(parents=True, exist_ok=True)
-            env[name] = str(path)
-        env.update(
-            OPENCODE_DISABLE_MODELS_FETCH="1",
-            OPENCODE_DISABLE_AUTOUPDATE="1",
-            OPENCODE_DISABLE_LSP_DOWNLOAD="1",
-            OPENCODE_DISABLE_SHARE="1",
-            OPENCODE_CONFIG_CONTENT=json.dumps(opencode_config(llm_url)),
-        )
-        # the background plugin install must not reach a registry from a test
-        env["npm_config_offline"] = "true"
+        env = opencode_env(self.home, llm_url)
         if self.password:
             env["OPENCODE_SERVER_PASSWORD"] = self.password
         return env

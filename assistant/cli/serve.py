@@ -79,8 +79,11 @@ def serve(config_path: Path | None, verbose: bool) -> None:
 
     \b
     The assistant needs a workspace (workspace = … or $FOREMAN_WORKSPACE, else the
-    current directory's). The relay runs when an OpenCode server is configured
-    ($FOREMAN_OPENCODE_URL), the MCP server when [mcp] http is set.
+    current directory's). The relay talks to the OpenCode server at $FOREMAN_OPENCODE_URL;
+    without one, `foreman serve` runs its own `opencode serve` (127.0.0.1, a random
+    password, output in opencode.log in the state directory) when it finds the binary
+    ($FOREMAN_OPENCODE_BIN, else PATH), and restarts it if it dies. The MCP server runs
+    when [mcp] http is set.
 
     \b
     Examples:
@@ -90,6 +93,7 @@ def serve(config_path: Path | None, verbose: bool) -> None:
     from assistant.channels import ChannelError
     from assistant.cli.options import open_state
     from assistant.gateway import build_serve_gateway
+    from tools.opencode import ServerStartError
 
     _logging(verbose)
     config = _load(config_path)
@@ -104,6 +108,10 @@ def serve(config_path: Path | None, verbose: bool) -> None:
         asyncio.run(gateway.run_until_signalled(announce=click.echo))
     except (ConfigError, ChannelError) as exc:
         raise click.ClickException(str(exc)) from None
+    except ServerStartError as exc:
+        raise click.ClickException(
+            f"{exc} (or set FOREMAN_OPENCODE_URL to a server of your own)"
+        ) from None
     finally:
         store.close()
 

@@ -26,6 +26,7 @@ from assistant.gateway._groups import WhatsAppGroups
 from assistant.gateway._health import Health, HealthWriter, health_path, read_health
 from assistant.gateway._mcp import mcp_job
 from assistant.gateway._media import Media, file_words, max_attachment_bytes, workspace_vocabulary
+from assistant.gateway._opencode import managed_server, tell_bound_chats
 from assistant.gateway._pairing import Pairing, PairingCode, PairingError
 from assistant.gateway._router import (
     NO_FILES,
@@ -85,6 +86,7 @@ __all__ = [
     "file_words",
     "health_path",
     "load_config",
+    "managed_server",
     "max_attachment_bytes",
     "mcp_job",
     "normalise_whatsapp_id",
@@ -92,5 +94,6 @@ __all__ = [
     "principal_keys",
     "read_health",
     "served_health",
+    "tell_bound_chats",
     "workspace_vocabulary",
 ]

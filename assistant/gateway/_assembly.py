@@ -134,9 +134,14 @@ def build_gateway(
 
 
 def build_serve_gateway(config: GatewayConfig, store: Store) -> Gateway:
-    """Everything `foreman serve` runs: services, channels, WhatsApp group sync, the MCP server."""
+    """Everything `foreman serve` runs: services, channels, WhatsApp group sync, the MCP server,
+    and the OpenCode server when it runs its own."""
+    from assistant.gateway._opencode import managed_server, missing_note, run_with, served_by
     from assistant.gateway._services import build_services
 
+    server = managed_server(config, store.path.parent)
+    if server is not None:
+        config = served_by(config, server)  # the relay and the orchestrator talk to it
     services = build_services(config, store, principal_keys(config, store))
     gateway = build_gateway(
         config,
@@ -146,6 +151,11 @@ def build_serve_gateway(config: GatewayConfig, store: Store) -> Gateway:
         closers=services.closers,
         media=Media.from_env(workspace_vocabulary(services)),
     )
+    if server is not None:
+        server.cwd = services.workspace.root
+        run_with(gateway, server, services.relay)
+    elif note := missing_note(config):
+        gateway.extras = (*gateway.extras, note)
     telegram = gateway.channels.get("telegram")
     relay = services.relay
     if telegram is not None and relay is not None:
@@ -169,7 +179,10 @@ def build_serve_gateway(config: GatewayConfig, store: Store) -> Gateway:
     from assistant.gateway._health import HealthWriter
 
     # health.json in the state directory, for `foreman service status`
-    gateway.background = (*gateway.background, HealthWriter(gateway, store, config).run)
+    gateway.background = (
+        *gateway.background,
+        HealthWriter(gateway, store, config, server=server).run,
+    )
     if config.mcp.http:
         from assistant.gateway._mcp import mcp_job
 

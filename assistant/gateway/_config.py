@@ -57,6 +57,8 @@ class OpenCodeConfig:
     url: str | None = None
     password: str | None = field(default=None, repr=False)
     username: str = "opencode"
+    # no url: `foreman serve` runs its own `opencode serve` when it finds the binary
+    manage: bool = True
 
 
 @dataclass(frozen=True)
@@ -141,7 +143,7 @@ _KEYS: dict[str, set[str]] = {
     },
     "whatsapp": {"db", "allowed", "watchdog_seconds"},
     "pairing": {"enabled", "ttl_minutes", "max_pending"},
-    "opencode": {"url", "password", "username"},
+    "opencode": {"url", "password", "username", "manage"},
     "mcp": {"http", "token"},
     "builders": {"regenerable", "archive_days"},
 }
@@ -372,6 +374,9 @@ def _pairing(reader: _Reader, table: dict[str, Any], env: Mapping[str, str]) -> 
 
 
 def _opencode(reader: _Reader, table: dict[str, Any], env: Mapping[str, str]) -> OpenCodeConfig:
+    manage = _env_bool("FOREMAN_OPENCODE_MANAGE", env)
+    if manage is None:
+        manage = reader.boolean("opencode", table, "manage", True)
     return OpenCodeConfig(
         url=env.get("FOREMAN_OPENCODE_URL") or reader.string("opencode", table, "url"),
         password=env.get("FOREMAN_OPENCODE_PASSWORD")
@@ -381,6 +386,7 @@ def _opencode(reader: _Reader, table: dict[str, Any], env: Mapping[str, str]) ->
         or env.get("OPENCODE_SERVER_USERNAME")
         or reader.string("opencode", table, "username")
         or "opencode",
+        manage=manage,
     )
 
 

@@ -63,6 +63,7 @@ class Gateway:
         extras: Sequence[str] = (),
         closers: Sequence[Callable[[], Awaitable[object]]] = (),
         background: Sequence[Callable[[], Awaitable[None]]] = (),
+        prepare: Sequence[Callable[[], Awaitable[object]]] = (),
         attention_seconds: float = 5.0,
         alarm_minutes: float | None = None,
     ) -> None:
@@ -74,6 +75,8 @@ class Gateway:
         self.extras = tuple(extras)  # facts for the health line (state dir, pairing, …)
         self.closers = tuple(closers)  # e.g. the OpenCode client's aclose, run after stop
         self.background = tuple(background)  # loops that run while serving (group creation)
+        # what must be up before any chat is served (the OpenCode server Foreman runs itself)
+        self.prepare = tuple(prepare)
         self.attention_seconds = attention_seconds
         self._relay_task: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -132,6 +135,8 @@ class Gateway:
         return "foreman serve: " + " · ".join(parts)
 
     async def start(self) -> None:
+        for job in self.prepare:
+            await job()
         started: list[Channel] = []
         try:
             for channel in self.channels.values():

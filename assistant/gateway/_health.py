@@ -21,6 +21,7 @@ import httpx
 from assistant.gateway._config import GatewayConfig
 from assistant.gateway._gateway import Gateway
 from assistant.store import Store
+from tools.opencode import ManagedServer
 
 log = logging.getLogger("foreman.gateway")
 
@@ -53,6 +54,12 @@ class Health:
     # chats the platform refuses for good (a user who never started the bot): "key: why"
     unreachable: list[str] = field(default_factory=list)
     relay_malformed_events: int = 0  # OpenCode events the relay skipped for their shape
+    # the `opencode serve` the gateway runs itself (none when a URL is configured)
+    opencode_managed: bool = False
+    opencode_state: str | None = None  # running | restarting | failed | …
+    opencode_pid: int | None = None
+    opencode_restarts: int = 0
+    opencode_log: str | None = None
 
     def age(self, now: datetime | None = None) -> float:
         now = now or datetime.now(UTC)
@@ -98,8 +105,10 @@ class HealthWriter:
         store: Store,
         config: GatewayConfig,
         interval: float = INTERVAL_SECONDS,
+        server: ManagedServer | None = None,
     ) -> None:
         self.gateway = gateway
+        self.server = server
         self.store = store
         self.config = config
         self.interval = interval
@@ -155,6 +164,16 @@ class HealthWriter:
 
     async def snapshot(self, http: httpx.AsyncClient, *, running: bool) -> Health:
         health = self._base(running=running)
+        if self.server is not None:
+            status = self.server.status()
+            health = _replace(
+                health,
+                opencode_managed=True,
+                opencode_state=status.state,
+                opencode_pid=status.pid,
+                opencode_restarts=status.restarts,
+                opencode_log=status.log,
+            )
         if self.config.opencode.url:
             health = _replace(health, opencode=await self._probe(http))
         return health

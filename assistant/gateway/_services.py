@@ -14,6 +14,7 @@ from assistant.gateway._router import PrincipalKeys
 from assistant.store import Store
 
 if TYPE_CHECKING:
+    from tools.opencode import OpenCodeClient
     from tools.orchestrator import Orchestrator
     from tools.workspace import Workspace
 
@@ -33,15 +34,21 @@ class Services:
         return declared_projects(self.workspace.projectlist_path)
 
 
-def builder_orchestrator(config: GatewayConfig, store: Store, workspace: Workspace) -> Orchestrator:
-    """The orchestrator with foreman.toml's `[builders]` settings; archives beside the state."""
+def builder_orchestrator(
+    config: GatewayConfig,
+    store: Store,
+    workspace: Workspace,
+    opencode: OpenCodeClient | None = None,
+) -> Orchestrator:
+    """The orchestrator with foreman.toml's `[builders]` settings; archives beside the state.
+    Builders get their sessions on `opencode` (the relay's), else on $FOREMAN_OPENCODE_URL."""
     from tools.opencode import OpenCodeClient
     from tools.orchestrator import DEFAULT_REGENERABLE, Orchestrator
 
     regenerable = config.builders.regenerable
     return Orchestrator(
         workspace,
-        OpenCodeClient.from_env(),
+        opencode if opencode is not None else OpenCodeClient.from_env(),
         regenerable=DEFAULT_REGENERABLE if regenerable is None else regenerable,
         archive_dir=store.path.parent / "archives",
         archive_retention_days=config.builders.archive_days,
@@ -62,22 +69,26 @@ def build_services(
     except WorkspaceNotFound as exc:
         message = str(exc).replace("--workspace ", "workspace ", 1)
         raise ConfigError(message, path=None if from_env else config.path) from None
+    client = None
+    if config.opencode.url:
+        from tools.opencode import OpenCodeClient
+
+        opencode = config.opencode
+        client = OpenCodeClient(opencode.url, opencode.password, opencode.username)
     # the router already admits only principals; the service checks the same live set again
     assistant = DirectMessages(
         store,
         workspace,
         model or config.model,
         principals,  # type: ignore[arg-type]
-        orchestrator=builder_orchestrator(config, store, workspace),
+        orchestrator=builder_orchestrator(config, store, workspace, client),
     )
     services = Services(workspace, assistant)
-    if not config.opencode.url:
+    if client is None:
         return services
     from assistant.relay import Relay
     from assistant.turn_changes import watch_turn_changes
-    from tools.opencode import OpenCodeClient
 
-    client = OpenCodeClient(config.opencode.url, config.opencode.password, config.opencode.username)
     # the live set, not a copy: someone paired while `foreman serve` runs may /allow at once
     services.relay = Relay(
         store, client, workspace, principals=principals, projects=services.projects

@@ -25,7 +25,7 @@ def test_task_found_and_no_server_configured(workspace: Workspace):
     assert checks["opencode"] == {
         "name": "opencode",
         "ok": True,
-        "detail": "not configured (FOREMAN_OPENCODE_URL): builders are made without a session",
+        "detail": "not configured (FOREMAN_OPENCODE_URL): builders made outside `foreman serve` get no session",
         "data": {"url": None},
     }
 

@@ -1,4 +1,5 @@
-"""An async client for `opencode serve`: sessions, prompts, permissions, questions, events."""
+"""An async client for `opencode serve`: sessions, prompts, permissions, questions, events;
+and `ManagedServer`, an `opencode serve` run as a child process."""
 
 from tools.opencode._binary import find_opencode_binary
 from tools.opencode._client import FilePart, OpenCodeClient, PermissionReply, prompt_body
@@ -20,12 +21,14 @@ from tools.opencode._models import (
     Session,
     SessionStatus,
 )
+from tools.opencode._server import ManagedServer, Restart, ServerStartError, ServerStatus
 
 __all__ = [
     "BadRequest",
     "Event",
     "FilePart",
     "MalformedEvent",
+    "ManagedServer",
     "NotFound",
     "OpenCodeClient",
     "OpenCodeError",
@@ -34,7 +37,10 @@ __all__ = [
     "Question",
     "QuestionItem",
     "QuestionOption",
+    "Restart",
     "Resync",
+    "ServerStartError",
+    "ServerStatus",
     "ServerUnavailable",
     "Session",
     "SessionStatus",

@@ -15,8 +15,15 @@ def find_opencode_binary() -> Path | None:
     if configured:
         path = Path(configured).expanduser()
         return path if path.is_file() and os.access(path, os.X_OK) else None
-    for package in ("opencode-linux-x64", "opencode-linux-x64-baseline"):
-        candidate = _NPM_PREFIX / package / "bin" / "opencode"
+    # the platform package's binary first (no Node needed), then npm's link for other platforms
+    candidates = [
+        *(
+            _NPM_PREFIX / p / "bin" / "opencode"
+            for p in ("opencode-linux-x64", "opencode-linux-x64-baseline")
+        ),
+        _NPM_PREFIX / ".bin" / "opencode",
+    ]
+    for candidate in candidates:
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return candidate
     found = shutil.which("opencode")

@@ -263,6 +263,9 @@ def status(config_path: Path | None) -> None:
     opencode = (
         health.opencode if not health.opencode_url else f"{health.opencode_url} {health.opencode}"
     )
+    if health.opencode_managed:
+        restarts = f", restarted {health.opencode_restarts}×" if health.opencode_restarts else ""
+        opencode += f" (run by foreman serve: {health.opencode_state}{restarts})"
     skipped = (
         f" ({health.relay_malformed_events} malformed event(s) skipped)"
         if health.relay_malformed_events

@@ -95,7 +95,7 @@ async def tell_bound_chats(gateway: Gateway, relay: Any, text: str) -> None:
             continue
 
 
-@doctor_check("opencode server", Tier.CHANNELS)
+@doctor_check("opencode srv", Tier.CHANNELS)
 def check_server(context: DoctorContext) -> list[Check]:
     """Which OpenCode server `foreman serve` uses: configured (warned when it has no
     password), managed (with what the running gateway says of it), or none."""
@@ -109,26 +109,28 @@ def check_server(context: DoctorContext) -> list[Check]:
     opencode = config.opencode
     if opencode.url:
         if opencode.password:
-            return [Check("opencode server", True, f"configured: {opencode.url}, with a password")]
+            return [Check("opencode srv", True, f"configured: {opencode.url}, with a password")]
         detail = (
             f"{opencode.url} is used without a password (configured explicitly): anyone who "
             "reaches it can run commands as you; set FOREMAN_OPENCODE_PASSWORD"
         )
-        return [Check("opencode server", False, detail, {"url": opencode.url}, warning=True)]
+        return [Check("opencode srv", False, detail, {"url": opencode.url}, warning=True)]
+    if config.telegram is None and config.whatsapp is None:
+        return []  # no chat channel: `foreman serve` does not run, nor a server of its own
     if not opencode.manage:
         detail = "none: FOREMAN_OPENCODE_MANAGE=off and no FOREMAN_OPENCODE_URL (no relay)"
-        return [Check("opencode server", False, detail, warning=True)]
+        return [Check("opencode srv", False, detail, warning=True)]
     binary = find_opencode_binary()
     if binary is None:
         detail = (
             "none: no opencode binary (FOREMAN_OPENCODE_BIN, PATH) and no FOREMAN_OPENCODE_URL; "
             "install it with `npm install -g opencode-ai`"
         )
-        return [Check("opencode server", False, detail, warning=True)]
+        return [Check("opencode srv", False, detail, warning=True)]
     health = read_health(_state_dir(context, config))
     if health is None or not health.fresh() or not health.opencode_managed:
         detail = f"managed: `foreman serve` runs {binary} with a random password"
-        return [Check("opencode server", True, detail, {"binary": str(binary)})]
+        return [Check("opencode srv", True, detail, {"binary": str(binary)})]
     data = {
         "state": health.opencode_state,
         "pid": health.opencode_pid,
@@ -139,12 +141,12 @@ def check_server(context: DoctorContext) -> list[Check]:
     restarts = f", restarted {health.opencode_restarts}×" if health.opencode_restarts else ""
     if health.opencode_state == "failed":
         detail = f"managed, but it stopped and could not be restarted; see {health.opencode_log}"
-        return [Check("opencode server", False, detail, data)]
+        return [Check("opencode srv", False, detail, data)]
     detail = (
         f"managed by foreman serve: {health.opencode_state}, pid {health.opencode_pid} "
         f"on {health.opencode_url}{restarts}; log {health.opencode_log}"
     )
-    return [Check("opencode server", True, detail, data)]
+    return [Check("opencode srv", True, detail, data)]
 
 
 def _state_dir(context: DoctorContext, config: GatewayConfig) -> Path:

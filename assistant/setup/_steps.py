@@ -181,9 +181,9 @@ def opencode_step(config: ConfigFile, answers: Answers, ui: Prompter) -> None:
     else:
         ui.say(f"OpenCode {_version(binary)} at {binary}.")
     ui.say(
-        "Builders get their sessions on, and the relay listens to, an OpenCode server: run "
-        "`OPENCODE_SERVER_PASSWORD=… opencode serve --hostname 127.0.0.1 --port 4096` "
-        "in your workspace, and Foreman reaches it at [opencode] url."
+        "Builders get their sessions on, and the relay listens to, an OpenCode server. "
+        "With no URL stored, `foreman serve` runs its own (127.0.0.1, a random password); "
+        "to use one of yours, started with OPENCODE_SERVER_PASSWORD set, give its URL."
     )
     current = config.get("opencode", "url")
     url = answers.opencode_url
@@ -193,7 +193,10 @@ def opencode_step(config: ConfigFile, answers: Answers, ui: Prompter) -> None:
         )
     url = url.strip().rstrip("/")
     if not url:
-        ui.say("OpenCode: no server URL stored; builders run without sessions, no relay.")
+        if binary is not None:
+            ui.say("OpenCode: no server URL stored; `foreman serve` runs its own.")
+        else:
+            ui.say("OpenCode: no server URL stored; builders run without sessions, no relay.")
         return
     if not url.startswith(("http://", "https://")):
         raise SetupError(f"{url!r} is not an http(s) URL, e.g. http://127.0.0.1:4096")

@@ -125,7 +125,7 @@ async def test_serve_runs_its_own_opencode_restarts_it_telling_the_bound_chat_an
         assert health is not None and health.opencode_pid is not None
         pids.append(health.opencode_pid)
         assert health.opencode_pid != pids[0] and health.opencode == "reachable"
-        (check,) = CHECKS["opencode server"](DoctorContext(state_dir=state_dir))
+        (check,) = CHECKS["opencode srv"](DoctorContext(state_dir=state_dir))
         assert check.ok
         assert check.detail == (
             f"managed by foreman serve: running, pid {pids[1]} on {health.opencode_url}, "
@@ -221,8 +221,10 @@ def test_serve_without_an_opencode_binary_says_so_on_its_health_line(
     assert gateway.health_line().endswith(
         " · opencode not found (install opencode-ai or set FOREMAN_OPENCODE_URL)"
     )
+    monkeypatch.setenv("FOREMAN_TELEGRAM_TOKEN", fake_telegram.token)
+    monkeypatch.setenv("FOREMAN_TELEGRAM_BASE_URL", fake_telegram.base_url)
     result = CliRunner().invoke(cli, ["doctor", "--json"])
-    (check,) = [c for c in json.loads(result.output)["checks"] if c["name"] == "opencode server"]
+    (check,) = [c for c in json.loads(result.output)["checks"] if c["name"] == "opencode srv"]
     assert check["detail"] == snapshot(
         "none: no opencode binary (FOREMAN_OPENCODE_BIN, PATH) and no FOREMAN_OPENCODE_URL; install it with `npm install -g opencode-ai`"
     )
@@ -236,14 +238,14 @@ def test_doctor_warns_about_a_configured_server_without_a_password(
     monkeypatch.delenv("FOREMAN_OPENCODE_PASSWORD", raising=False)
     monkeypatch.delenv("OPENCODE_SERVER_PASSWORD", raising=False)
     result = CliRunner().invoke(cli, ["doctor"])
-    (line,) = [line for line in result.output.splitlines() if "opencode server" in line]
+    (line,) = [line for line in result.output.splitlines() if "opencode srv" in line]
     assert line == snapshot(
-        "warn  opencode server  http://127.0.0.1:4096 is used without a password (configured explicitly): anyone who reaches it can run commands as you; set FOREMAN_OPENCODE_PASSWORD"
+        "warn  opencode srv  http://127.0.0.1:4096 is used without a password (configured explicitly): anyone who reaches it can run commands as you; set FOREMAN_OPENCODE_PASSWORD"
     )
 
     monkeypatch.setenv("FOREMAN_OPENCODE_PASSWORD", "s3cret")
     result = CliRunner().invoke(cli, ["doctor"])
-    (line,) = [line for line in result.output.splitlines() if "opencode server" in line]
+    (line,) = [line for line in result.output.splitlines() if "opencode srv" in line]
     assert line.startswith("ok ")
-    assert line.endswith("opencode server  configured: http://127.0.0.1:4096, with a password")
+    assert line.endswith("opencode srv  configured: http://127.0.0.1:4096, with a password")
     assert "s3cret" not in result.output

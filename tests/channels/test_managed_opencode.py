@@ -125,6 +125,7 @@ async def test_serve_runs_its_own_opencode_restarts_it_telling_the_bound_chat_an
         assert health is not None and health.opencode_pid is not None
         pids.append(health.opencode_pid)
         assert health.opencode_pid != pids[0] and health.opencode == "reachable"
+        monkeypatch.setenv("FOREMAN_TELEGRAM_TOKEN", fake_telegram.token)  # serve's config
         (check,) = CHECKS["opencode srv"](DoctorContext(state_dir=state_dir))
         assert check.ok
         assert check.detail == (

@@ -197,6 +197,18 @@ async def test_a_binary_that_exits_at_start_is_named_with_its_log(tmp_path: Path
     assert server.status().state == "failed"
 
 
+async def test_a_long_log_is_moved_aside_when_the_server_starts(tmp_path: Path) -> None:
+    binary = tmp_path / "opencode"
+    binary.write_text("#!/bin/sh\necho 'this run'\nexit 1\n")
+    binary.chmod(0o755)
+    log = tmp_path / "opencode.log"
+    log.write_text("an old run\n" * 500_000)  # past the 5 MB a log may grow to
+    with pytest.raises(ServerStartError):
+        await ManagedServer(binary, log).start()
+    assert "this run" in log.read_text() and "an old run" not in log.read_text()
+    assert (tmp_path / "opencode.log.1").read_text().startswith("an old run")
+
+
 async def test_a_binary_that_never_answers_is_stopped_after_the_deadline(tmp_path: Path) -> None:
     binary = tmp_path / "opencode"
     binary.write_text("#!/bin/sh\nexec sleep 60\n")

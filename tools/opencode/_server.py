@@ -34,6 +34,7 @@ log = logging.getLogger("foreman.opencode")
 
 HOST = "127.0.0.1"
 USERNAME = "opencode"
+LOG_LIMIT_BYTES = 5_000_000
 State = Literal["not started", "starting", "running", "restarting", "failed", "stopped"]
 
 
@@ -267,6 +268,10 @@ class ManagedServer:
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):
+            # one older log is kept beside it, so a server that runs for months stays bounded
+            if self.log_path.stat().st_size > LOG_LIMIT_BYTES:
+                self.log_path.replace(self.log_path.with_name(self.log_path.name + ".1"))
         fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         with os.fdopen(fd, "ab") as log_file:
             stamp = datetime.now(UTC).isoformat(timespec="seconds")

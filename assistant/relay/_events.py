@@ -149,6 +149,9 @@ class EventStream:
             resync_directories=_BuilderDirectories(self.bound),
             max_backoff=self.max_backoff,
             on_malformed=self.skip_malformed,
+            # a prompt sent while the stream is down (OpenCode restarting) would finish unseen:
+            # the forwarder waits for the reconnect instead
+            on_lost=self.listening.clear,
         )
         try:
             async for event in events:

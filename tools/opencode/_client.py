@@ -308,13 +308,15 @@ class OpenCodeClient:
         resync_directories: Iterable[str] | None = None,
         max_backoff: float = 10.0,
         on_malformed: Callable[[str], None] | None = None,
+        on_lost: Callable[[], None] | None = None,
     ) -> AsyncIterator[Event | Resync]:
         """Server events, forever: `/event?directory=` for one directory, else `/global/event`.
 
         Drops `sync` duplicates and heartbeats; reconnects with exponential backoff and jitter;
         after every (re)connect yields a `Resync` snapshot first. In global mode the snapshot
         covers `resync_directories` (re-read on each reconnect, so it may be a live set).
-        A malformed event is skipped and handed (its reason) to `on_malformed`.
+        A malformed event is skipped and handed (its reason) to `on_malformed`; `on_lost` is
+        called whenever the stream is down (until the next `Resync`, events are missed).
         """
         return EventStream(
             self,
@@ -323,6 +325,7 @@ class OpenCodeClient:
             resync_directories,
             max_backoff=max_backoff,
             on_malformed=on_malformed,
+            on_lost=on_lost,
         ).iterate()
 
 

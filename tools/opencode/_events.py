@@ -97,8 +97,10 @@ class EventStream:
         resync_directories: Iterable[str] | None,
         max_backoff: float,
         on_malformed: Callable[[str], None] | None = None,
+        on_lost: Callable[[], None] | None = None,
     ) -> None:
         self.client = client
+        self.on_lost = on_lost
         self.http = http
         self.directory = directory
         self.resync_directories = resync_directories
@@ -160,6 +162,8 @@ class EventStream:
             except (httpx.HTTPError, OpenCodeError) as exc:
                 failures += 1
                 log.info("event stream %s lost (%r); reconnecting", path, exc)
+                if self.on_lost is not None:
+                    self.on_lost()
             # full jitter on an exponential backoff, so many relays do not reconnect in step
             delay = min(self.max_backoff, 0.2 * 2 ** min(failures, 10))
             await asyncio.sleep(random.uniform(delay / 2, delay))

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 
@@ -49,12 +49,27 @@ WORKING = "working…"
 # a press is answered within this long: with the outcome when it is that quick (a refusal shows
 # as an alert), else with WORKING; Telegram refuses answers later than a few seconds
 ANSWER_WITHIN = 0.5
+TOPIC_NAME_LIMIT = 128  # characters of a forum topic's name
 GENERAL_TOPIC = "1"  # the General topic of a forum: messages go to it without a thread id
 TYPING_EVERY = 4.0  # Telegram shows "typing…" for 5 s; refreshed a little sooner
 # (command, description) per scope, e.g. {"all_private_chats": [("help", "…")]}
 CommandMenu = Mapping[str, Sequence[tuple[str, str]]]
 # a group became a supergroup: (old chat id, new chat id); the owner of bindings updates them
 MigrationHandler = Callable[[str, str], object]
+
+
+class TopicRefused(ChannelError):
+    """Telegram will not make or close a topic in this chat, however often asked: the chat is
+    not a forum (`not_forum`), the bot lacks the `can_manage_topics` right (`no_rights`), or
+    another refusal (`refused`, with Telegram's words in `detail`)."""
+
+    def __init__(
+        self, chat_id: str, reason: Literal["not_forum", "no_rights", "refused"], detail: str
+    ) -> None:
+        super().__init__(f"telegram chat {chat_id}: {detail}")
+        self.chat_id = chat_id
+        self.reason = reason
+        self.detail = detail
 
 
 def keyboard(choices: tuple[Choice, ...]) -> InlineKeyboardMarkup | None:
@@ -382,6 +397,56 @@ class TelegramChannel:
             note = "closed" if "topic_closed" in reason else "not found"
             moved = replace(message, text=f"(topic {note}) {message.text}")
             return await self._send_to(replace(chat, thread_id=None), moved)
+
+    async def create_topic(self, chat_id: str, name: str) -> ChatRef:
+        """A new forum topic named `name` in the group; the answer carries its thread id.
+
+        Raises `TopicRefused` for what a retry cannot change, `ChannelError` for the rest."""
+        topic = await self._topic_call(chat_id, "create_forum_topic", name=name[:TOPIC_NAME_LIMIT])
+        return ChatRef("telegram", str(chat_id), str(topic.message_thread_id), is_direct=False)
+
+    async def close_topic(self, chat: ChatRef) -> bool:
+        """Close a forum topic; False when it was closed already or no longer exists."""
+        assert chat.thread_id is not None
+        try:
+            await self._topic_call(
+                chat.chat_id, "close_forum_topic", message_thread_id=int(chat.thread_id)
+            )
+        except TopicRefused as exc:
+            gone = ("topic_not_modified", "topic_id_invalid", "thread not found")
+            if any(words in exc.detail.lower() for words in gone):
+                return False
+            raise
+        return True
+
+    async def _topic_call(self, chat_id: str, method: str, **kwargs: Any) -> Any:
+        from telegram.error import BadRequest, ChatMigrated, TelegramError
+
+        if self.app is None:
+            raise ChannelError("telegram channel is not started")
+        chat_id = self.migrations.get(chat_id, chat_id)
+        call = getattr(self.app.bot, method)
+        try:
+            try:
+                return await self._retrying(call, chat_id=int(chat_id), **kwargs)
+            except ChatMigrated as exc:
+                new_id = str(exc.new_chat_id)
+                self._migrated(chat_id, new_id)
+                chat_id = new_id
+                return await self._retrying(call, chat_id=int(new_id), **kwargs)
+        except BadRequest as exc:
+            detail = str(exc)
+            lowered = detail.lower()
+            reason: Literal["not_forum", "no_rights", "refused"] = "refused"
+            if "not a forum" in lowered:
+                reason = "not_forum"
+            elif "not enough rights" in lowered:
+                reason = "no_rights"
+            raise TopicRefused(chat_id, reason, detail) from exc
+        except Undeliverable as exc:  # the bot was removed from the group
+            raise TopicRefused(chat_id, "refused", str(exc)) from exc
+        except TelegramError as exc:
+            raise ChannelError(f"telegram chat {chat_id}: {type(exc).__name__}: {exc}") from exc
 
     def _migrated(self, old_id: str, new_id: str) -> None:
         log.warning("telegram: chat %s became supergroup %s", old_id, new_id)

@@ -44,6 +44,7 @@ from assistant.gateway._services import (
     build_services,
     declared_projects,
 )
+from assistant.gateway._topics import ForumTopics, Topic, closing_summary, first_message
 
 __all__ = [
     "FAILED",
@@ -55,6 +56,7 @@ __all__ = [
     "ChannelCheck",
     "ConfigError",
     "DeliveryError",
+    "ForumTopics",
     "Gateway",
     "GatewayConfig",
     "Health",
@@ -72,6 +74,7 @@ __all__ = [
     "Router",
     "Services",
     "TelegramConfig",
+    "Topic",
     "WhatsAppConfig",
     "WhatsAppGroups",
     "allow_list",
@@ -81,9 +84,11 @@ __all__ = [
     "build_serve_gateway",
     "build_services",
     "check_channels",
+    "closing_summary",
     "declared_projects",
     "default_config_path",
     "file_words",
+    "first_message",
     "health_path",
     "load_config",
     "managed_server",

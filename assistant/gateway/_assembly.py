@@ -55,6 +55,7 @@ COMMAND_MENU: dict[str, list[tuple[str, str]]] = {
         ("history", "what the builder said lately"),
         ("usage", "what the builder spent, and its budget"),
         ("budget", "ask to raise or lift the builder's budget"),
+        ("help", "how to talk to the builder here"),
         ("bind", "bind this chat to a builder"),
     ],
 }
@@ -134,7 +135,7 @@ def build_gateway(
 
 
 def build_serve_gateway(config: GatewayConfig, store: Store) -> Gateway:
-    """Everything `foreman serve` runs: services, channels, WhatsApp group sync, the MCP server,
+    """Everything `foreman serve` runs: services, channels, builder groups and topics, MCP,
     and the OpenCode server when it runs its own."""
     from assistant.gateway._opencode import managed_server, missing_note, run_with, served_by
     from assistant.gateway._services import build_services
@@ -164,6 +165,19 @@ def build_serve_gateway(config: GatewayConfig, store: Store) -> Gateway:
             relay.chat_moved("telegram", old, new)
 
         telegram.on_migrated = moved  # type: ignore[attr-defined]
+    if telegram is not None:
+        from assistant.gateway._topics import ForumTopics
+
+        router = gateway.router
+        topics = ForumTopics(
+            telegram,  # type: ignore[arg-type]
+            gateway.send,
+            store,
+            services.workspace.root,
+            services.projects,
+            principals=lambda: router.allow.users.get("telegram", ()),
+        )
+        gateway.background = (*gateway.background, topics.run)
     whatsapp = gateway.channels.get("whatsapp")
     if whatsapp is not None and services.relay is not None and config.whatsapp is not None:
         from assistant.gateway._groups import WhatsAppGroups

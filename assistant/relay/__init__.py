@@ -14,10 +14,12 @@ from assistant.relay._bindings import (
     Binding,
     builder_directory,
     builder_for_project,
+    remove_binding,
     save_binding,
     stored_bindings,
 )
 from assistant.relay._classify import IDLE, SessionState, classify
+from assistant.relay._commands import trigger_line
 from assistant.relay._events import DoneExtra, DoneNote, TurnPhase, TurnWatch, retry_limit_from_env
 from assistant.relay._journal import Exchange, exchanges, failed_deliveries, format_exchanges
 from assistant.relay._notice import Notification
@@ -47,6 +49,7 @@ __all__ = [
     "format_exchanges",
     "match_answer",
     "read_stream",
+    "remove_binding",
     "replay",
     "retry_limit_from_env",
     "save_binding",
@@ -54,4 +57,5 @@ __all__ = [
     "stored_bindings",
     "stored_reports",
     "tell_builder",
+    "trigger_line",
 ]

@@ -43,6 +43,8 @@ class Binding:
     trigger: TriggerMode = "all_messages"
     patterns: tuple[str, ...] = ()
     source: Literal["projectlist", "store"] = "store"
+    # a project-list binding: its project's builders, in name order (the first one talks)
+    builders: tuple[str, ...] = ()
 
     @property
     def chat_key(self) -> str:
@@ -109,6 +111,7 @@ def bindings_from_projects(projects: Iterable[Any], workspace_root: Path) -> lis
                 trigger=trigger,
                 patterns=tuple(cb.patterns),
                 source="projectlist",
+                builders=tuple(builders.get(project.id, ())),
             )
         )
     return out
@@ -158,6 +161,15 @@ def save_binding(store: Store, binding: Binding, created_by: str) -> None:
                 created_by,
                 datetime.now(UTC).isoformat(),
             ),
+        )
+
+
+def remove_binding(store: Store, platform: str, chat_id: str, thread_id: str | None) -> None:
+    """Forget a stored binding (its builder is gone); a lookup sees it within a second."""
+    with store.transaction() as conn:
+        conn.execute(
+            "DELETE FROM bindings WHERE platform = ? AND chat_id = ? AND thread_id = ?",
+            (platform, chat_id, thread_id or ""),
         )
 
 
@@ -267,12 +279,26 @@ class BoundChats:
     def _rebuild(self) -> None:
         by_chat: dict[str, Binding] = {}
         moves = self._moves()
+        stored = _bindings_from_rows(self._stored_rows or ())
+        # builders with a topic of their own in a group (Foreman made one per builder)
+        threaded = {(b.platform, b.chat_id, b.builder) for b in stored if b.thread_id}
         for binding in self._declared:
             moved = moves.get((binding.platform, binding.chat_id))
             if moved is not None:  # the project list still names the chat's old id
                 binding = replace(binding, chat_id=moved)
+            if binding.thread_id is None and binding.builders:
+                # the group itself talks to the project's first builder without a topic;
+                # when every builder has its own, the group is theirs to share, bound to none
+                free = [
+                    b
+                    for b in binding.builders
+                    if (binding.platform, binding.chat_id, b) not in threaded
+                ]
+                if not free:
+                    continue
+                binding = replace(binding, builder=free[0])
             by_chat[binding.chat_key] = binding
-        for binding in _bindings_from_rows(self._stored_rows or ()):
+        for binding in stored:
             by_chat[binding.chat_key] = binding
         found = []
         for binding in by_chat.values():

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from assistant.diff_files import patch_file
 from assistant.messages import ButtonData, ChatRef, Inbound, Outbound, Principal
-from assistant.relay._bindings import Binding, BoundChats
+from assistant.relay._bindings import DEFAULT_PATTERNS, Binding, BoundChats
 from assistant.relay._classify import IDLE, permission_notification, question_notification
 from assistant.relay._journal import HistoryWriter, exchanges, format_exchanges
 from assistant.relay._sessions import Sessions, match_answer
@@ -56,6 +56,7 @@ class GroupCommands:
             "compact": self._compact,
             "fork": self._fork,
             "history": self._history,
+            "help": self._help,
         }
         self.spending = spending
         # how `/budget` raises its card; None while no approval desk runs beside the relay
@@ -221,6 +222,12 @@ class GroupCommands:
         self.sessions.switch(binding.builder, fork.id)
         return [reply(message.chat, f"🍴 Forked {session_id} into {fork.id}; now on the fork.")]
 
+    async def _help(self, binding: Binding, message: Inbound, _: str) -> list[Outbound]:
+        text = group_help(binding)
+        if self.spending is not None:
+            text += "\n" + SPENDING_HELP
+        return [reply(message.chat, text)]
+
     async def _history(self, binding: Binding, message: Inbound, argument: str) -> list[Outbound]:
         try:
             last = int(argument) if argument else 5
@@ -255,3 +262,33 @@ class GroupCommands:
             text = "Budget changes need the approval desk of `foreman serve`; none runs here."
             return [reply(message.chat, text, "error")]
         return await self.budget_requests(message.sender, message.chat, binding.builder, usd)
+
+
+GROUP_HELP = """\
+/status — what the builder is doing
+/diff [REPO] — what it changed
+/stop — stop its turn
+/allow · /allow always · /deny [reason] — answer its approval request
+/new · /compact · /fork — a new, compacted or forked session
+/history [N] — the last exchanges
+/bind BUILDER [trigger] — tie this chat to another builder"""
+SPENDING_HELP = """\
+/usage — what the builder spent, and its budget
+/budget N|off — ask to raise or lift its budget"""
+
+
+def group_help(binding: Binding) -> str:
+    """The group commands, after how this chat's messages reach the builder."""
+    how = trigger_line(binding.trigger, binding.patterns)
+    return f"This chat talks to builder {binding.builder}. {how}\n{GROUP_HELP}"
+
+
+def trigger_line(trigger: str, patterns: tuple[str, ...] = ()) -> str:
+    """How a bound chat's messages reach the builder, in one line."""
+    patterns = patterns or DEFAULT_PATTERNS.get(trigger, ())
+    said = " or ".join(patterns)
+    if trigger == "mention" and patterns:
+        return f"Messages that mention {said} go to the builder; the rest is context."
+    if trigger == "prefix" and patterns:
+        return f"Messages starting with {said} go to the builder; the rest is context."
+    return "Every message goes to the builder."

@@ -284,3 +284,31 @@ def m012_builder_spend(conn: sqlite3.Connection) -> None:
             set_at TEXT NOT NULL
         )"""
     )
+
+
+@migration
+def m013_forum_topics(conn: sqlite3.Connection) -> None:
+    # The Telegram forum topic Foreman made for a builder, so a restart never makes a second
+    # one. `state`: open (the builder talks there), group (no topic could be made: it talks in
+    # the group itself) or closed (the builder is gone). One live row per builder; a builder
+    # made again under the same name after its topic closed gets a new one.
+    conn.execute(
+        """CREATE TABLE forum_topics (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            builder TEXT NOT NULL,
+            project_id TEXT NOT NULL,
+            platform TEXT NOT NULL,
+            chat_id TEXT NOT NULL,
+            thread_id TEXT,
+            name TEXT NOT NULL,
+            state TEXT NOT NULL,
+            reason TEXT,
+            created_at TEXT NOT NULL,
+            greeted_at TEXT,
+            summary_sent_at TEXT,
+            closed_at TEXT
+        )"""
+    )
+    conn.execute(
+        "CREATE UNIQUE INDEX forum_topics_live ON forum_topics (builder) WHERE state != 'closed'"
+    )

@@ -10,7 +10,9 @@ or never issued; empty or over-long text; edits of unknown messages or to the sa
 users who never started the bot; a group that became a supergroup (`migrate_to_chat_id`);
 closed, deleted or General forum topics; a second poller (409); documents that are empty,
 past 50 MB (413) or with a caption past 1024 characters. A document the bot sent is served
-back by getFile and the file download, as the real API does.
+back by getFile and the file download, as the real API does. Forum topics are made, closed,
+reopened and deleted as the real API does it (`createForumTopic` only in a forum supergroup whose
+admins gave the bot `can_manage_topics`), each leaving its service message in the topic.
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ class FakeTelegram:
     # forum topics by chat: thread id -> "open" | "closed" (deleted ones are simply absent)
     topics: dict[int, dict[int, str]] = field(default_factory=dict)
     commands: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    # chats where the bot is an administrator with the `can_manage_topics` right
+    manages_topics: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self._updates: list[dict[str, Any]] = []
@@ -84,6 +88,8 @@ class FakeTelegram:
         self._file_numbers = itertools.count(1)
         self._files: dict[str, tuple[str, bytes, int]] = {}  # file_id -> (path, data, size)
         self._downloaded: list[str] = []
+        self._topic_names: dict[tuple[int, int], str] = {}
+        self._bot_topics: set[tuple[int, int]] = set()  # topics the bot created
 
     # --- running -------------------------------------------------------------------------
 
@@ -678,6 +684,126 @@ class FakeTelegram:
         except (BrokenPipeError, ConnectionResetError):
             pass
 
+    # --- forum topics: createForumTopic, closeForumTopic, reopenForumTopic, deleteForumTopic ---
+    #
+    # A topic is made only in a supergroup with topics enabled (`is_forum`), by an admin with
+    # `can_manage_topics`; its id is the id of the "topic created" service message that opens
+    # it. The bot may close or reopen a topic it created without that right.
+
+    def plain_group(self, chat_id: int, title: str = "plain") -> None:
+        """A supergroup without topics (reply threads only)."""
+        self._chats[chat_id] = {"id": chat_id, "type": "supergroup", "title": title}
+
+    def topic_name(self, chat_id: int, thread_id: int) -> str:
+        with self._cond:
+            return self._topic_names[(chat_id, thread_id)]
+
+    def service_messages(self, chat_id: int, thread_id: int) -> list[str]:
+        """The service messages of a topic, oldest first (`forum_topic_created`, …)."""
+        with self._cond:
+            found = [
+                m
+                for (c, _), m in sorted(self._messages.items())
+                if c == chat_id and m.get("message_thread_id") == thread_id
+            ]
+        return [k for m in found for k in m if k.startswith("forum_topic_")]
+
+    def close_topic_by_hand(self, chat_id: int, thread_id: int, user_id: int) -> int:
+        """An admin closes a topic in the app: its state, and the service message as an update."""
+        with self._cond:
+            self.topics.setdefault(chat_id, {})[thread_id] = "closed"
+        message = self._service_message(chat_id, thread_id, "forum_topic_closed", {})
+        message["from"] = self.user(user_id)
+        update_id = next(self._update_ids)
+        self._push({"update_id": update_id, "message": message})
+        return update_id
+
+    def delete_topic_by_hand(self, chat_id: int, thread_id: int) -> None:
+        """A topic deleted in the app: it and its messages vanish, with no update."""
+        with self._cond:
+            self.topics.get(chat_id, {}).pop(thread_id, None)
+
+    def _service_message(
+        self, chat_id: int, thread_id: int, kind: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        message_id = thread_id if kind == "forum_topic_created" else next(self._message_ids)
+        message: dict[str, Any] = {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": self._chats[chat_id],
+            "from": {k: BOT[k] for k in ("id", "is_bot", "first_name", "username")},
+            "message_thread_id": thread_id,
+            "is_topic_message": True,
+            kind: body,
+        }
+        with self._cond:
+            self._messages[(chat_id, message_id)] = message
+        return message
+
+    def _forum(self, params: dict[str, Any]) -> int:
+        chat_id = int(params["chat_id"])
+        self._check_chat(chat_id)
+        chat = self._chats.get(chat_id)
+        if chat is None:
+            raise Refused(400, "Bad Request: chat not found")
+        if not chat.get("is_forum"):
+            raise Refused(400, "Bad Request: the chat is not a forum")
+        return chat_id
+
+    def _api_createForumTopic(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = self._forum(params)
+        if chat_id not in self.manages_topics:
+            raise Refused(400, "Bad Request: not enough rights to create a topic")
+        name = str(params.get("name") or "")
+        if not name:
+            raise Refused(400, "Bad Request: TOPIC_TITLE_EMPTY")
+        if len(name) > TOPIC_NAME_LIMIT:
+            raise Refused(400, "Bad Request: TOPIC_TITLE_TOO_LONG")
+        color = int(params.get("icon_color") or TOPIC_COLORS[0])
+        if color not in TOPIC_COLORS:
+            raise Refused(400, "Bad Request: TOPIC_COLOR_INVALID")
+        thread_id = next(self._message_ids)
+        with self._cond:
+            self.topics.setdefault(chat_id, {})[thread_id] = "open"
+            self._topic_names[(chat_id, thread_id)] = name
+            self._bot_topics.add((chat_id, thread_id))
+        self._service_message(
+            chat_id, thread_id, "forum_topic_created", {"name": name, "icon_color": color}
+        )
+        return {"message_thread_id": thread_id, "name": name, "icon_color": color}
+
+    def _topic_state(self, params: dict[str, Any], wanted: str) -> bool:
+        chat_id = self._forum(params)
+        thread_id = int(params["message_thread_id"])
+        with self._cond:
+            state = self.topics.get(chat_id, {}).get(thread_id)
+            if state is None or thread_id == GENERAL_TOPIC:
+                raise Refused(400, "Bad Request: TOPIC_ID_INVALID")
+            if chat_id not in self.manages_topics and (chat_id, thread_id) not in self._bot_topics:
+                raise Refused(400, "Bad Request: not enough rights to manage topics")
+            if state == wanted:
+                raise Refused(400, "Bad Request: TOPIC_NOT_MODIFIED")
+            self.topics[chat_id][thread_id] = wanted
+        kind = "forum_topic_closed" if wanted == "closed" else "forum_topic_reopened"
+        self._service_message(chat_id, thread_id, kind, {})
+        return True
+
+    def _api_closeForumTopic(self, params: dict[str, Any]) -> bool:
+        return self._topic_state(params, "closed")
+
+    def _api_reopenForumTopic(self, params: dict[str, Any]) -> bool:
+        return self._topic_state(params, "open")
+
+    def _api_deleteForumTopic(self, params: dict[str, Any]) -> bool:
+        chat_id = self._forum(params)
+        thread_id = int(params["message_thread_id"])
+        with self._cond:
+            if chat_id not in self.manages_topics:
+                raise Refused(400, "Bad Request: not enough rights to delete a topic")
+            if self.topics.get(chat_id, {}).pop(thread_id, None) is None:
+                raise Refused(400, "Bad Request: TOPIC_ID_INVALID")
+        return True
+
 
 @dataclass(frozen=True)
 class Upload:
@@ -713,6 +839,9 @@ class Refused(Exception):
 
 
 GENERAL_TOPIC = 1
+TOPIC_NAME_LIMIT = 128
+# the six icon colours createForumTopic accepts (the first is used when none is given)
+TOPIC_COLORS = (0x6FB9F0, 0xFFD67E, 0xCB86DB, 0x8EEE98, 0xFF93B2, 0xFB6F5F)
 CALLBACK_ANSWER_LIMIT = 200
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024

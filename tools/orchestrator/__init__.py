@@ -10,7 +10,14 @@ from tools.orchestrator._archive import DEFAULT_RETENTION_DAYS, prune_archives
 from tools.orchestrator._diff import BuilderDiff, ChangeSet, FileChange, WorktreeDiff, builder_diff
 from tools.orchestrator._dirt import DEFAULT_REGENERABLE
 from tools.orchestrator._errors import OrchestratorError
-from tools.orchestrator._names import BUILDERS_DIR, builder_name, builder_path, check_safe, slugify
+from tools.orchestrator._names import (
+    BUILDERS_DIR,
+    branch_for,
+    builder_name,
+    builder_path,
+    check_safe,
+    slugify,
+)
 from tools.orchestrator._orchestrator import Orchestrator
 from tools.orchestrator._results import (
     Builder,
@@ -30,7 +37,12 @@ from tools.orchestrator._results import (
     WorktreeDirt,
     WorktreeStatus,
 )
-from tools.orchestrator._scan import builder_directories, builders_by_project
+from tools.orchestrator._scan import (
+    builder_directories,
+    builders_by_project,
+    marker_path,
+    match_project,
+)
 from tools.orchestrator._sessions import DEFAULT_SESSION_PERMISSION, session_permission_from_env
 from tools.orchestrator._snapshot import (
     BuilderSnapshot,
@@ -70,6 +82,7 @@ __all__ = [
     "WorktreeDiff",
     "WorktreeDirt",
     "WorktreeStatus",
+    "branch_for",
     "builder_diff",
     "builder_directories",
     "builder_name",
@@ -79,6 +92,8 @@ __all__ = [
     "check_safe",
     "find_taskfile",
     "make_demo_workspace",
+    "marker_path",
+    "match_project",
     "prune_archives",
     "session_permission_from_env",
     "slugify",

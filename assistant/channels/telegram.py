@@ -124,6 +124,8 @@ class TelegramChannel:
         self._outage_since: datetime | None = None
         self.commands = commands or {}
         self.on_migrated = on_migrated
+        # a forum topic found deleted while sending to it; its owner may make a new one
+        self.on_topic_gone: Callable[[ChatRef], object] | None = None
         self.migrations: dict[str, str] = {}  # old chat id -> the supergroup it became
         self._conflict = False
 
@@ -395,6 +397,8 @@ class TelegramChannel:
                 raise
             log.warning("telegram: topic %s of %s: %s", chat.thread_id, chat.chat_id, exc)
             note = "closed" if "topic_closed" in reason else "not found"
+            if note == "not found":
+                self._topic_gone(chat)
             moved = replace(message, text=f"(topic {note}) {message.text}")
             return await self._send_to(replace(chat, thread_id=None), moved)
 
@@ -447,6 +451,13 @@ class TelegramChannel:
             raise TopicRefused(chat_id, "refused", str(exc)) from exc
         except TelegramError as exc:
             raise ChannelError(f"telegram chat {chat_id}: {type(exc).__name__}: {exc}") from exc
+
+    def _topic_gone(self, chat: ChatRef) -> None:
+        if self.on_topic_gone is not None:
+            try:
+                self.on_topic_gone(chat)
+            except Exception:
+                log.exception("telegram: recording that topic %s is gone failed", chat.key)
 
     def _migrated(self, old_id: str, new_id: str) -> None:
         log.warning("telegram: chat %s became supergroup %s", old_id, new_id)

@@ -177,6 +177,7 @@ def build_serve_gateway(config: GatewayConfig, store: Store) -> Gateway:
             services.projects,
             principals=lambda: router.allow.users.get("telegram", ()),
         )
+        telegram.on_topic_gone = topics.topic_gone  # type: ignore[attr-defined]
         gateway.background = (*gateway.background, topics.run)
     whatsapp = gateway.channels.get("whatsapp")
     if whatsapp is not None and services.relay is not None and config.whatsapp is not None:

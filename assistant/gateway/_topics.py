@@ -155,6 +155,20 @@ class ForumTopics:
         ).fetchone()
         return str(row["new_chat_id"]) if row else declared
 
+    def topic_gone(self, chat: ChatRef) -> None:
+        """A builder's topic was deleted by hand: forget it, and the next round makes a new one
+        (a topic closed by hand is left closed: that was the principal's choice)."""
+        for topic in self.topics():
+            if topic.state == "open" and topic.chat() == chat:
+                remove_binding(self.store, "telegram", topic.chat_id, topic.thread_id)
+                with self.store.transaction() as conn:
+                    conn.execute(
+                        "UPDATE forum_topics SET state = 'closed', reason = 'deleted', "
+                        "closed_at = ? WHERE id = ?",
+                        (_now(), topic.id),
+                    )
+                log.warning("telegram: topic of builder %s was deleted", topic.builder)
+
     # --- the rounds ------------------------------------------------------------------------
 
     async def run(self) -> None:

@@ -52,7 +52,7 @@ class Setup:
 
     def topics(self, **kwargs: Any) -> ForumTopics:
         kwargs.setdefault("every_seconds", 0.05)
-        return ForumTopics(
+        topics = ForumTopics(
             self.channel,
             self.channel.send,
             self.store,
@@ -61,6 +61,8 @@ class Setup:
             principals=lambda: [str(OWNER)],
             **kwargs,
         )
+        self.channel.on_topic_gone = topics.topic_gone  # as `foreman serve` wires it
+        return topics
 
     def relay(self) -> Relay:
         # binding lookups only: the OpenCode client is never contacted
@@ -304,6 +306,34 @@ async def test_a_topic_closed_or_deleted_by_hand_still_gets_the_summary_in_the_g
     assert setup.fake.topics[GROUP][first] == "closed"  # left as the principal made it
 
 
+async def test_a_topic_deleted_by_hand_is_made_again_for_a_builder_still_there(
+    setup: Setup,
+) -> None:
+    setup.fake.forum(GROUP)
+    setup.fake.manages_topics.add(GROUP)
+    await setup.orchestrator.create_builder("0014")
+    topics = setup.topics()
+    await topics.once()
+    old = topics.topics(FIRST)[0].chat()
+    setup.fake.delete_topic_by_hand(GROUP, int(old.thread_id or 0))
+    # the relay's next notification for the builder finds the topic gone
+    await setup.channel.send(Outbound(old, "✅ Done: tests pass", kind="notification"))
+    assert setup.said(None) == ["(topic not found) ✅ Done: tests pass"]
+    await topics.once()
+    new = topics.topics(FIRST)[-1].chat()
+    assert new.thread_id != old.thread_id
+    assert [c["name"] for c in setup.made()] == [FIRST, FIRST]
+    assert setup.said(int(new.thread_id or 0))[0].startswith("🔨 Builder 0014-ironman-training")
+    relay = setup.relay()
+    await eventually(lambda: relay.binding_for(old) is None)
+    binding = relay.binding_for(new)
+    assert binding is not None and binding.builder == FIRST
+    assert [(t.state, t.thread_id) for t in topics.topics()] == [
+        ("closed", old.thread_id),
+        ("open", new.thread_id),
+    ]
+
+
 async def test_the_channel_refuses_topics_as_telegram_does(setup: Setup) -> None:
     setup.fake.plain_group(-100777)
     with pytest.raises(TopicRefused) as refused:
@@ -321,6 +351,18 @@ async def test_the_channel_refuses_topics_as_telegram_does(setup: Setup) -> None
     assert setup.fake.topic_name(GROUP, int(chat.thread_id or 0)) == "y" * 128
     assert await setup.channel.close_topic(chat) is True
     assert await setup.channel.close_topic(chat) is False  # closed already
+    await setup.channel.send(Outbound(chat, "into the closed topic"))
+    assert setup.said(None) == ["(topic closed) into the closed topic"]
+    assert setup.channel.app is not None
+    thread = int(chat.thread_id or 0)
+    assert await setup.channel.app.bot.reopen_forum_topic(GROUP, thread) is True
+    await setup.channel.send(Outbound(chat, "open again"))
+    assert setup.said(thread) == ["open again"]
+    assert setup.fake.service_messages(GROUP, thread) == [
+        "forum_topic_created",
+        "forum_topic_closed",
+        "forum_topic_reopened",
+    ]
     setup.fake.failures["createForumTopic"] = [(500, "Internal Server Error", None)]
     with pytest.raises(ChannelError):
         await setup.channel.create_topic(str(GROUP), "z")

@@ -24,13 +24,20 @@ from inline_snapshot import snapshot
 from assistant.channels import ChannelError
 from assistant.channels.telegram import TelegramChannel, TopicRefused
 from assistant.cli import cli
-from assistant.gateway import ForumTopics, declared_projects
+from assistant.gateway import (
+    ForumTopics,
+    build_gateway,
+    declared_projects,
+    load_config,
+    principal_keys,
+)
 from assistant.messages import ChatRef, Inbound, Outbound
 from assistant.relay import Relay
 from assistant.store import Store, open_store
 from tests.channels.fake_telegram import FakeTelegram
 from tests.channels.test_serve_command import read_until, start_serve
 from tests.channels.waiting import eventually
+from tests.opencode_server import FakeLLM, OpenCodeProcess
 from tools.opencode import OpenCodeClient
 from tools.orchestrator import Orchestrator, make_demo_workspace
 from tools.workspace import Workspace
@@ -413,3 +420,70 @@ def test_a_builder_made_from_the_cli_while_serve_runs_gets_its_topic(
         "🏁 Builder 0014-ironman-training was terminated.",
         "No message was relayed to it here.",
     ]
+
+
+async def test_a_builder_talks_in_its_topic_through_opencode_and_ends_there(
+    fake_telegram: FakeTelegram,
+    opencode_server: OpenCodeProcess,
+    fake_llm: FakeLLM,
+    tmp_path: Path,
+) -> None:
+    workspace = make_demo_workspace(tmp_path / "ws", taskfile=False)
+    store = open_store(tmp_path / "state")
+    fake_telegram.forum(GROUP)
+    fake_telegram.manages_topics.add(GROUP)
+    config = load_config(
+        None,
+        env={
+            "FOREMAN_TELEGRAM_TOKEN": fake_telegram.token,
+            "FOREMAN_TELEGRAM_BASE_URL": fake_telegram.base_url,
+            "FOREMAN_TELEGRAM_ALLOWED_USERS": str(OWNER),
+        },
+    )
+    client = OpenCodeClient(opencode_server.url, password=opencode_server.password)
+    relay = Relay(
+        store,
+        client,
+        workspace,
+        principals=set(principal_keys(config, store)),
+        projects=lambda: declared_projects(workspace.projectlist_path),
+    )
+    gateway = build_gateway(config, store, relay=relay, closers=[client.aclose])
+    telegram = gateway.channels["telegram"]
+    topics = ForumTopics(
+        telegram,  # type: ignore[arg-type]
+        gateway.send,
+        store,
+        workspace.root,
+        lambda: declared_projects(workspace.projectlist_path),
+        principals=lambda: [str(OWNER)],
+        every_seconds=0.05,
+    )
+    gateway.background = (*gateway.background, topics.run)
+    orchestrator = Orchestrator(workspace, opencode=client)
+    await gateway.start()
+    try:
+        await eventually(lambda: relay.listening.is_set())
+        await orchestrator.create_builder("0014")
+        greeting = await asyncio.to_thread(
+            fake_telegram.wait_for, "sendMessage", lambda p: p["text"].startswith("🔨 Builder")
+        )
+        thread = int(greeting["message_thread_id"])
+        fake_telegram.group_message(GROUP, OWNER, "@opencode Say hello", thread_id=thread)
+        done = await asyncio.to_thread(
+            fake_telegram.wait_for, "sendMessage", lambda p: p["text"].startswith("✅")
+        )
+        assert (done["message_thread_id"], done["text"]) == (
+            str(thread),
+            "✅ Done\nHello from fake LLM",
+        )
+        await relay.flush_history()
+        await orchestrator.terminate_builder(FIRST)
+        await asyncio.to_thread(fake_telegram.wait_for, "closeForumTopic", lambda p: "_ok" in p)
+    finally:
+        await gateway.stop()
+    (summary,) = [p["text"] for p in fake_telegram.sent() if p["text"].startswith("🏁")]
+    lines = summary.splitlines()
+    assert lines[1].startswith("Messages relayed: 1, the last at ")
+    assert lines[2] == "Last: ✅ Done Hello from fake LLM"
+    assert fake_telegram.topics[GROUP][thread] == "closed"

@@ -176,6 +176,7 @@ def build_serve_gateway(config: GatewayConfig, store: Store) -> Gateway:
             services.workspace.root,
             services.projects,
             principals=lambda: router.allow.users.get("telegram", ()),
+            bind=services.relay.bound.bind if services.relay is not None else None,
         )
         telegram.on_topic_gone = topics.topic_gone  # type: ignore[attr-defined]
         gateway.background = (*gateway.background, topics.run)

@@ -97,6 +97,7 @@ class ForumTopics:
         *,
         every_seconds: float = 2.0,
         retry_seconds: tuple[float, ...] = RETRY_SECONDS,
+        bind: Callable[[Binding, str], None] | None = None,
     ) -> None:
         self.channel = channel
         self.send = send
@@ -106,6 +107,9 @@ class ForumTopics:
         self.principals = principals
         self.every_seconds = every_seconds
         self.retry_seconds = retry_seconds
+        # the relay's own `bind` when it runs here: the topic is in force at once, not within
+        # a second, so a reply typed right after the first message is not missed
+        self.bind = bind or (lambda binding, by: save_binding(store, binding, created_by=by))
         self._failures: dict[str, tuple[int, float]] = {}  # builder -> (failures, next try)
         self._lock = asyncio.Lock()
 
@@ -245,7 +249,7 @@ class ForumTopics:
             trigger=trigger,
             patterns=tuple(declared.patterns),
         )
-        save_binding(self.store, binding, created_by="gateway")
+        self.bind(binding, "gateway")
         log.info("telegram: topic %s made for builder %s", chat.key, builder)
         (topic,) = [t for t in self.topics(builder) if t.state == "open"]
         await self._greet(topic, project)

@@ -458,6 +458,7 @@ async def test_a_builder_talks_in_its_topic_through_opencode_and_ends_there(
         lambda: declared_projects(workspace.projectlist_path),
         principals=lambda: [str(OWNER)],
         every_seconds=0.05,
+        bind=relay.bound.bind,
     )
     gateway.background = (*gateway.background, topics.run)
     orchestrator = Orchestrator(workspace, opencode=client)
@@ -471,7 +472,7 @@ async def test_a_builder_talks_in_its_topic_through_opencode_and_ends_there(
         thread = int(greeting["message_thread_id"])
         fake_telegram.group_message(GROUP, OWNER, "@opencode Say hello", thread_id=thread)
         done = await asyncio.to_thread(
-            fake_telegram.wait_for, "sendMessage", lambda p: p["text"].startswith("✅")
+            fake_telegram.wait_for, "sendMessage", lambda p: p["text"].startswith("✅"), 60.0
         )
         assert (done["message_thread_id"], done["text"]) == (
             str(thread),

@@ -52,6 +52,7 @@ class Connection:
         self.backoff = backoff
         self.clock = clock
         self.reconnects = 0
+        self.checks = 0  # watchdog rounds completed (each looked at the connection and the ban)
         self.attention = ""  # what the principal must do, when the connection cannot go on
         self.state = "stopped"
         self.halted = False  # logged out, replaced, outdated, not linked: no reconnecting
@@ -267,17 +268,22 @@ class Connection:
             self._wake.clear()
             if self.halted or self._stopping:
                 break
-            if self._banned_until is not None:
-                if self.clock() < self._banned_until:
-                    continue
-                self._banned_until = None
-                self.attention = ""
-                await self._reconnect()
-            elif self._ended or not await self.is_connected():
-                await self._reconnect()
+            await self._check()
+            self.checks += 1
         if self._connection is not None:
             self._connection = None
             await self._stop_client()
+
+    async def _check(self) -> None:
+        """One watchdog round: reconnect unless connected or banned for a while yet."""
+        if self._banned_until is not None:
+            if self.clock() < self._banned_until:
+                return
+            self._banned_until = None
+            self.attention = ""
+            await self._reconnect()
+        elif self._ended or not await self.is_connected():
+            await self._reconnect()
 
     async def _reconnect(self) -> None:
         from assistant.channels.whatsapp_client import go_calls

@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic_ai.models import Model, infer_model
+from pydantic_ai.models import Model
 from pydantic_evals import Dataset
 from pydantic_evals.dataset import increment_eval_metric
 from pydantic_evals.evaluators import LLMJudge
 from pydantic_evals.reporting import EvaluationReport
 
-from assistant.agent import offline_model
+from assistant.agent import ModelNotConfigured, offline_model, resolve_model
 from assistant.evals._case import Conversation, Expected, Outcome
 from assistant.evals._evaluators import EVALUATORS
 from assistant.evals._play import play
@@ -76,9 +76,10 @@ def choose_model(name: str | None) -> tuple[Model, str]:
     if variable:
         raise EvalSetupError(f"cannot use model {name!r}: set {variable} (or use --model offline)")
     try:
-        return infer_model(name), name
-    except Exception as error:  # pydantic-ai raises UserError for an unknown name or provider
-        raise EvalSetupError(f"cannot use model {name!r}: {error}") from error
+        # the deadline and retries `foreman chat` and `serve` use: an eval measures the same path
+        return resolve_model(name), name
+    except ModelNotConfigured as error:  # an unknown name or provider, a bad timeout setting
+        raise EvalSetupError(str(error)) from error
 
 
 @dataclass

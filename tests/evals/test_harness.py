@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,7 @@ from assistant.evals import (
     run_evals,
 )
 from assistant.messages import Inbound, Outbound
-from tests.fake_provider import MODEL, Fail, FakeAnthropic, Use
+from tests.fake_provider import MODEL, Fail, FakeAnthropic, Hang, Say, Use
 
 
 def _evaluate(expected: Expected, outcome: Outcome) -> dict[str, Any]:
@@ -226,3 +228,26 @@ async def test_eval_totals_equal_what_the_provider_served(
     conversation = Conversation(turns=[Turn(say="loop"), Turn(say="fail")])
     outcome = await play_in(tmp_path, conversation, infer_model(MODEL))
     assert outcome.requests == len(fake_anthropic.requests) == 13
+
+
+async def test_an_eval_gives_up_on_a_hung_provider_as_chat_does(
+    tmp_path: Path, fake_anthropic: FakeAnthropic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `foreman eval` measures the model path `foreman chat` uses: the same deadline, one clear
+    # line, and the next turn is answered
+    monkeypatch.setenv("FOREMAN_MODEL_TIMEOUT", "1")
+    model, label = choose_model(MODEL)
+    assert label == MODEL
+    fake_anthropic.script(Hang(), Say("Back."))
+    conversation = Conversation(turns=[Turn(say="hello"), Turn(say="hello?")])
+    started = time.monotonic()
+    async with asyncio.timeout(30):  # unbounded, the SDK would wait ten minutes
+        outcome = await play_in(tmp_path, conversation, model)
+    assert time.monotonic() - started < 10
+    assert outcome.replies == [
+        [
+            "The model did not answer within 1 s, so I gave up. Try again, or allow longer "
+            "with FOREMAN_MODEL_TIMEOUT."
+        ],
+        ["Back."],
+    ]

@@ -38,7 +38,11 @@ class ChannelHealth:
 
 
 class Channel(Protocol):
-    """A chat platform translated to and from `Inbound` / `Outbound`; no business rules."""
+    """A chat platform translated to and from `Inbound` / `Outbound`; no business rules.
+
+    A channel whose platform edits a message in place silently and as often as every few
+    seconds says so with a class attribute `live_edits = True` (absent means it cannot).
+    """
 
     platform: str
 

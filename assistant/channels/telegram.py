@@ -94,6 +94,8 @@ class TelegramChannel:
     """One bot, long polling by default (or a webhook), sending plain text and inline keyboards."""
 
     platform = "telegram"
+    # a message is edited in place without a sound, and often enough for a ticking status
+    live_edits = True
 
     def __init__(
         self,
@@ -474,20 +476,22 @@ class TelegramChannel:
         bot = self.app.bot
         chat_id = int(chat.chat_id)
         markup = keyboard(message.choices)
+        pieces = [p for p in split_text(message.text, MESSAGE_LIMIT) if p.strip()]
         if message.replaces_message_id is not None:
-            text = split_text(message.text, MESSAGE_LIMIT)[0]
             await self._retrying(
                 bot.edit_message_text,
-                text=text,
+                text=pieces[0] if pieces else message.text,
                 chat_id=chat_id,
                 message_id=int(message.replaces_message_id),
-                reply_markup=markup,
+                reply_markup=markup if len(pieces) <= 1 else None,
             )
-            return message.replaces_message_id
+            if len(pieces) <= 1:
+                return message.replaces_message_id
+            # what does not fit the edited message follows it, as new messages
+            pieces = pieces[1:]
         thread = chat.thread_id if chat.thread_id != GENERAL_TOPIC else None
-        if message.files:
+        if message.files and message.replaces_message_id is None:
             return await self._send_with_files(chat, message)
-        pieces = [p for p in split_text(message.text, MESSAGE_LIMIT) if p.strip()]
         if not pieces:
             return None  # Telegram refuses empty text; there is nothing to say
         sent_id: str | None = None

@@ -123,6 +123,8 @@ class WhatsAppChannel:
     """One linked WhatsApp account: messages in and out, its connection kept by `Connection`."""
 
     platform = "whatsapp"
+    # an edit shows as "edited" and is rate-limited hard: no ticking status here
+    live_edits = False
 
     def __init__(
         self,

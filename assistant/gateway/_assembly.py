@@ -125,13 +125,17 @@ def build_gateway(
         f"pairing {'on' if config.pairing.enabled else 'off'}",
         f"state {store.path}",
     ]
-    return Gateway(
+    gateway = Gateway(
         router,
         channels if channels is not None else build_channels(config),
         relay_runner=runner,
         extras=extras,
         closers=closers,
     )
+    if relay is not None and hasattr(relay, "live_edits"):
+        # the relay keeps a turn's status in one edited message only where a channel can
+        relay.live_edits = gateway.live_edits  # type: ignore[attr-defined]
+    return gateway
 
 
 def build_serve_gateway(config: GatewayConfig, store: Store) -> Gateway:

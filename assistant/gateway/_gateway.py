@@ -121,6 +121,12 @@ class Gateway:
         self.unreachable.pop(message.chat.key, None)
         return sent
 
+    def live_edits(self, chat: ChatRef) -> bool:
+        """Whether the chat's channel edits a message in place silently and often (Telegram),
+        so the relay may keep a running turn's status in one message there."""
+        channel = self.channels.get(chat.platform)
+        return bool(getattr(channel, "live_edits", False))
+
     def health_line(self) -> str:
         parts = []
         for platform, channel in self.channels.items():

@@ -23,6 +23,7 @@ from assistant.relay._journal import HistoryWriter
 from assistant.relay._notice import Notification
 from assistant.relay._sessions import Sessions
 from assistant.relay._spend import Spending
+from assistant.relay._status import StatusLines, status_every_from_env
 from tools.opencode import Event, MalformedEvent, OpenCodeClient, OpenCodeError, Resync
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ class EventStream:
         retry_limit: int,
         max_backoff: float,
         spending: Spending | None = None,
+        status_every: float | None = None,
     ) -> None:
         self.opencode = opencode
         self.bound = bound
@@ -96,6 +98,8 @@ class EventStream:
         self.done_notes: list[DoneNote] = []
         self.spending = spending  # what the builder's messages cost, and its budget
         self.turn_watches: list[TurnWatch] = []
+        every = status_every if status_every is not None else status_every_from_env()
+        self.status = StatusLines(every)  # each running turn's status message, where editable
 
     async def with_done_notes(self, builder: str, notification: Notification) -> Notification:
         """A "Done" with each registered note's line added under the builder's reply."""
@@ -165,10 +169,12 @@ class EventStream:
         finally:
             self._running = False
             self.listening.clear()
+            await self.status.stop()
             await self.history.flush()
 
     async def process(self, event: Event | Resync, send: Send) -> list[Notification]:
         """One event (or reconnect snapshot): update state, deliver notifications."""
+        send = self.status.through(send)
         if isinstance(event, Resync):
             sent = await self._resync(event, send)
             self.listening.set()
@@ -180,7 +186,10 @@ class EventStream:
         if event.type == "session.created":
             info = event.properties.get("info") or {}
             if info.get("parentID") is None:
+                replaced = self.sessions.current(builder)
                 self.sessions.switch(builder, session_id)  # a newer root session takes over
+                if replaced is not None and replaced != session_id:
+                    await self.status.end(replaced)
         current = await self.sessions.session_for(builder, create=False)
         if session_id != current:
             return await self._spent_by_subagent(builder, session_id, current, event, send)
@@ -189,6 +198,7 @@ class EventStream:
         state, notification = classify(before, event, retry_limit=self.retry_limit)
         self.history.record(builder, session_id, event.type, {"id": event.id, **event.properties})
         self.sessions.track(event)
+        self.status.track(event)
         self.sessions.states[session_id] = state
         audience = self.delivery.audience
         if state.busy and not before.busy:
@@ -200,6 +210,8 @@ class EventStream:
             audience.turn_ended(session_id)
         sent = await self._spent(builder, session_id, event, before.busy or state.busy, send)
         if notification is None:
+            if before.busy and not state.busy:
+                await self.status.end(session_id)
             return sent
         if notification.abort:
             try:
@@ -208,6 +220,8 @@ class EventStream:
                 log.warning("abort after retry limit failed: %s", exc)
         notification = await self.with_done_notes(builder, notification)
         await self.delivery.deliver(builder, notification, send)
+        if before.busy and not state.busy:
+            await self.status.end(session_id)
         return [*sent, notification]
 
     async def _spent(
@@ -269,6 +283,7 @@ class EventStream:
                 self.delivery.audience.turn_ended(session_id)
                 if await self.delivery.deliver(builder, notification, send):
                     sent.append(notification)
+                await self.status.end(session_id)
             sessions.permissions.pop(session_id, None)
             sessions.questions.pop(session_id, None)
             for permission in resync.permissions:

@@ -20,6 +20,7 @@ from assistant.relay._journal import HistoryWriter
 from assistant.relay._notice import Notification
 from assistant.relay._sessions import Sessions
 from assistant.relay._spend import BudgetRequest, Spending
+from assistant.relay._status import Editable
 from assistant.store import Store
 from tools.opencode import Event, OpenCodeClient, OpenCodeError, Resync
 
@@ -40,6 +41,7 @@ class Relay:
         projects: Callable[[], Iterable[Any]] | None = None,
         session_permission: list[dict[str, str]] | None = None,
         max_backoff: float = 10.0,
+        status_every: float | None = None,
     ) -> None:
         self.store = store
         self.opencode = opencode
@@ -56,7 +58,8 @@ class Relay:
             self.history,
             retry_limit if retry_limit is not None else retry_limit_from_env(),
             max_backoff,
-            self.spending,
+            spending=self.spending,
+            status_every=status_every,
         )
         self.forwarder = Forwarder(
             opencode, self.sessions, self.delivery.audience, self.history, self.events.until_open
@@ -88,6 +91,17 @@ class Relay:
     @budget_requests.setter
     def budget_requests(self, request: BudgetRequest | None) -> None:
         self.commands.budget_requests = request
+
+    @property
+    def live_edits(self) -> Editable:
+        """Whether a chat's platform edits a message in place silently and often, so a
+        running turn's status can tick in its Started message (the gateway knows; by default
+        no chat does)."""
+        return self.events.status.editable
+
+    @live_edits.setter
+    def live_edits(self, editable: Editable) -> None:
+        self.events.status.editable = editable
 
     @property
     def session_permission(self) -> list[dict[str, str]] | None:

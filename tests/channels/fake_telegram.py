@@ -47,6 +47,7 @@ BOT = {
 class Call:
     method: str
     params: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)  # when the bot made it
 
 
 @dataclass

@@ -196,7 +196,7 @@ class GroupCommands:
         return await self._answer_permission(binding, message, "reject", argument or None)
 
     async def _new(self, binding: Binding, message: Inbound, _: str) -> list[Outbound]:
-        session = await self.sessions.start_new(binding.builder)
+        session = await self.sessions.start_new(binding.builder, told=binding.chat_key)
         return [reply(message.chat, f"🆕 New session {session.id} for {binding.builder}.")]
 
     async def _compact(self, binding: Binding, message: Inbound, _: str) -> list[Outbound]:
@@ -211,7 +211,13 @@ class GroupCommands:
                 break
         if model is None:
             return [reply(message.chat, "Nothing to compact yet.")]
-        await self.opencode.summarize(session_id, *model)
+        # this chat hears it from the reply; the builder's other chats get the notice
+        self.sessions.compacting[session_id] = binding.chat_key
+        try:
+            await self.opencode.summarize(session_id, *model)
+        except BaseException:
+            self.sessions.compacting.pop(session_id, None)
+            raise
         return [reply(message.chat, "🗜 Compacted.")]
 
     async def _fork(self, binding: Binding, message: Inbound, _: str) -> list[Outbound]:

@@ -78,7 +78,11 @@ class Delivery:
             return False
         sent: list[ChatRef] = []
         errors: list[str] = []
-        chats = self.audience.chats(self.bound.chats_of(builder), notification.session_id)
+        bound = self.bound.chats_of(builder)
+        if notification.broadcast:
+            chats = list(bound.values())
+        else:
+            chats = self.audience.chats(bound, notification.session_id)
         for chat in chats:
             if states.get(chat.key) == "sent":
                 continue

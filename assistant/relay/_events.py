@@ -19,12 +19,19 @@ from assistant.relay._classify import (
     question_notification,
 )
 from assistant.relay._delivery import Delivery, Send
-from assistant.relay._journal import HistoryWriter
+from assistant.relay._journal import HistoryWriter, record_delivery
 from assistant.relay._notice import Notification
-from assistant.relay._sessions import Sessions
+from assistant.relay._sessions import Sessions, context_notice
 from assistant.relay._spend import Spending
 from assistant.relay._status import StatusLines, status_every_from_env
-from tools.opencode import Event, MalformedEvent, OpenCodeClient, OpenCodeError, Resync
+from tools.opencode import (
+    Event,
+    MalformedEvent,
+    NotFound,
+    OpenCodeClient,
+    OpenCodeError,
+    Resync,
+)
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +185,24 @@ class EventStream:
         if isinstance(event, Resync):
             sent = await self._resync(event, send)
             self.listening.set()
-            return sent
+        else:
+            sent = await self._event(event, send)
+        return sent + await self.tell_context_lost(send)
+
+    async def tell_context_lost(self, send: Send) -> list[Notification]:
+        """One line to a builder's chats for each session replaced or compacted since the
+        last time (the chat whose own command did it was told by its reply)."""
+        told: list[Notification] = []
+        while self.sessions.lost:
+            lost = self.sessions.lost.pop(0)
+            notification = context_notice(lost)
+            if lost.told is not None:
+                record_delivery(self.delivery.store, notification, lost.told, "sent")
+            await self.delivery.deliver(lost.builder, notification, send)
+            told.append(notification)
+        return told
+
+    async def _event(self, event: Event, send: Send) -> list[Notification]:
         builder = self.bound.builder_of_directory(event.directory)
         session_id = event.session_id
         if builder is None or session_id is None:
@@ -187,12 +211,15 @@ class EventStream:
             info = event.properties.get("info") or {}
             if info.get("parentID") is None:
                 replaced = self.sessions.current(builder)
-                self.sessions.switch(builder, session_id)  # a newer root session takes over
+                # a newer root session takes over (from /new, OpenCode's UI, another client)
+                self.sessions.switch(builder, session_id, cause="other")
                 if replaced is not None and replaced != session_id:
                     await self.status.end(replaced)
         current = await self.sessions.session_for(builder, create=False)
         if session_id != current:
             return await self._spent_by_subagent(builder, session_id, current, event, send)
+        if event.type == "session.compacted":
+            self.sessions.compacted(builder, session_id, event.id or "")
         before = self.sessions.states.get(session_id, IDLE)
         # classified first: a malformed event raises here, before anything is recorded
         state, notification = classify(before, event, retry_limit=self.retry_limit)
@@ -263,6 +290,10 @@ class EventStream:
         sent: list[Notification] = []
         sessions = self.sessions
         for builder in self.bound.builders():
+            known = sessions.current(builder)
+            if known is not None and not await self._still_there(builder, known):
+                sessions.gone(builder)  # told once, however many chats share the builder
+                await self.status.end(known)
             session_id = await sessions.session_for(builder, create=False)
             if session_id is None:
                 continue
@@ -299,6 +330,16 @@ class EventStream:
                     if await self.delivery.deliver(builder, notification, send):
                         sent.append(notification)
         return sent
+
+    async def _still_there(self, builder: str, session_id: str) -> bool:
+        """Whether OpenCode still has the session (a restart with its data gone has not)."""
+        try:
+            await self.opencode.get_session(session_id, self.bound.directory(builder))
+        except NotFound:
+            return False
+        except OpenCodeError:  # unreachable or failing: not evidence that it is gone
+            return True
+        return True
 
     async def _ended_while_away(self, session_id: str) -> Notification:
         """A turn that ended while the stream was down: done if it finished, else interrupted."""

@@ -11,7 +11,7 @@ from assistant.relay._classify import IDLE
 from assistant.relay._delivery import Audience
 from assistant.relay._journal import HistoryWriter
 from assistant.relay._sessions import Sessions, match_answer
-from tools.opencode import FilePart, OpenCodeClient
+from tools.opencode import FilePart, NotFound, OpenCodeClient
 
 CONTEXT_LIMIT = 20  # unaddressed group messages kept per chat for the next addressed one
 CONTEXT_HEADER = "Messages in the group chat since you were last addressed (context only):"
@@ -89,10 +89,35 @@ class Forwarder:
     ) -> None:
         """Send an addressed message, preceded (noReply) by the group talk the builder missed."""
         context = self._context.pop(binding.chat_key, None)
+        line = f"{author(sender)}: {text}"
+        try:
+            await self._prompt(binding, session_id, context, line, files)
+        except NotFound:
+            # OpenCode no longer has the session (it restarted without its data): the chats
+            # are told, and the message goes to the session the builder has now
+            self.sessions.gone(binding.builder)
+            session_id = await self.sessions.session_for(binding.builder)
+            assert session_id is not None
+            await self._prompt(binding, session_id, context, line, files)
+        record: dict[str, object] = {"text": line}
+        if files:
+            # the history keeps what was sent, not the bytes: those live in the session only
+            record["files"] = [
+                {"name": f.filename, "mime": f.mime, "bytes": len(f.data)} for f in files
+            ]
+        self.history.record(binding.builder, session_id, "relay.forwarded", record)
+
+    async def _prompt(
+        self,
+        binding: Binding,
+        session_id: str,
+        context: deque[str] | None,
+        line: str,
+        files: tuple[FilePart, ...],
+    ) -> None:
         if context:
             body = CONTEXT_HEADER + "\n" + "\n".join(context)
             await self.opencode.prompt_async(session_id, body, no_reply=True)
-        line = f"{author(sender)}: {text}"
         # a prompt sent before the event stream is open would be answered unheard
         await self.stream_open()
         if self.before_turn is not None and not self.sessions.states.get(session_id, IDLE).busy:
@@ -101,13 +126,6 @@ class Forwarder:
         # noted before the prompt is sent: the turn's first event may beat the HTTP answer
         self.audience.asked(session_id, binding)
         await self.opencode.prompt_async(session_id, line, files=files)
-        record: dict[str, object] = {"text": line}
-        if files:
-            # the history keeps what was sent, not the bytes: those live in the session only
-            record["files"] = [
-                {"name": f.filename, "mime": f.mime, "bytes": len(f.data)} for f in files
-            ]
-        self.history.record(binding.builder, session_id, "relay.forwarded", record)
 
 
 def author(sender: Principal) -> str:

@@ -21,6 +21,7 @@ Kind = Literal[
     "tests_failed",
     "undelivered",
     "budget",
+    "session",
 ]
 
 EMOJI: dict[Kind, str] = {
@@ -33,6 +34,7 @@ EMOJI: dict[Kind, str] = {
     "tests_failed": "🧪",
     "undelivered": "⚠️",
     "budget": "💸",
+    "session": "🔄",
 }
 
 # what waits on the user or went wrong; the rest (a turn started or ended, a command the
@@ -56,6 +58,8 @@ class Notification:
     abort: bool = False
     # sent with it (a "Done" carries the files the turn made for the user to look at)
     files: tuple[OutboundFile, ...] = ()
+    # every chat bound to the builder hears it, not only the chats that asked for the turn
+    broadcast: bool = False
 
     @property
     def emoji(self) -> str:

@@ -3,9 +3,46 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
 
 from assistant.relay._classify import SessionState
+from assistant.relay._notice import Notification
 from tools.opencode import Event, OpenCodeClient, Permission, Question, Session
+
+# why a builder's chats now talk to a session that does not remember their conversation
+Cause = Literal["new", "other", "lost", "compacted"]
+
+
+@dataclass(frozen=True)
+class ContextLost:
+    """The builder's session was replaced, or its conversation compacted: its chats are told.
+
+    `told` is the chat whose own command caused it (its reply said so already)."""
+
+    builder: str
+    session_id: str  # the session the chats talk to from now on (or the compacted one)
+    cause: Cause
+    key: str  # names the cause, so each is told once
+    told: str | None = None
+
+
+# what the chats read, per cause: what happened, and what the builder no longer knows
+CONTEXT_LOST: dict[Cause, str] = {
+    "new": "{builder} started a fresh session: it no longer remembers this conversation.",
+    "other": "Another session took over {builder} (started outside this chat): it no longer "
+    "remembers this conversation.",
+    "lost": "{builder}'s session is gone from OpenCode (deleted, or lost in a restart): "
+    "messages go to a fresh one, which does not know this conversation.",
+    "compacted": "{builder}'s conversation was compacted into a summary: it may have forgotten "
+    "details from earlier on.",
+}
+
+
+def context_notice(lost: ContextLost) -> Notification:
+    """The one line a builder's chats get when its session forgot their conversation."""
+    text = CONTEXT_LOST[lost.cause].format(builder=lost.builder)
+    return Notification(lost.key, lost.session_id, "session", text, broadcast=True)
 
 
 class Sessions:
@@ -26,6 +63,8 @@ class Sessions:
         self.permissions: dict[str, Permission] = {}  # session id -> pending permission
         self.questions: dict[str, Question] = {}  # session id -> pending question
         self._current: dict[str, str] = {}  # builder -> its session id
+        self.lost: list[ContextLost] = []  # not yet told to the builder's chats
+        self.compacting: dict[str, str] = {}  # session id -> the chat whose /compact runs
 
     def current(self, builder: str) -> str | None:
         """The session the relay talks to for `builder`, if it has looked one up yet."""
@@ -43,16 +82,37 @@ class Sessions:
             await self.start_new(builder)
         return self._current.get(builder)
 
-    async def start_new(self, builder: str) -> Session:
+    async def start_new(
+        self, builder: str, cause: Cause = "new", told: str | None = None
+    ) -> Session:
         """A fresh session for the builder, which its chats talk to from now on."""
+        replaced = self._current.get(builder)
         session = await self.opencode.create_session(
             self.directory(builder), title=builder, permission=self.permission
         )
         self._current[builder] = session.id
+        if replaced is not None and replaced != session.id:
+            self.lost.append(ContextLost(builder, session.id, cause, f"{session.id}:fresh", told))
         return session
 
-    def switch(self, builder: str, session_id: str) -> None:
+    def switch(self, builder: str, session_id: str, cause: Cause | None = None) -> None:
+        """Talk to `session_id` from now on; with a cause, the chats hear it is a fresh start."""
+        replaced = self._current.get(builder)
         self._current[builder] = session_id
+        if cause is not None and replaced is not None and replaced != session_id:
+            self.lost.append(ContextLost(builder, session_id, cause, f"{session_id}:fresh"))
+
+    def compacted(self, builder: str, session_id: str, event_id: str) -> None:
+        """OpenCode compacted the session's conversation into a summary."""
+        told = self.compacting.pop(session_id, None)
+        key = f"{session_id}:compacted:{event_id}"
+        self.lost.append(ContextLost(builder, session_id, "compacted", key, told))
+
+    def gone(self, builder: str) -> None:
+        """The builder's session no longer exists (OpenCode restarted without it)."""
+        replaced = self._current.pop(builder, None)
+        if replaced is not None:
+            self.lost.append(ContextLost(builder, replaced, "lost", f"{replaced}:lost"))
 
     def forget(self, builder: str) -> None:
         """Look the builder's session up again next time (its chat was just bound)."""

@@ -11,15 +11,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import shutil
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
-from assistant.messages import ChatRef, Outbound, Principal
+from assistant.messages import ChatRef, Inbound, Outbound, Principal
 from assistant.relay import Binding, Relay, save_binding
 from assistant.store import open_store
-from tests.opencode_server import FakeLLM, OpenCodeProcess, ToolCall
+from tests.opencode_server import FakeLLM, OpenCodeProcess, ToolCall, start_opencode
 from tools.opencode import OpenCodeClient
 
 pytestmark = pytest.mark.opencode
@@ -28,6 +30,11 @@ BUILDER = "0014-status"
 ALICE = Principal("telegram", "100", "Alice")
 TELEGRAM = ChatRef("telegram", "-1001", is_direct=False)
 WHATSAPP = ChatRef("whatsapp", "120363000000000001@g.us", is_direct=False)
+
+LOST = (
+    f"🔄 {BUILDER}'s session is gone from OpenCode (deleted, or lost in a restart): messages go "
+    "to a fresh one, which does not know this conversation."
+)
 
 
 class Chats:
@@ -128,3 +135,94 @@ async def test_a_status_ticks_only_where_the_platform_can_edit(
     assert done.extra["notification_kind"] == "complete"
     assert done.replaces_message_id == status_id
     assert done.text.startswith("✅ Done")
+
+
+def notices(chats: Chats, chat: ChatRef) -> list[str]:
+    return [m.text for m in chats.of(chat) if m.extra.get("notification_kind") == "session"]
+
+
+async def test_each_lost_context_is_told_once_to_the_chats_that_did_not_cause_it(
+    opencode_server: OpenCodeProcess, fake_llm: FakeLLM, workspace: Path, tmp_path: Path
+) -> None:
+    async with relaying(opencode_server, workspace, tmp_path, [TELEGRAM, WHATSAPP]) as (
+        relay,
+        chats,
+    ):
+        directory = relay.directory(BUILDER)
+
+        async def say(text: str) -> list[Outbound]:
+            return await relay.handle(Inbound(TELEGRAM, ALICE, text))
+
+        await say("Say hello")
+        await chats.until(lambda: "complete" in chats.kinds(TELEGRAM))
+        first = relay.current_session(BUILDER)
+
+        # 1. a session started in OpenCode's own UI takes over: every bound chat is told
+        other = await relay.opencode.create_session(directory, title="from the TUI")
+        await chats.until(lambda: len(notices(chats, WHATSAPP)) == 1)
+        assert relay.current_session(BUILDER) == other.id != first
+        took_over = (
+            f"🔄 Another session took over {BUILDER} (started outside this chat): it no "
+            "longer remembers this conversation."
+        )
+        await chats.until(lambda: notices(chats, TELEGRAM) == [took_over])
+        assert notices(chats, WHATSAPP) == [took_over]
+
+        # 2. /new in one chat: its reply says so; the other chat gets the line
+        (reply,) = await say("/new")
+        assert reply.text.startswith("🆕 New session ses_")
+        fresh = f"🔄 {BUILDER} started a fresh session: it no longer remembers this conversation."
+        await chats.until(lambda: notices(chats, WHATSAPP) == [took_over, fresh])
+
+        # 3. /compact: the same, once the summary is written
+        await say("Say hello again")
+        await chats.until(lambda: chats.kinds(TELEGRAM).count("complete") == 2)
+        (compacted,) = await say("/compact")
+        assert compacted.text == "🗜 Compacted."
+        await chats.until(lambda: len(notices(chats, WHATSAPP)) == 3)
+        assert notices(chats, WHATSAPP)[-1] == (
+            f"🔄 {BUILDER}'s conversation was compacted into a summary: it may have forgotten "
+            "details from earlier on."
+        )
+
+        # 4. the session vanishes (deleted in OpenCode): the next message reaches a new one
+        gone = relay.current_session(BUILDER)
+        assert gone is not None
+        async with httpx.AsyncClient(auth=opencode_server.auth) as http:
+            deleted = await http.delete(
+                f"{opencode_server.url}/session/{gone}", params={"directory": directory}
+            )
+            assert deleted.status_code == 200
+        before = chats.kinds(TELEGRAM).count("complete")
+        assert await say("Are you there?") == []
+        await chats.until(lambda: chats.kinds(TELEGRAM).count("complete") == before + 1)
+        assert relay.current_session(BUILDER) not in (None, gone)
+        lost = LOST
+        await chats.until(lambda: notices(chats, WHATSAPP)[-1:] == [lost])
+
+    # the chat whose command replaced or compacted the session heard it from its reply only
+    assert notices(chats, TELEGRAM) == [took_over, lost]
+    assert notices(chats, WHATSAPP) == [took_over, fresh, notices(chats, WHATSAPP)[2], lost]
+
+
+async def test_a_session_lost_in_a_server_restart_is_told_before_anyone_writes(
+    fake_llm: FakeLLM, workspace: Path, tmp_path: Path
+) -> None:
+    server = start_opencode(fake_llm, tmp_path / "home")
+    try:
+        async with relaying(server, workspace, tmp_path, [TELEGRAM]) as (relay, chats):
+            await relay.handle(Inbound(TELEGRAM, ALICE, "Say hello"))
+            await chats.until(lambda: "complete" in chats.kinds(TELEGRAM))
+            before = relay.current_session(BUILDER)
+            # the server comes back without its data (a new machine, a wiped volume)
+            await asyncio.to_thread(server.kill)
+            shutil.rmtree(server.home / "xdg_data_home")
+            await asyncio.to_thread(server.start)
+            await chats.until(lambda: notices(chats, TELEGRAM) == [LOST], timeout=90)
+            # the next message is answered in a fresh session
+            await relay.handle(Inbound(TELEGRAM, ALICE, "Say hello again"))
+            await chats.until(lambda: chats.kinds(TELEGRAM).count("complete") == 2)
+            assert relay.current_session(BUILDER) not in (None, before)
+        assert notices(chats, TELEGRAM) == [LOST]
+    finally:
+        server.stop()

@@ -149,6 +149,13 @@ class OpenCodeClient:
         data = await self._request("POST", "/session", directory=directory, json=body)
         return self._remember(Session.from_json(data))
 
+    async def get_session(self, session_id: str, directory: str | None = None) -> Session:
+        """One session; NotFound when the server has no such session (any more)."""
+        data = await self._request(
+            "GET", f"/session/{session_id}", directory=directory, session_id=session_id
+        )
+        return self._remember(Session.from_json(data))
+
     async def list_sessions(self, directory: str | None = None) -> list[Session]:
         """Sessions, newest first; with `directory`, only that directory's."""
         data = await self._request("GET", "/session", directory=directory)

@@ -90,9 +90,12 @@ def build_services(
     from assistant.turn_changes import watch_turn_changes
 
     # the live set, not a copy: someone paired while `foreman serve` runs may /allow at once
-    services.relay = Relay(
-        store, client, workspace, principals=principals, projects=services.projects
-    )
+    try:
+        services.relay = Relay(
+            store, client, workspace, principals=principals, projects=services.projects
+        )
+    except ValueError as exc:  # FOREMAN_RETRY_LIMIT or FOREMAN_STATUS_SECONDS: names which
+        raise ConfigError(str(exc)) from None
     services.relay.budget_requests = budget_cards(assistant)
     watch_turn_changes(services.relay, workspace.root)
     services.closers.append(client.aclose)

@@ -188,20 +188,24 @@ async def test_a_bound_topic_message_reaches_opencode_and_done_comes_back_there(
         async with running(gateway):
             await asyncio.sleep(0.3)  # the relay's event stream is open
             fake_telegram.group_message(GROUP, OWNER, "Say hello", thread_id=TOPIC)
-            done = await wait_for(fake_telegram, "sendMessage", lambda p: "✅" in p["text"])
+            # the Done takes the place of the turn's Started message (Telegram edits)
+            done = await wait_for(fake_telegram, "editMessageText", lambda p: "✅" in p["text"])
             session_id = relay.current_session(BUILDER)
     finally:
         if session_id:
             with contextlib.suppress(Exception):
                 async with OpenCodeClient(opencode_server.url, opencode_server.password) as c:
                     await c.abort(session_id)
-    assert (done["chat_id"], done["message_thread_id"]) == (str(GROUP), str(TOPIC))
+    started = fake_telegram.sent()[0]
+    assert started["text"].startswith("🔨") and started["message_thread_id"] == str(TOPIC)
+    assert (done["chat_id"], done["message_id"]) == (
+        str(GROUP),
+        str(started["_result"]["message_id"]),
+    )
     assert (
         done["text"]
         == "✅ Done\nHello from fake LLM\n💰 This turn: $0.0001 · 15 tokens (10 in, 5 out)"
     )
-    started = fake_telegram.sent()[0]
-    assert started["text"].startswith("🔨") and started["message_thread_id"] == str(TOPIC)
     assert "@ada: Say hello" in fake_llm.texts()
 
 

@@ -124,6 +124,24 @@ def test_serve_without_a_workspace_says_so(tmp_path: Path) -> None:
     )
 
 
+def test_serve_refuses_a_bad_status_interval_naming_the_variable(tmp_path: Path) -> None:
+    workspace = ai_workspace(tmp_path / "ws", PROJECTLIST)
+    env = {
+        "FOREMAN_TELEGRAM_TOKEN": "1:x",
+        "FOREMAN_WORKSPACE": str(workspace),
+        "FOREMAN_OPENCODE_URL": "http://127.0.0.1:9",
+        "FOREMAN_STATE_DIR": str(tmp_path / "state"),
+        "FOREMAN_STATUS_SECONDS": "soon",
+    }
+    result = CliRunner().invoke(cli, ["serve"], env=env)
+    assert (result.exit_code, result.output) == (
+        1,
+        snapshot(
+            "Error: FOREMAN_STATUS_SECONDS must be a positive number of seconds, got 'soon'\n"
+        ),
+    )
+
+
 def test_serve_without_any_channel_says_how_to_configure_one() -> None:
     result = CliRunner().invoke(cli, ["serve"], env={"FOREMAN_TELEGRAM_TOKEN": None})
     assert result.exit_code == 1

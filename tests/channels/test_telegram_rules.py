@@ -224,6 +224,29 @@ async def test_an_unchanged_edit_and_empty_text_are_no_errors(fake_telegram: Fak
     ]
 
 
+async def test_an_edit_longer_than_a_message_keeps_the_rest_as_new_messages(
+    fake_telegram: FakeTelegram,
+) -> None:
+    # a builder's Done takes its status message's place by edit: a long reply loses nothing
+    channel = channel_for(fake_telegram)
+    await channel.start(lambda message: asyncio.sleep(0, []))
+    try:
+        chat = ChatRef("telegram", str(OWNER))
+        status = await channel.send(Outbound(chat, "🔨 Started", priority="progress"))
+        reply = "✅ Done\n" + "\n".join(f"line {n:04d} " + "x" * 90 for n in range(60))
+        last = await channel.send(
+            Outbound(chat, reply, replaces_message_id=status, priority="progress")
+        )
+    finally:
+        await channel.stop()
+    [edit] = fake_telegram.sent("editMessageText")
+    rest = fake_telegram.sent()[1:]
+    assert edit["message_id"] == status and edit["text"].startswith("✅ Done\nline 0000")
+    assert [p["disable_notification"] for p in rest] == ["true"]  # progress stays silent
+    assert last == str(rest[-1]["_result"]["message_id"])
+    assert "\n".join([edit["text"], *(p["text"] for p in rest)]) == reply
+
+
 async def test_a_second_poller_at_start_is_a_one_line_refusal(fake_telegram: FakeTelegram) -> None:
     first = channel_for(fake_telegram)
     await first.start(lambda message: asyncio.sleep(0, []))

@@ -224,8 +224,7 @@ class GroupCommands:
         session_id = await self.sessions.session_for(binding.builder, create=False)
         if session_id is None:
             return [reply(message.chat, "No session to fork.")]
-        fork = await self.opencode.fork(session_id)
-        self.sessions.switch(binding.builder, fork.id)
+        fork = await self.sessions.fork(binding.builder, session_id)
         return [reply(message.chat, f"🍴 Forked {session_id} into {fork.id}; now on the fork.")]
 
     async def _help(self, binding: Binding, message: Inbound, _: str) -> list[Outbound]:

@@ -21,7 +21,7 @@ from assistant.relay._classify import (
 from assistant.relay._delivery import Delivery, Send
 from assistant.relay._journal import HistoryWriter, record_delivery
 from assistant.relay._notice import Notification
-from assistant.relay._sessions import Sessions, context_notice
+from assistant.relay._sessions import Cause, Sessions, context_notice
 from assistant.relay._spend import Spending
 from assistant.relay._status import StatusLines, status_every_from_env
 from tools.opencode import (
@@ -212,7 +212,8 @@ class EventStream:
             if info.get("parentID") is None:
                 replaced = self.sessions.current(builder)
                 # a newer root session takes over (from /new, OpenCode's UI, another client)
-                self.sessions.switch(builder, session_id, cause="other")
+                cause: Cause | None = None if self.sessions.creating(builder) else "other"
+                self.sessions.switch(builder, session_id, cause=cause)
                 if replaced is not None and replaced != session_id:
                     await self.status.end(replaced)
         current = await self.sessions.session_for(builder, create=False)

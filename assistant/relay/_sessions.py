@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -65,6 +66,9 @@ class Sessions:
         self._current: dict[str, str] = {}  # builder -> its session id
         self.lost: list[ContextLost] = []  # not yet told to the builder's chats
         self.compacting: dict[str, str] = {}  # session id -> the chat whose /compact runs
+        # builders the relay is creating a session for right now: OpenCode's event about it
+        # may come before its answer, and is no other client's session taking over
+        self._creating: dict[str, int] = {}
 
     def current(self, builder: str) -> str | None:
         """The session the relay talks to for `builder`, if it has looked one up yet."""
@@ -87,13 +91,33 @@ class Sessions:
     ) -> Session:
         """A fresh session for the builder, which its chats talk to from now on."""
         replaced = self._current.get(builder)
-        session = await self.opencode.create_session(
-            self.directory(builder), title=builder, permission=self.permission
-        )
+        with self._making(builder):
+            session = await self.opencode.create_session(
+                self.directory(builder), title=builder, permission=self.permission
+            )
         self._current[builder] = session.id
         if replaced is not None and replaced != session.id:
             self.lost.append(ContextLost(builder, session.id, cause, f"{session.id}:fresh", told))
         return session
+
+    async def fork(self, builder: str, session_id: str) -> Session:
+        """A fork of the session (its conversation copied), which the chats talk to now."""
+        with self._making(builder):
+            fork = await self.opencode.fork(session_id)
+        self.switch(builder, fork.id)
+        return fork
+
+    def creating(self, builder: str) -> bool:
+        """Whether the relay itself is making a session for the builder right now."""
+        return self._creating.get(builder, 0) > 0
+
+    @contextlib.contextmanager
+    def _making(self, builder: str) -> Iterator[None]:
+        self._creating[builder] = self._creating.get(builder, 0) + 1
+        try:
+            yield
+        finally:
+            self._creating[builder] -= 1
 
     def switch(self, builder: str, session_id: str, cause: Cause | None = None) -> None:
         """Talk to `session_id` from now on; with a cause, the chats hear it is a fresh start."""

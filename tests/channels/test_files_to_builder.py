@@ -117,7 +117,8 @@ async def test_a_photo_with_a_caption_reaches_the_model_as_an_image(
 ) -> None:
     async with relay_gateway(fake_telegram, opencode_server, workspace, store):
         fake_telegram.photo_message(GROUP, OWNER, PNG, "why is this page blank?")
-        done = await wait_for(fake_telegram, "sendMessage", lambda p: "✅" in p["text"])
+        # the Done takes the place of the turn's Started message
+        done = await wait_for(fake_telegram, "editMessageText", lambda p: "✅" in p["text"])
     assert (
         done["text"]
         == "✅ Done\nHello from fake LLM\n💰 This turn: $0.0001 · 15 tokens (10 in, 5 out)"
@@ -173,7 +174,8 @@ async def test_in_mention_mode_the_trigger_is_checked_on_the_transcript_and_the_
         fake_telegram.voice_message(GROUP, OWNER, b"lunch at noon?", group=True)
         fake_telegram.photo_message(GROUP, OWNER, PNG, "my cat")
         fake_telegram.voice_message(GROUP, OWNER, b"@opencode what did we talk about", group=True)
-        done = await wait_for(fake_telegram, "sendMessage", lambda p: "✅" in p["text"])
+        # the Done takes the place of the turn's Started message
+        done = await wait_for(fake_telegram, "editMessageText", lambda p: "✅" in p["text"])
     assert (
         done["text"]
         == "✅ Done\nHello from fake LLM\n💰 This turn: $0.0001 · 15 tokens (10 in, 5 out)"

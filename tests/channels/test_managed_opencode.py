@@ -92,7 +92,8 @@ async def test_serve_runs_its_own_opencode_restarts_it_telling_the_bound_chat_an
 
         # a builder's turn goes through the server Foreman started
         fake_telegram.group_message(GROUP, OWNER, "Say hello", thread_id=TOPIC)
-        done = await wait_for(fake_telegram, "sendMessage", lambda p: "✅" in p["text"])
+        # the Done takes the place of the turn's Started message (Telegram edits)
+        done = await wait_for(fake_telegram, "editMessageText", lambda p: "✅" in p["text"])
         assert done["text"].startswith("✅ Done\nHello from fake LLM")
 
         os.killpg(pids[0], signal.SIGKILL)  # the server crashes
@@ -110,8 +111,10 @@ async def test_serve_runs_its_own_opencode_restarts_it_telling_the_bound_chat_an
 
         # the relay found it again: the next message is answered in the same session
         fake_telegram.group_message(GROUP, OWNER, "Say hello again", thread_id=TOPIC)
-        await wait_for(fake_telegram, "sendMessage", lambda p: "✅" in p["text"] and p is not done)
-        assert len([p for p in fake_telegram.sent() if "✅" in p["text"]]) == 2
+        await wait_for(
+            fake_telegram, "editMessageText", lambda p: "✅" in p["text"] and p is not done
+        )
+        assert len([p for p in fake_telegram.sent("editMessageText") if "✅" in p["text"]]) == 2
 
         # doctor sees what the running gateway wrote
         state_dir = tmp_path / "state"

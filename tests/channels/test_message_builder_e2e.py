@@ -73,8 +73,9 @@ async def test_start_a_project_and_tell_its_builder_where_to_begin_from_telegram
                 )
             sent = await wait_for(fake_telegram, "sendMessage", lambda p: "Sent to" in p["text"])
             assert sent["text"].startswith(f"✓ Sent to {BUILDER} (OpenCode session ses_")
+            # the Done takes the place of the turn's Started message (Telegram edits)
             done = await wait_for(
-                fake_telegram, "sendMessage", lambda p: p["text"].startswith(f"{BUILDER}: ✅")
+                fake_telegram, "editMessageText", lambda p: p["text"].startswith(f"{BUILDER}: ✅")
             )
     finally:
         async with OpenCodeClient(opencode_server.url, opencode_server.password) as c:

@@ -471,10 +471,16 @@ async def test_a_builder_talks_in_its_topic_through_opencode_and_ends_there(
         )
         thread = int(greeting["message_thread_id"])
         fake_telegram.group_message(GROUP, OWNER, "@opencode Say hello", thread_id=thread)
+        # the Done takes the place of the turn's Started message, which was sent in the topic
         done = await asyncio.to_thread(
-            fake_telegram.wait_for, "sendMessage", lambda p: p["text"].startswith("✅"), 60.0
+            fake_telegram.wait_for, "editMessageText", lambda p: p["text"].startswith("✅"), 60.0
         )
-        assert done["message_thread_id"] == str(thread)
+        started = next(
+            p
+            for p in fake_telegram.sent()
+            if p.get("_result", {}).get("message_id") == int(done["message_id"])
+        )
+        assert started["message_thread_id"] == str(thread)
         assert done["text"].startswith("✅ Done\nHello from fake LLM")
         await relay.flush_history()
         await orchestrator.terminate_builder(FIRST)

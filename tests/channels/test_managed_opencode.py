@@ -21,6 +21,7 @@ from assistant.doctor import CHECKS, DoctorContext
 from assistant.gateway import build_serve_gateway, load_config, read_health
 from assistant.relay import Binding, save_binding
 from assistant.store import open_store
+from tests.channels import waiting
 from tests.channels.fake_telegram import FakeTelegram
 from tests.channels.test_serve_command import read_until, start_serve
 from tests.opencode_server import FakeLLM, opencode_env, require_opencode_binary
@@ -40,9 +41,8 @@ def alive(pid: int) -> bool:
 
 
 async def eventually(condition: Any, timeout: float = 60.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.05)
+    """The shared wait, with the longer deadline a server restart needs under load."""
+    await waiting.eventually(condition, timeout)
 
 
 async def wait_for(fake: FakeTelegram, method: str, predicate: Any, timeout: float = 90) -> dict:

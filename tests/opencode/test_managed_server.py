@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.channels.waiting import eventually
 from tests.opencode_server import FakeLLM, ToolCall, opencode_env, require_opencode_binary
 from tools.opencode import ManagedServer, OpenCodeClient, Restart, ServerStartError
 
@@ -29,12 +30,6 @@ def alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
     except OSError:
         return False
-
-
-async def eventually(condition, timeout: float = 30.0) -> None:  # noqa: ANN001
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.02)
 
 
 async def answer(client: OpenCodeClient, session_id: str, text: str) -> str:

@@ -21,6 +21,7 @@ import pytest
 from assistant.messages import ChatRef, Inbound, Outbound, Principal
 from assistant.relay import Binding, Relay, save_binding
 from assistant.store import open_store
+from tests.channels.waiting import eventually
 from tests.opencode_server import FakeLLM, OpenCodeProcess, ToolCall, start_opencode
 from tools.opencode import OpenCodeClient
 
@@ -55,9 +56,7 @@ class Chats:
         return [m.extra.get("notification_kind", m.kind) for m in self.of(chat)]
 
     async def until(self, condition: Callable[[], object], timeout: float = 60) -> None:
-        async with asyncio.timeout(timeout):
-            while not condition():
-                await asyncio.sleep(0.02)
+        await eventually(condition, timeout)
 
 
 @pytest.fixture

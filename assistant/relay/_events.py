@@ -55,7 +55,10 @@ TurnPhase = Literal["prompting", "busy"]
 TurnWatch = Callable[[str, TurnPhase], Awaitable[None]]
 
 DEFAULT_RETRY_LIMIT = 5
-LISTEN_WAIT = 15.0  # seconds a prompt waits for the relay's event stream to open
+# seconds a prompt waits for the relay's event stream to (re)open: a restarted OpenCode server
+# can take longer than 15 s to be followed again on a loaded machine, and a turn sent before
+# then would run unwatched (no Started, no Done)
+LISTEN_WAIT = 60.0
 
 
 def retry_limit_from_env() -> int:
